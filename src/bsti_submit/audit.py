@@ -1,0 +1,91 @@
+"""The local audit log: JSON Lines, one file per run, readable by its owner only.
+
+Records: a run header, one record per attribute changed, one per file outcome, and a footer
+with the counts. Each record carries the SHA-256 of the line before it, so a removed or edited
+line breaks the chain. The log stays at the trust: it holds original values by design.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from .deidentify import Change
+
+GENESIS = "0" * 64
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class AuditLog:
+    """Append-only writer of one run's log. Use as a context manager."""
+
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self.path = path
+        self._handle = os.fdopen(descriptor, "w", encoding="utf-8")
+        self._previous = GENESIS
+        self._sequence = 0
+        self.outcomes: Counter[str] = Counter()
+        self.changes = 0
+        self._write({"type": "run", "time": _now(), **header})
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._handle.close()
+
+    def _write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(
+            {"seq": self._sequence, "prev": self._previous, **record},
+            ensure_ascii=False,
+            sort_keys=False,
+        )
+        self._handle.write(line + "\n")
+        self._previous = hashlib.sha256(line.encode("utf-8")).hexdigest()
+        self._sequence += 1
+
+    def change(self, source: Path, sop_instance_uid: str, change: Change) -> None:
+        """One attribute changed in one instance."""
+        self.changes += 1
+        self._write(
+            {"type": "change", "file": str(source), "sop": sop_instance_uid, **asdict(change)}
+        )
+
+    def outcome(
+        self, source: Path, status: str, reason: str = "", sop_instance_uid: str = "", **extra: str
+    ) -> None:
+        """What happened to one file: written, skipped or failed. Flushed, so a crash keeps it."""
+        self.outcomes[status] += 1
+        record = {"type": "file", "file": str(source), "status": status, "reason": reason}
+        if sop_instance_uid:
+            record["sop"] = sop_instance_uid
+        self._write({**record, **extra})
+        self._handle.flush()
+
+    def footer(self, counts: dict[str, int]) -> None:
+        """The run's closing record with its counts."""
+        self._write({"type": "end", "time": _now(), "changes": self.changes, **counts})
+        self._handle.flush()
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """All records of a log, in order."""
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

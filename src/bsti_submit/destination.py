@@ -1,0 +1,59 @@
+"""Destinations for cleaned instances. A local folder for now; paths come only from new UIDs."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from .errors import DestinationError, InstanceError
+
+_UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+def _safe_uid(dataset: Dataset, keyword: str) -> str:
+    """A UID fit to be a path component: digits and dots only, so no value can steer a path."""
+    uid = str(dataset.get(keyword, ""))
+    if len(uid) > 64 or not _UID_PATTERN.match(uid):
+        raise InstanceError(f"{keyword} is not a valid UID, so no output path can be made")
+    return uid
+
+
+class LocalFolder:
+    """Writes each instance to `ROOT/<study UID>/<series UID>/<SOP instance UID>.dcm`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DestinationError(
+                f"cannot create output folder {root}: {error.strerror}"
+            ) from error
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def path_for(self, dataset: Dataset) -> Path:
+        """Where an instance goes, from its (new) UIDs alone."""
+        return (
+            self.root
+            / _safe_uid(dataset, "StudyInstanceUID")
+            / _safe_uid(dataset, "SeriesInstanceUID")
+            / f"{_safe_uid(dataset, 'SOPInstanceUID')}.dcm"
+        )
+
+    def write(self, dataset: Dataset) -> Path:
+        """Write under a temporary name and rename, so no partial file is ever left."""
+        target = self.path_for(dataset)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            dataset.save_as(temporary, enforce_file_format=True)
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return target

@@ -1,0 +1,194 @@
+"""Find the DICOM files under a folder, telling DICOM by content, never by file name.
+
+PACS exports mix extensionless instance files with DICOMDIRs, viewers, text and damaged files.
+Discovery sniffs the first bytes of every regular file; what is not DICOM is listed with the
+reason, never silently dropped. Reading and checking a whole instance is `read_instance`'s job.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.encaps import generate_fragments
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    MediaStorageDirectoryStorage,
+)
+
+from .errors import InstanceError, NotAnInstanceError
+
+_PREAMBLE_LENGTH = 128
+_MAGIC = b"DICM"
+# A Part 10 file without its preamble starts with the file meta group; a bare dataset written
+# without file meta starts with group 0008. Either is little endian on disk.
+_BARE_START_GROUPS = (b"\x02\x00", b"\x08\x00")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not processed, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Discovery:
+    """What a walk found: candidate DICOM files (sorted) and everything passed over."""
+
+    candidates: list[Path]
+    skipped: list[Skipped]
+
+
+def discover(source: Path) -> Discovery:
+    """Walk `source` recursively; symbolic links are never followed out of it."""
+    found = Discovery(candidates=[], skipped=[])
+    root = source.resolve()
+    for path in _walk(source, found):
+        reason = _outside_reason(path, root) or sniff(path)
+        if reason:
+            found.skipped.append(Skipped(path, reason))
+        else:
+            found.candidates.append(path)
+    return found
+
+
+def _walk(source: Path, found: Discovery) -> Iterator[Path]:
+    """Regular files in a stable order; linked folders are listed as skipped, not entered."""
+    for folder, subfolders, files in os.walk(source, followlinks=False, onerror=None):
+        subfolders.sort()
+        base = Path(folder)
+        for name in list(subfolders):
+            if (base / name).is_symlink():
+                found.skipped.append(
+                    Skipped(base / name, "symbolic link to a folder: not followed")
+                )
+        for name in sorted(files):
+            yield base / name
+
+
+def _outside_reason(path: Path, root: Path) -> str | None:
+    if path.is_symlink() and not path.resolve().is_relative_to(root):
+        return "symbolic link leading outside the source folder: not followed"
+    if not path.is_file():
+        return "not a regular file"
+    return None
+
+
+def sniff(path: Path) -> str | None:
+    """None when the first bytes look like DICOM, else the reason it is not."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_PREAMBLE_LENGTH + len(_MAGIC))
+    except OSError as error:
+        return f"cannot be read: {error.strerror or error}"
+    if head[_PREAMBLE_LENGTH:] == _MAGIC:
+        return None
+    if len(head) >= 8 and head[:2] in _BARE_START_GROUPS and _looks_like_element(head):
+        return None
+    if not head:
+        return "empty file"
+    return "not a DICOM file"
+
+
+def _looks_like_element(head: bytes) -> bool:
+    """Bytes 4-5 are an explicit VR (two upper-case letters) or bytes 4-7 a small length."""
+    vr = head[4:6]
+    if vr.isalpha() and vr.isupper():
+        return True
+    return int.from_bytes(head[4:8], "little") < 0x10000
+
+
+def read_instance(path: Path) -> FileDataset:
+    """Read one whole instance, rejecting DICOMDIRs, non-instances and truncated files."""
+    try:
+        dataset = pydicom.dcmread(path, force=True)
+    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OverflowError) as error:
+        raise InstanceError(f"corrupt DICOM: {error}") from error
+    except OSError as error:
+        raise InstanceError(f"cannot be read: {error.strerror or error}") from error
+    meta = getattr(dataset, "file_meta", None)
+    media_class = meta.get("MediaStorageSOPClassUID") if meta is not None else None
+    if media_class == MediaStorageDirectoryStorage or "DirectoryRecordSequence" in dataset:
+        raise NotAnInstanceError("DICOMDIR: an index that holds patient names, never copied")
+    for keyword in ("SOPClassUID", "SOPInstanceUID"):
+        if not dataset.get(keyword):
+            raise InstanceError(f"not a DICOM instance, or truncated: no {keyword}")
+    if meta is None or "TransferSyntaxUID" not in meta:
+        dataset.file_meta = meta or FileMetaDataset()
+        dataset.file_meta.TransferSyntaxUID = _transfer_syntax_read(dataset)
+    _check_complete(path, dataset)
+    _check_pixel_data(dataset)
+    return dataset
+
+
+def _check_complete(path: Path, dataset: FileDataset) -> None:
+    """pydicom reads a cut-off file without complaint: it drops a partial last element and
+    returns a short last value. Both show as a last element that does not end where the file
+    ends. (An undefined-length last element ends at its delimiter, which pydicom checks.)"""
+    tags = dataset.keys()
+    if not tags:
+        return
+    last = dataset.get_item(max(tags))
+    offset = getattr(last, "value_tell", None)
+    length = getattr(last, "length", None)
+    if offset is None or length is None or length == 0xFFFFFFFF:
+        return
+    size = path.stat().st_size
+    if offset + length != size:
+        raise InstanceError(
+            f"truncated or corrupt: the last element {last.tag} ends at byte {offset + length} "
+            f"but the file has {size} bytes"
+        )
+
+
+def _transfer_syntax_read(dataset: FileDataset) -> UID:
+    """The transfer syntax a dataset without file meta was read in."""
+    implicit, little = dataset.original_encoding
+    if implicit:
+        return ImplicitVRLittleEndian
+    return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+
+
+def _check_pixel_data(dataset: FileDataset) -> None:
+    """An image must carry all the pixel bytes its header promises."""
+    if "PixelData" not in dataset:
+        if "Image Storage" in dataset.SOPClassUID.name or "Rows" in dataset:
+            raise InstanceError("truncated: an image without Pixel Data")
+        return
+    pixel_data = dataset.PixelData
+    if dataset.file_meta.TransferSyntaxUID.is_encapsulated:
+        try:
+            for _ in generate_fragments(pixel_data):
+                pass
+        except (ValueError, EOFError) as error:
+            raise InstanceError(f"truncated or corrupt compressed Pixel Data: {error}") from error
+        return
+    expected = _expected_pixel_bytes(dataset)
+    if expected is not None and len(pixel_data) < expected:
+        raise InstanceError(
+            f"truncated: Pixel Data has {len(pixel_data)} bytes, the header needs {expected}"
+        )
+
+
+def _expected_pixel_bytes(dataset: FileDataset) -> int | None:
+    try:
+        bits = int(dataset.BitsAllocated)
+        pixels = (
+            int(dataset.Rows)
+            * int(dataset.Columns)
+            * int(dataset.get("SamplesPerPixel", 1))
+            * int(dataset.get("NumberOfFrames", 1) or 1)
+        )
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return (pixels * bits + 7) // 8

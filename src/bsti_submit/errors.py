@@ -1,0 +1,54 @@
+"""One exception hierarchy and the exit codes a wrapper script can branch on.
+
+This module imports nothing from the package, so every other module can use it.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Process exit codes; the README publishes this table."""
+
+    SUCCESS = 0
+    ERROR = 1
+    USAGE = 2
+    CONFIG = 3
+    INPUT_ERRORS = 4
+
+
+class BstiError(Exception):
+    """Base of every error this tool reports to its user as one clear line."""
+
+    exit_status = ExitStatus.ERROR
+
+
+class ConfigError(BstiError):
+    """The settings, the key or a folder cannot be used."""
+
+    exit_status = ExitStatus.CONFIG
+
+
+class ProfileError(ConfigError):
+    """A de-identification profile cannot be found or parsed."""
+
+
+class KeyFileError(ConfigError):
+    """The pseudonym key is missing, unreadable or unsafe."""
+
+
+class DestinationError(BstiError):
+    """The destination cannot be written to."""
+
+
+class InstanceError(BstiError):
+    """One input file cannot be de-identified; the run goes on without it."""
+
+    status = "failed"
+
+
+class NotAnInstanceError(InstanceError):
+    """A DICOM file that is deliberately not processed, such as a DICOMDIR; not an error."""
+
+    status = "skipped"

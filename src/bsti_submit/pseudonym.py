@@ -1,0 +1,87 @@
+"""Keyed, one-way, repeatable pseudonyms: the same input and key always give the same output.
+
+The key is 256 random bits kept at the trust; without it the mapping cannot be recomputed or
+reversed. It is never logged, printed or written anywhere but its own file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from functools import lru_cache
+from pathlib import Path
+
+from pydicom.uid import UID
+
+from .errors import KeyFileError
+
+KEY_BYTES = 32
+_PRIVATE_MODE = 0o600
+
+
+def create_key(path: Path) -> None:
+    """Write a new random key as hex text, readable by its owner only. Never replaces a key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_MODE)
+    except FileExistsError as error:
+        raise KeyFileError(f"a pseudonym key already exists at {path}") from error
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+
+
+def load_key(path: Path) -> bytes:
+    """Read a key file, refusing one that others can read or that is not a 256-bit hex key."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as error:
+        raise KeyFileError(f"no pseudonym key at {path}") from error
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            f"pseudonym key {path} can be read by other users (mode {stat.S_IMODE(mode):o}); "
+            f"run: chmod 600 {path}"
+        )
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        # The message must not quote the file's content: it is the secret.
+        raise KeyFileError(f"pseudonym key {path} is unreadable or not hex text") from error
+    if len(key) != KEY_BYTES:
+        raise KeyFileError(f"pseudonym key {path} is not {KEY_BYTES * 8} bits long")
+    return key
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The key at `path`, created on first use."""
+    if not path.exists():
+        create_key(path)
+    return load_key(path)
+
+
+def is_well_known_uid(uid: str) -> bool:
+    """SOP classes, transfer syntaxes and other UIDs defined by DICOM itself: never replaced."""
+    return uid.startswith("1.2.840.10008.") or bool(UID(uid).keyword)
+
+
+class Pseudonymizer:
+    """Keyed mappings. One instance per key; safe to share within a process."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self.uid = lru_cache(maxsize=65536)(self._uid)
+
+    def __repr__(self) -> str:  # never show the key
+        return "Pseudonymizer(<key hidden>)"
+
+    def _digest(self, purpose: str, value: str) -> bytes:
+        message = f"{purpose}\x00{value}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def _uid(self, original: str) -> str:
+        """`2.25.<integer>` from 128 bits of the keyed hash; well-known UIDs pass through."""
+        if is_well_known_uid(original):
+            return original
+        return f"2.25.{int.from_bytes(self._digest('uid', original)[:16], 'big')}"

@@ -1,0 +1,251 @@
+"""Synthetic DICOM with fake identifiers planted wherever real ones hide.
+
+Used by the bundled sample study, the tests and the benchmarks. No real patient data: every name,
+number and date here is made up, and the NHS numbers are in the 999 test range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import (
+    UID,
+    ComputedRadiographyImageStorage,
+    CTImageStorage,
+    ExplicitVRLittleEndian,
+    MediaStorageDirectoryStorage,
+    generate_uid,
+)
+
+
+def nhs_check_digit(first_nine: str) -> int | None:
+    """The mod-11 check digit of an NHS number's first nine digits; None when there is none."""
+    total = sum(
+        int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True)
+    )
+    check = 11 - total % 11
+    if check == 11:
+        return 0
+    return None if check == 10 else check
+
+
+def fake_nhs_number(seed: int) -> str:
+    """A valid-looking NHS number in the 999 test range."""
+    stem = seed
+    while True:
+        first_nine = f"999{stem % 1_000_000:06d}"
+        check = nhs_check_digit(first_nine)
+        if check is not None:
+            return first_nine + str(check)
+        stem += 1
+
+
+@dataclass(frozen=True)
+class FakePatient:
+    """Everything identifying about one made-up patient."""
+
+    name: str = "MÜLLER^ZOË^ANNE^DR^=ミュラー^ゾーイ"
+    patient_id: str = "RX1234567"
+    nhs_number: str = fake_nhs_number(12345)
+    birth_date: str = "19610415"
+    address: str = "12 Imaginary Lane, Testville TV1 2XY"
+    telephone: str = "01632 960123"
+    accession: str = "ACC99887766"
+    institution: str = "St Nowhere General Hospital"
+    station: str = "CTSTATION07"
+    serial: str = "SN-55501"
+    study_date: str = "20200324"
+
+    @property
+    def name_parts(self) -> list[str]:
+        """Each name component of two letters or more, as a residual check searches for."""
+        alphabetic = self.name.split("=")[0]
+        return [part for part in alphabetic.split("^") if len(part) >= 2]
+
+
+def _uid(*parts: object) -> UID:
+    return generate_uid(entropy_srcs=[str(part) for part in parts])
+
+
+def _item(**attributes: object) -> Dataset:
+    item = Dataset()
+    for keyword, value in attributes.items():
+        setattr(item, keyword, value)
+    return item
+
+
+def make_instance(
+    patient: FakePatient,
+    study: int = 0,
+    series: int = 0,
+    instance: int = 0,
+    modality: str = "CT",
+    rows: int = 16,
+    columns: int = 16,
+) -> Dataset:
+    """One image instance with fake identifiers at the top level, three sequences deep, in
+    references, private blocks (with and without a creator), overlays, curves and free text."""
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = CTImageStorage if modality == "CT" else ComputedRadiographyImageStorage
+    ds.SOPInstanceUID = _uid(patient.patient_id, study, series, instance)
+    ds.StudyInstanceUID = _uid(patient.patient_id, study)
+    ds.SeriesInstanceUID = _uid(patient.patient_id, study, series)
+    ds.FrameOfReferenceUID = _uid(patient.patient_id, study, "frame")
+    ds.Modality = modality
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = patient.study_date
+    ds.StudyTime = ds.SeriesTime = ds.AcquisitionTime = ds.ContentTime = "101530.25"
+    ds.AcquisitionDateTime = patient.study_date + "101530"
+    ds.InstanceCreationDate = patient.study_date
+    ds.AccessionNumber = patient.accession
+    ds.StudyID = "S" + patient.accession[-5:]
+    ds.SeriesNumber = series + 1
+    ds.InstanceNumber = instance + 1
+    ds.PatientName = patient.name
+    ds.PatientID = patient.patient_id
+    ds.IssuerOfPatientID = "RX HOSPITAL NUMBERS"
+    ds.OtherPatientIDsSequence = Sequence(
+        [_item(PatientID=patient.nhs_number, IssuerOfPatientID="NHS", TypeOfPatientID="TEXT")]
+    )
+    ds.PatientBirthDate = patient.birth_date
+    ds.PatientSex = "F"
+    ds.PatientAge = "058Y"
+    ds.PatientAddress = patient.address
+    ds.PatientTelephoneNumbers = patient.telephone
+    ds.PatientComments = (
+        f"NHS no. {patient.nhs_number[:3]} {patient.nhs_number[3:6]} {patient.nhs_number[6:]}"
+    )
+    ds.ReferringPhysicianName = "WHO^JOHN^^DR"
+    ds.PerformingPhysicianName = "JEKYLL^HENRY"
+    ds.OperatorsName = ["RADIOGRAPHER^RITA", "STUDENT^SAM"]
+    ds.InstitutionName = patient.institution
+    ds.InstitutionAddress = "1 Hospital Road, Testville"
+    ds.InstitutionalDepartmentName = "Radiology Department B"
+    ds.StationName = patient.station
+    ds.Manufacturer = "ACME MEDICAL"
+    ds.ManufacturerModelName = "Imaginex 64"
+    ds.DeviceSerialNumber = patient.serial
+    ds.StudyDescription = f"CT CHEST {patient.name_parts[0]} COVID"
+    ds.SeriesDescription = "AXIAL 1.25mm"
+    ds.ImageComments = f"for {patient.name_parts[0]}, NHS {patient.nhs_number}"
+    ds.ReferencedImageSequence = Sequence(
+        [
+            _item(
+                ReferencedSOPClassUID=ds.SOPClassUID,
+                ReferencedSOPInstanceUID=_uid(patient.patient_id, study, series, instance + 1),
+            )
+        ]
+    )
+    ds.SourceImageSequence = Sequence(
+        [_item(ReferencedSOPClassUID=ds.SOPClassUID, ReferencedSOPInstanceUID=ds.SOPInstanceUID)]
+    )
+    deepest = _item(
+        CodeValue="113100",
+        CodingSchemeDesignator="DCM",
+        CodeMeaning="fake",
+        PersonName=patient.name,
+        InstitutionName=patient.institution,
+        ContentDate=patient.study_date,
+        ReferencedSOPInstanceUID=ds.SOPInstanceUID,
+    )
+    middle = _item(
+        CodeValue="1",
+        CodingSchemeDesignator="99X",
+        CodeMeaning="x",
+        PurposeOfReferenceCodeSequence=Sequence([deepest]),
+    )
+    ds.DerivationCodeSequence = Sequence(
+        [
+            _item(
+                CodeValue="2",
+                CodingSchemeDesignator="99X",
+                CodeMeaning="y",
+                ConceptNameCodeSequence=Sequence([middle]),
+            )
+        ]
+    )
+    ds.OriginalAttributesSequence = Sequence([_item(PatientName="OLDNAME^OLIVE")])
+    ds.IconImageSequence = Sequence(
+        [_item(Rows=1, Columns=1, BitsAllocated=16, PixelData=b"\x00\x00")]
+    )
+    ds.DigitalSignaturesSequence = Sequence([_item(MACIDNumber=1)])
+    _plant_private(ds, patient)
+    _plant_overlay_and_curve(ds)
+    _add_pixels(ds, rows, columns)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.SourceApplicationEntityTitle = "RXPACS01"
+    return ds
+
+
+def _plant_private(ds: Dataset, patient: FakePatient) -> None:
+    block = ds.private_block(0x0029, "FAKE SCANNER 1.0", create=True)
+    block.add_new(0x10, "LO", patient.name)
+    block.add_new(0x11, "OB", b"CSA" + patient.patient_id.encode())
+    ds.add_new(0x00311020, "LO", patient.patient_id)  # a private element without a creator
+
+
+def _plant_overlay_and_curve(ds: Dataset) -> None:
+    ds.add_new(0x60000010, "US", 8)
+    ds.add_new(0x60000011, "US", 8)
+    ds.add_new(0x60000022, "LO", "overlay of a name")
+    ds.add_new(0x60003000, "OW", b"\xff" * 8)
+    ds.add_new(0x50000005, "US", 2)
+    ds.add_new(0x50003000, "OW", b"\x01\x00" * 4)
+
+
+def _add_pixels(ds: Dataset, rows: int, columns: int) -> None:
+    ds.Rows, ds.Columns = rows, columns
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.PixelData = bytes((index * 7) % 256 for index in range(rows * columns * 2))
+
+
+def write_sample_study(folder: Path) -> list[Path]:
+    """The bundled sample: one CT series of 3 and one CR of 1 for one fake patient, with the
+    export clutter a PACS leaves (a DICOMDIR, a text file, a truncated file)."""
+    patient = FakePatient()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for series, modality, count in ((0, "CT", 3), (1, "CR", 1)):
+        for instance in range(count):
+            path = folder / "MULLER_ZOE" / f"SER{series:03d}" / f"IM{instance:05d}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            make_instance(patient, 0, series, instance, modality).save_as(
+                path, enforce_file_format=True
+            )
+            written.append(path)
+    (folder / "README.TXT").write_text("Exported by RXPACS for MÜLLER ZOË\n", encoding="utf-8")
+    write_dicomdir(folder / "DICOMDIR", patient)
+    truncated = folder / "MULLER_ZOE" / "SER000" / "IM99999"
+    truncated.write_bytes(written[0].read_bytes()[:600])
+    return written
+
+
+def write_dicomdir(path: Path, patient: FakePatient) -> None:
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.FileSetID = "EXPORT"
+    ds.DirectoryRecordSequence = Sequence(
+        [
+            _item(
+                DirectoryRecordType="PATIENT",
+                PatientName=patient.name,
+                PatientID=patient.patient_id,
+            )
+        ]
+    )
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = MediaStorageDirectoryStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = _uid("dicomdir")
+    ds.save_as(path, enforce_file_format=True)
