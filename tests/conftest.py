@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydicom.dataset import Dataset
 
 from bsti_submit.synthetic import FakePatient, make_instance, write_dicomdir
+
+from .helpers import save
 
 SECOND_PATIENT = FakePatient(
     name="O'NEILL^SEÁN",
@@ -27,13 +28,6 @@ def isolated_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for variable in ("BSTI_SUBMIT_PROFILE", "BSTI_SUBMIT_KEY_FILE", "BSTI_SUBMIT_LOG_DIR"):
         monkeypatch.delenv(variable, raising=False)
     return home
-
-
-def save(dataset: Dataset, path: Path) -> Path:
-    """Write a dataset as a Part 10 file, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dataset.save_as(path, enforce_file_format=True)
-    return path
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 from collections import Counter
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -65,7 +64,7 @@ class AuditLog:
         """One attribute changed in one instance."""
         self.changes += 1
         self._write(
-            {"type": "change", "file": str(source), "sop": sop_instance_uid, **asdict(change)}
+            {"type": "change", "file": str(source), "sop": sop_instance_uid, **change._asdict()}
         )
 
     def outcome(

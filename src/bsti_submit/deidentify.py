@@ -8,12 +8,11 @@ are written back byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from pydicom.datadict import dictionary_VR
+from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
@@ -58,10 +57,15 @@ _DUMMY_BY_VR: dict[str, Any] = {
     "UV": 0,
 }
 _BINARY_DUMMY = b"\x00\x00"
+# Text VRs whose bytes follow the Specific Character Set, and those always in the default one.
+_ENCODED_TEXT_VRS = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+_TEXT_VRS = _ENCODED_TEXT_VRS | {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"}
+_PN_DELIMITERS = {0x5E, 0x3D}  # ^ and =: each component group may switch character set
+
+Encodings = tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One attribute changed in one instance, as the audit log records it."""
 
     path: str
@@ -86,6 +90,49 @@ def _dictionary_vr(tag: int) -> str | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def _keyword(tag: int) -> str:
+    """The dictionary keyword, or '' for private tags and tags newer than pydicom."""
+    return str(keyword_for_tag(tag) or "")
+
+
+def _vr_of(dataset: Dataset, tag: int) -> str:
+    """An element's VR without decoding its value where the file or the dictionary says it."""
+    vr = dataset.get_item(tag).VR or _dictionary_vr(tag)
+    if vr is None or vr == "UN":  # unknown to the dictionary: decode to find out
+        vr = dataset[tag].VR
+    return str(vr)
+
+
+@lru_cache(maxsize=64)
+def _encodings_for(character_sets: tuple[str, ...]) -> Encodings:
+    return tuple(convert_encodings(list(character_sets)))
+
+
+def _encodings_of(dataset: Dataset) -> Encodings:
+    """Python codecs for a dataset's Specific Character Set (the default repertoire if none)."""
+    declared = dataset.get("SpecificCharacterSet") or "ISO_IR 6"
+    values = (declared,) if isinstance(declared, str) else tuple(declared)
+    return _encodings_for(values)
+
+
+def _describe_stored(dataset: Dataset, tag: int, vr: str, encodings: Encodings) -> str:
+    """`describe` of an element as read, decoding text straight from its bytes: much cheaper
+    than pydicom's full conversion for the many short values a profile replaces."""
+    raw = dataset.get_item(tag)
+    if isinstance(raw, DataElement) or raw.value is None:
+        return describe(dataset[tag])
+    if vr in _BINARY_VRS:
+        return f"<{len(raw.value)} bytes>"
+    if vr not in _TEXT_VRS:
+        return describe(dataset[tag])
+    if vr in _ENCODED_TEXT_VRS:
+        text = decode_bytes(raw.value, list(encodings), _PN_DELIMITERS if vr == "PN" else set())
+    else:
+        text = raw.value.decode("ascii", errors="replace")
+    return text.rstrip(" \x00")
+
+
 def describe(element: DataElement) -> str:
     """A value as text for the audit log and reports; binary and sequence values as a size."""
     value = element.value
@@ -106,84 +153,65 @@ class Deidentifier:
     def __init__(self, profile: Profile, pseudonyms: Pseudonymizer) -> None:
         self.profile = profile
         self.pseudonyms = pseudonyms
-        self._handlers: dict[Action, Callable[[DataElement, Rule], None]] = {
-            Action.BLANK: self._blank,
-            Action.DUMMY: self._dummy,
-            Action.UID: self._map_uids,
-            Action.REPLACE: self._replace,
-        }
 
     def apply(self, dataset: Dataset) -> list[Change]:
         """De-identify `dataset` in place and return what changed, in dataset order."""
         changes: list[Change] = []
-        self._walk(dataset, "", changes)
+        self._walk(dataset, "", changes, _encodings_of(dataset))
         self._record_method(dataset, changes)
         self._rebuild_file_meta(dataset, changes)
         dataset.preamble = b"\x00" * 128  # a preamble can carry anything, even a TIFF header
         return changes
 
-    def _walk(self, dataset: Dataset, prefix: str, changes: list[Change]) -> None:
+    def _walk(
+        self, dataset: Dataset, prefix: str, changes: list[Change], encodings: Encodings
+    ) -> None:
+        if "SpecificCharacterSet" in dataset:  # an item may declare its own character set
+            encodings = _encodings_of(dataset)
         for tag in list(dataset.keys()):
             rule = self.profile.rule_for(tag)
             if rule is None or rule.action is Action.KEEP:
-                if self._is_sequence(dataset, tag):
-                    self._walk_items(dataset[tag], prefix + tag_text(tag), changes)
+                if _vr_of(dataset, tag) == "SQ":
+                    for index, item in enumerate(dataset[tag].value):
+                        self._walk(item, f"{prefix}{tag_text(tag)}[{index}].", changes, encodings)
                 continue
-            self._apply_rule(dataset, tag, rule, prefix, changes)
-
-    def _walk_items(self, sequence: DataElement, path: str, changes: list[Change]) -> None:
-        for index, item in enumerate(sequence.value):
-            self._walk(item, f"{path}[{index}].", changes)
-
-    @staticmethod
-    def _is_sequence(dataset: Dataset, tag: int) -> bool:
-        vr = dataset.get_item(tag).VR or _dictionary_vr(tag)
-        if vr is None or vr == "UN":  # unknown to the dictionary: decode to find out
-            vr = dataset[tag].VR
-        return vr == "SQ"
+            self._apply_rule(dataset, tag, rule, prefix, changes, encodings)
 
     def _apply_rule(
-        self, dataset: Dataset, tag: int, rule: Rule, prefix: str, changes: list[Change]
+        self,
+        dataset: Dataset,
+        tag: int,
+        rule: Rule,
+        prefix: str,
+        changes: list[Change],
+        encodings: Encodings,
     ) -> None:
-        element = dataset[tag]
-        old = describe(element)
+        vr = _vr_of(dataset, tag)
+        old = _describe_stored(dataset, tag, vr, encodings)
         if rule.action is Action.REMOVE:
             del dataset[tag]
             new: str | None = None
         else:
-            self._handlers[rule.action](element, rule)
+            element = DataElement(tag, vr, self._new_value(rule, vr, old))
+            dataset[tag] = element
             new = describe(element)
             if new == old:
                 return
-        changes.append(
-            Change(prefix + tag_text(tag), element.keyword, element.VR, rule.action, old, new)
-        )
+        changes.append(Change(prefix + tag_text(tag), _keyword(tag), vr, rule.action, old, new))
 
-    @staticmethod
-    def _blank(element: DataElement, rule: Rule) -> None:
-        element.value = [] if element.VR == "SQ" else None
-
-    def _dummy(self, element: DataElement, rule: Rule) -> None:
-        if element.VR == "UI":  # a UID dummy must still be a valid, consistent UID
-            self._map_uids(element, rule)
-        elif element.VR == "SQ":
-            element.value = Sequence([Dataset()])
-        elif element.VR in _BINARY_VRS:
-            element.value = _BINARY_DUMMY
-        else:
-            element.value = _DUMMY_BY_VR.get(element.VR, "ANONYMISED")
-
-    def _map_uids(self, element: DataElement, rule: Rule) -> None:
-        if element.VR != "UI":  # a UID rule on another VR cannot map: fall back to a dummy
-            element.value = _DUMMY_BY_VR.get(element.VR, _BINARY_DUMMY)
-        elif isinstance(element.value, MultiValue):
-            element.value = [self.pseudonyms.uid(str(uid)) for uid in element.value]
-        elif element.value:
-            element.value = self.pseudonyms.uid(str(element.value))
-
-    @staticmethod
-    def _replace(element: DataElement, rule: Rule) -> None:
-        element.value = rule.value
+    def _new_value(self, rule: Rule, vr: str, old: str) -> Any:
+        """The value a rule gives an element, from its VR and its old value as text."""
+        if rule.action is Action.BLANK:
+            return [] if vr == "SQ" else None
+        if rule.action is Action.REPLACE:
+            return rule.value
+        if vr == "UI":  # a UID rule, or a dummy UID: a keyed UID, consistent everywhere
+            return [self.pseudonyms.uid(uid) for uid in old.split("\\")] if old else None
+        if vr == "SQ":
+            return Sequence([Dataset()])
+        if vr in _BINARY_VRS:
+            return _BINARY_DUMMY
+        return _DUMMY_BY_VR.get(vr, "ANONYMISED")
 
     def _record_method(self, dataset: Dataset, changes: list[Change]) -> None:
         """PatientIdentityRemoved, DeidentificationMethod and its CID 7050 codes."""

@@ -26,6 +26,7 @@ class LocalFolder:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._made: set[Path] = set()  # series folders known to exist: one mkdir per series
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -48,7 +49,9 @@ class LocalFolder:
     def write(self, dataset: Dataset) -> Path:
         """Write under a temporary name and rename, so no partial file is ever left."""
         target = self.path_for(dataset)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(target.parent)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
         try:
             dataset.save_as(temporary, enforce_file_format=True)

@@ -212,7 +212,7 @@ def _add_pixels(ds: Dataset, rows: int, columns: int) -> None:
 
 def write_sample_study(folder: Path) -> list[Path]:
     """The bundled sample: one CT series of 3 and one CR of 1 for one fake patient, with the
-    export clutter a PACS leaves (a DICOMDIR, a text file, a truncated file)."""
+    export clutter a PACS leaves (a DICOMDIR and a text file)."""
     patient = FakePatient()
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -226,8 +226,6 @@ def write_sample_study(folder: Path) -> list[Path]:
             written.append(path)
     (folder / "README.TXT").write_text("Exported by RXPACS for MÜLLER ZOË\n", encoding="utf-8")
     write_dicomdir(folder / "DICOMDIR", patient)
-    truncated = folder / "MULLER_ZOE" / "SER000" / "IM99999"
-    truncated.write_bytes(written[0].read_bytes()[:600])
     return written
 
 
@@ -249,3 +247,95 @@ def write_dicomdir(path: Path, patient: FakePatient) -> None:
     ds.file_meta.MediaStorageSOPClassUID = MediaStorageDirectoryStorage
     ds.file_meta.MediaStorageSOPInstanceUID = _uid("dicomdir")
     ds.save_as(path, enforce_file_format=True)
+
+
+# The acquisition attributes of a typical axial chest CT slice, which a profile keeps.
+_CT_TECHNIQUE = {
+    "Manufacturer": "ACME MEDICAL",
+    "ManufacturerModelName": "Imaginex 64",
+    "SoftwareVersions": "IMX 4.2.1",
+    "BodyPartExamined": "CHEST",
+    "ScanOptions": "HELICAL MODE",
+    "SliceThickness": "1.25",
+    "KVP": "120",
+    "DataCollectionDiameter": "500",
+    "ReconstructionDiameter": "360",
+    "DistanceSourceToDetector": "946.7",
+    "DistanceSourceToPatient": "538.5",
+    "GantryDetectorTilt": "0",
+    "TableHeight": "155.5",
+    "RotationDirection": "CW",
+    "ExposureTime": "500",
+    "XRayTubeCurrent": 220,
+    "Exposure": 110,
+    "FilterType": "BODY FILTER",
+    "GeneratorPower": 26400,
+    "FocalSpots": "0.7",
+    "ConvolutionKernel": "LUNG",
+    "PatientPosition": "FFS",
+    "RevolutionTime": 0.5,
+    "SingleCollimationWidth": 0.625,
+    "TotalCollimationWidth": 40.0,
+    "SpiralPitchFactor": 0.984,
+    "CTDIvol": 7.42,
+    "PositionReferenceIndicator": "SN",
+    "ImageOrientationPatient": ["1", "0", "0", "0", "1", "0"],
+    "PixelSpacing": ["0.703125", "0.703125"],
+    "WindowCenter": "-600",
+    "WindowWidth": "1600",
+    "RescaleIntercept": "-1024",
+    "RescaleSlope": "1",
+    "RescaleType": "HU",
+    "LossyImageCompression": "00",
+}
+
+
+def make_ct_slice(patient: FakePatient, index: int, rows: int = 512, columns: int = 512) -> Dataset:
+    """An axial CT slice with a realistic header: the identifying attributes a scanner really
+    writes, a vendor private block and the acquisition attributes that a profile keeps.
+    For benchmarks, where the header should be typical rather than a catalogue of hiding places."""
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = _uid(patient.patient_id, "ct", index)
+    ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = patient.study_date
+    ds.StudyTime = ds.SeriesTime = ds.AcquisitionTime = ds.ContentTime = "101530.25"
+    ds.AccessionNumber = patient.accession
+    ds.Modality = "CT"
+    ds.InstitutionName = patient.institution
+    ds.ReferringPhysicianName = "WHO^JOHN^^DR"
+    ds.StationName = patient.station
+    ds.StudyDescription = "CT CHEST HIGH RESOLUTION"
+    ds.SeriesDescription = "AXIAL 1.25mm LUNG"
+    ds.OperatorsName = "RADIOGRAPHER^RITA"
+    ds.ReferencedImageSequence = Sequence(
+        [_item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=_uid("scout"))]
+    )
+    ds.PatientName = "MULLER^ZOE"
+    ds.PatientID = patient.patient_id
+    ds.PatientBirthDate = patient.birth_date
+    ds.PatientSex = "F"
+    ds.PatientAge = "058Y"
+    ds.DeviceSerialNumber = patient.serial
+    ds.ProtocolName = "CHEST HRCT"
+    for keyword, value in _CT_TECHNIQUE.items():
+        setattr(ds, keyword, value)
+    ds.StudyInstanceUID = _uid(patient.patient_id, "ct-study")
+    ds.SeriesInstanceUID = _uid(patient.patient_id, "ct-series")
+    ds.StudyID = "4471"
+    ds.SeriesNumber = 3
+    ds.AcquisitionNumber = 1
+    ds.InstanceNumber = index + 1
+    ds.ImagePositionPatient = ["-180", "-180", f"{-index * 1.25:.2f}"]
+    ds.FrameOfReferenceUID = _uid(patient.patient_id, "ct-frame")
+    ds.SliceLocation = f"{-index * 1.25:.2f}"
+    block = ds.private_block(0x0043, "ACME_CT_PRIVATE", create=True)
+    for offset, value in enumerate(("HELICAL", "2.1", patient.station, "RECON 3")):
+        block.add_new(0x10 + offset, "LO", value)
+    _add_pixels(ds, rows, columns)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    return ds

@@ -1,0 +1,115 @@
+"""Telling DICOM by content in a messy PACS export, and never skipping a file silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.encaps import encapsulate
+from pydicom.uid import ImplicitVRLittleEndian, JPEGBaseline8Bit
+
+from bsti_submit.config import Settings
+from bsti_submit.discover import discover, read_instance
+from bsti_submit.errors import InstanceError, NotAnInstanceError
+from bsti_submit.pipeline import submit
+from bsti_submit.synthetic import FakePatient, make_instance, write_dicomdir
+
+from .helpers import save
+
+
+def part10_bytes(tmp_path: Path, patient: FakePatient) -> bytes:
+    return save(make_instance(patient), tmp_path / "whole.dcm").read_bytes()
+
+
+def test_dicom_is_told_by_content_not_name(tmp_path: Path, patient: FakePatient) -> None:
+    source = tmp_path / "src"
+    whole = part10_bytes(tmp_path, patient)
+    (source / "deep" / "er").mkdir(parents=True)
+    (source / "deep" / "er" / "1.2.3").write_bytes(whole)  # extensionless PACS name
+    (source / "IMAGE.JPG").write_bytes(whole)  # a misleading extension
+    (source / "no_preamble").write_bytes(whole[132:])  # Part 10 with no preamble
+    (source / "report.dcm").write_text("not DICOM at all")
+    (source / "empty").write_bytes(b"")
+    found = discover(source)
+    assert sorted(path.name for path in found.candidates) == ["1.2.3", "IMAGE.JPG", "no_preamble"]
+    reasons = {skipped.path.name: skipped.reason for skipped in found.skipped}
+    assert reasons == {"report.dcm": "not a DICOM file", "empty": "empty file"}
+
+
+def test_a_part10_file_without_preamble_and_a_bare_implicit_dataset_are_read(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    whole = part10_bytes(tmp_path, patient)
+    no_preamble = tmp_path / "no_preamble"
+    no_preamble.write_bytes(whole[132:])
+    bare = make_instance(patient)
+    del bare.file_meta
+    bare_path = tmp_path / "bare"
+    bare.save_as(bare_path, implicit_vr=True, little_endian=True)
+    assert bare_path.read_bytes()[:2] == b"\x08\x00"
+    for path in (no_preamble, bare_path):
+        assert discover(tmp_path).candidates.count(path) == 1
+        assert read_instance(path).PatientID == patient.patient_id
+    assert read_instance(bare_path).file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
+
+
+@pytest.mark.parametrize("cut", [140, 300, 600, 1000, 2000, -1, -300])
+def test_truncated_files_are_refused_with_a_reason(
+    tmp_path: Path, patient: FakePatient, cut: int
+) -> None:
+    whole = part10_bytes(tmp_path, patient)
+    path = tmp_path / "cut"
+    path.write_bytes(whole[:cut])
+    with pytest.raises(InstanceError, match=r"truncated|corrupt|not a DICOM instance"):
+        read_instance(path)
+
+
+def test_dicomdir_is_skipped_not_failed(tmp_path: Path, patient: FakePatient) -> None:
+    write_dicomdir(tmp_path / "INDEX", patient)
+    with pytest.raises(NotAnInstanceError, match="DICOMDIR"):
+        read_instance(tmp_path / "INDEX")
+
+
+def test_garbage_never_stops_the_run(tmp_path: Path, patient: FakePatient) -> None:
+    source = tmp_path / "src"
+    save(make_instance(patient), source / "good")
+    whole = part10_bytes(tmp_path, patient)
+    (source / "garbage").write_bytes(whole[:132] + bytes(range(256)) * 4)
+    (source / "zeros").write_bytes(b"\x02\x00" + b"\x00" * 500)
+    summary = submit(source, tmp_path / "out", Settings())
+    assert summary.written == 1
+    failed = {entry.path.name for entry in summary.failed}
+    skipped = {entry.path.name for entry in summary.skipped}
+    assert failed | skipped == {"garbage", "zeros"}
+    assert all(entry.reason for entry in summary.failed + summary.skipped)
+
+
+def test_compressed_pixel_data_passes_through_untouched(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    dataset = make_instance(patient)
+    frames = [b"\xff\xd8 fake jpeg frame \xff\xd9"]
+    dataset.PixelData = encapsulate(frames)
+    dataset["PixelData"].VR = "OB"
+    dataset.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    source = save(dataset, tmp_path / "src" / "jpeg").parent
+    summary = submit(source, tmp_path / "out", Settings())
+    assert summary.written == 1, summary.failed
+    output = pydicom.dcmread(next((tmp_path / "out").rglob("*.dcm")))
+    assert output.file_meta.TransferSyntaxUID == JPEGBaseline8Bit
+    assert output.PixelData == dataset.PixelData
+
+
+def test_links_never_lead_outside_the_source(tmp_path: Path, patient: FakePatient) -> None:
+    outside = save(make_instance(patient), tmp_path / "elsewhere" / "secret")
+    source = tmp_path / "src"
+    save(make_instance(patient, instance=1), source / "inside")
+    (source / "link_out").symlink_to(outside)
+    (source / "folder_link").symlink_to(outside.parent, target_is_directory=True)
+    (source / "link_in").symlink_to(source / "inside")
+    found = discover(source)
+    assert sorted(path.name for path in found.candidates) == ["inside", "link_in"]
+    reasons = {entry.path.name: entry.reason for entry in found.skipped}
+    assert "outside the source folder" in reasons["link_out"]
+    assert "not followed" in reasons["folder_link"]
