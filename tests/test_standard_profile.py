@@ -203,3 +203,19 @@ def test_nothing_private_or_grouped_is_left(cleaned: Dataset) -> None:
     assert not [tag for tag in every if (tag >> 16) % 2 == 1]
     assert not [tag for tag in every if (tag >> 16) & 0xFF00 in (0x5000, 0x6000)]
     assert not [tag for tag in every if tag & 0xFFFF == 0]
+
+
+UNLISTED = {"SliceThickness": "1.25", "KVP": "120", "PixelSpacing": ["0.7", "0.7"], "Rows": 16}
+
+
+def test_attributes_the_table_does_not_list_are_kept_unchanged(tmp_path: Path) -> None:
+    listed = {row_tag(row.tag) for row in TABLE}
+    dataset = dataset_with_every_row()
+    for keyword, value in UNLISTED.items():
+        setattr(dataset, keyword, value)
+        setattr(dataset.DerivationCodeSequence[0], keyword, value)
+        assert dataset[keyword].tag not in listed
+    Deidentifier(load_profile("ps315-basic"), Pseudonymizer(KEY)).apply(dataset)
+    for target in (dataset, dataset.DerivationCodeSequence[0]):
+        for keyword, value in UNLISTED.items():
+            assert target[keyword].value == value

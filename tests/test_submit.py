@@ -287,3 +287,23 @@ def test_a_custom_recipe_file_is_applied(export: Path, tmp_path: Path) -> None:
     dataset = pydicom.dcmread(outputs(tmp_path / "out")[0])
     assert "PatientName" not in dataset and dataset.Modality == "OT"
     assert dataset.DeidentificationMethod.endswith("strict 3")
+
+
+@pytest.mark.parametrize("inside", ["out", "."])
+def test_destination_and_source_must_not_nest(export: Path, inside: str) -> None:
+    result = run("submit", str(export), "--to", str(export / inside))
+    assert result.exit_code == 2
+    assert "must not contain one another" in result.output
+    assert not list(export.rglob("*.dcm"))
+
+
+def test_sop_class_and_transfer_syntax_are_kept(
+    submitted: tuple[Result, Path, Path], export: Path
+) -> None:
+    _, out, _ = submitted
+    classes = sorted(str(pydicom.dcmread(path).SOPClassUID) for path in source_files(export))
+    cleaned = [pydicom.dcmread(path) for path in outputs(out)]
+    assert sorted(str(dataset.SOPClassUID) for dataset in cleaned) == classes
+    for dataset in cleaned:
+        assert dataset.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+        assert dataset.file_meta.MediaStorageSOPClassUID == dataset.SOPClassUID

@@ -24,6 +24,12 @@ class BstiError(Exception):
     exit_status = ExitStatus.ERROR
 
 
+class UsageError(BstiError):
+    """The command was given arguments that cannot work together."""
+
+    exit_status = ExitStatus.USAGE
+
+
 class ConfigError(BstiError):
     """The settings, the key or a folder cannot be used."""
 

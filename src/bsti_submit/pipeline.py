@@ -19,7 +19,7 @@ from .config import Settings
 from .deidentify import Deidentifier
 from .destination import LocalFolder
 from .discover import Skipped, discover, read_instance
-from .errors import ExitStatus, InstanceError, KeyFileError, NotAnInstanceError
+from .errors import ExitStatus, InstanceError, KeyFileError, NotAnInstanceError, UsageError
 from .profile import Profile, load_profile
 from .pseudonym import Pseudonymizer, load_or_create_key
 
@@ -81,8 +81,7 @@ def submit(
     on_file: ProgressCallback | None = None,
 ) -> RunSummary:
     """De-identify every DICOM instance under `source` into the folder `destination`."""
-    if not source.is_dir():
-        raise InstanceError(f"source {source} is not a folder")
+    _check_folders(source, destination)
     profile = load_profile(settings.profile)
     engine = Deidentifier(profile, Pseudonymizer(_key(settings)))
     folder = LocalFolder(destination)
@@ -108,6 +107,18 @@ def submit(
         summary.changes = audit.changes
         audit.footer(summary.counts())
     return summary
+
+
+def _check_folders(source: Path, destination: Path) -> None:
+    """The output must not be found by the walk: not inside the source, nor the other way."""
+    if not source.is_dir():
+        raise UsageError(f"source {source} is not a folder")
+    inner, outer = destination.resolve(), source.resolve()
+    if inner.is_relative_to(outer) or outer.is_relative_to(inner):
+        raise UsageError(
+            f"destination {destination} and source {source} must not contain one another: "
+            "a later run would read the cleaned copies as new input"
+        )
 
 
 def _key(settings: Settings) -> bytes:
