@@ -1,21 +1,24 @@
-"""Regenerate the built-in profiles that are derived from PS3.15 Table E.1-1.
+"""Regenerate the built-in profiles that are generated from PS3.15 Table E.1-1.
 
-Run after updating src/bsti_submit/data/confidentiality_profile.csv from ../shared/standard/.
+Run after changing src/bsti_submit/builtin.py or updating the tables in src/bsti_submit/data/
+from ../shared/standard/; then call the change out in CHANGELOG.md for the trusts' IG.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bsti_submit.standard import BASIC_PROFILE_NAME, render_basic_profile
+from bsti_submit.builtin import BUILTIN_PROFILES
+from bsti_submit.standard import render_profile
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 
 
 def main() -> None:
-    target = PROFILES / f"{BASIC_PROFILE_NAME}.deid"
-    target.write_text(render_basic_profile(), encoding="utf-8")
-    print(f"wrote {target}")
+    for spec in BUILTIN_PROFILES:
+        target = PROFILES / f"{spec.name}.deid"
+        target.write_text(render_profile(spec), encoding="utf-8")
+        print(f"wrote {target}")
 
 
 if __name__ == "__main__":

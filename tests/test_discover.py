@@ -77,7 +77,7 @@ def test_garbage_never_stops_the_run(tmp_path: Path, patient: FakePatient) -> No
     whole = part10_bytes(tmp_path, patient)
     (source / "garbage").write_bytes(whole[:132] + bytes(range(256)) * 4)
     (source / "zeros").write_bytes(b"\x02\x00" + b"\x00" * 500)
-    summary = submit(source, tmp_path / "out", Settings())
+    summary = submit(source, tmp_path / "out", Settings(profile="ps315-basic"))
     assert summary.written == 1
     failed = {entry.path.name for entry in summary.failed}
     skipped = {entry.path.name for entry in summary.skipped}
@@ -94,7 +94,7 @@ def test_compressed_pixel_data_passes_through_untouched(
     dataset["PixelData"].VR = "OB"
     dataset.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
     source = save(dataset, tmp_path / "src" / "jpeg").parent
-    summary = submit(source, tmp_path / "out", Settings())
+    summary = submit(source, tmp_path / "out", Settings(profile="ps315-basic"))
     assert summary.written == 1, summary.failed
     output = pydicom.dcmread(next((tmp_path / "out").rglob("*.dcm")))
     assert output.file_meta.TransferSyntaxUID == JPEGBaseline8Bit

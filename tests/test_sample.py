@@ -26,7 +26,9 @@ def test_bundled_sample_is_what_the_script_makes(tmp_path: Path) -> None:
 
 
 def test_readme_demo_writes_the_sample_and_exits_zero(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["submit", str(SAMPLE), "--to", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        main, ["submit", str(SAMPLE), "--to", str(tmp_path / "out"), "--site", "DEMO"]
+    )
     assert result.exit_code == 0, result.output
     assert "Wrote 4 instance(s) of 1 study(ies), 2 series" in result.output
     assert "DICOMDIR: an index that holds patient names, never copied" in result.output

@@ -16,7 +16,8 @@ from pydicom.valuerep import validate_value
 from bsti_submit.deidentify import Deidentifier
 from bsti_submit.profile import builtin_profiles_dir, load_profile
 from bsti_submit.pseudonym import Pseudonymizer
-from bsti_submit.standard import load_table, render_basic_profile, resolve_compound
+from bsti_submit.builtin import BUILTIN_PROFILES
+from bsti_submit.standard import load_table, render_profile, resolve_compound
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_TABLE = REPO.parent / "shared" / "standard" / "confidentiality_profile.csv"
@@ -127,10 +128,11 @@ def cleaned(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     return dcmread(path)
 
 
-def test_profile_file_is_the_generated_one() -> None:
-    """Regenerating ps315-basic.deid from the table gives the committed file, byte for byte."""
-    committed = (builtin_profiles_dir() / "ps315-basic.deid").read_text(encoding="utf-8")
-    assert committed == render_basic_profile()
+@pytest.mark.parametrize("spec", BUILTIN_PROFILES, ids=lambda spec: spec.name)
+def test_profile_files_are_the_generated_ones(spec: object) -> None:
+    """Regenerating each built-in profile from the table gives the shipped file, byte for byte."""
+    committed = (builtin_profiles_dir() / f"{spec.name}.deid").read_text(encoding="utf-8")
+    assert committed == render_profile(spec)
 
 
 @pytest.mark.skipif(not SHARED_TABLE.exists(), reason="no ../shared/standard beside the clone")

@@ -20,6 +20,9 @@ from bsti_submit.profile import builtin_profiles_dir
 from bsti_submit.synthetic import FakePatient
 
 
+BASIC = ("--profile", "ps315-basic")
+
+
 def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
@@ -65,7 +68,7 @@ def identifiers(patient: FakePatient) -> list[str]:
 def submitted(export: Path, tmp_path: Path) -> tuple[Result, Path, Path]:
     out = tmp_path / "out"
     audit = tmp_path / "audit.jsonl"
-    result = run("submit", str(export), "--to", str(out), "--audit-log", str(audit))
+    result = run("submit", str(export), "--to", str(out), "--audit-log", str(audit), *BASIC)
     return result, out, audit
 
 
@@ -169,8 +172,8 @@ def test_pixel_data_is_byte_identical(submitted: tuple[Result, Path, Path], expo
 
 
 def test_same_input_and_key_give_byte_identical_files(export: Path, tmp_path: Path) -> None:
-    first = submit(export, tmp_path / "first", Settings())
-    second = submit(export, tmp_path / "second", Settings())
+    first = submit(export, tmp_path / "first", Settings(profile="ps315-basic"))
+    second = submit(export, tmp_path / "second", Settings(profile="ps315-basic"))
     assert first.written == second.written == 5
     names = [path.relative_to(tmp_path / "first") for path in outputs(tmp_path / "first")]
     assert names == [path.relative_to(tmp_path / "second") for path in outputs(tmp_path / "second")]
@@ -181,9 +184,9 @@ def test_same_input_and_key_give_byte_identical_files(export: Path, tmp_path: Pa
 def test_another_key_gives_other_uids(
     export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    submit(export, tmp_path / "first", Settings())
+    submit(export, tmp_path / "first", Settings(profile="ps315-basic"))
     monkeypatch.setenv("BSTI_SUBMIT_KEY_FILE", str(tmp_path / "other.key"))
-    submit(export, tmp_path / "second", Settings.from_environment())
+    submit(export, tmp_path / "second", Settings.load(profile="ps315-basic"))
     first = {path.name for path in outputs(tmp_path / "first")}
     second = {path.name for path in outputs(tmp_path / "second")}
     assert first and second and not first & second
@@ -231,7 +234,7 @@ def test_audit_log_is_hash_chained(submitted: tuple[Result, Path, Path]) -> None
 def test_default_audit_log_and_key_are_private(
     export: Path, tmp_path: Path, isolated_folders: Path
 ) -> None:
-    result = run("submit", str(export), "--to", str(tmp_path / "out"))
+    result = run("submit", str(export), "--to", str(tmp_path / "out"), *BASIC)
     logs = list(isolated_folders.rglob("audit-*.jsonl"))
     keys = list(isolated_folders.rglob("pseudonym.key"))
     assert len(logs) == 1 and len(keys) == 1
@@ -249,7 +252,7 @@ def test_key_readable_by_others_is_refused(
     key.write_text("ab" * 32)
     os.chmod(key, 0o644)
     monkeypatch.setenv("BSTI_SUBMIT_KEY_FILE", str(key))
-    result = run("submit", str(export), "--to", str(tmp_path / "out"))
+    result = run("submit", str(export), "--to", str(tmp_path / "out"), *BASIC)
     assert result.exit_code == 3
     assert "can be read by other users" in result.output and "ab" * 32 not in result.output
     assert not (tmp_path / "out").exists() or not outputs(tmp_path / "out")
@@ -291,7 +294,7 @@ def test_a_custom_recipe_file_is_applied(export: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("inside", ["out", "."])
 def test_destination_and_source_must_not_nest(export: Path, inside: str) -> None:
-    result = run("submit", str(export), "--to", str(export / inside))
+    result = run("submit", str(export), "--to", str(export / inside), *BASIC)
     assert result.exit_code == 2
     assert "must not contain one another" in result.output
     assert not list(export.rglob("*.dcm"))

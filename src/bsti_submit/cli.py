@@ -1,4 +1,4 @@
-"""The `bsti-submit` command: a thin layer over `pipeline`. The only module that prints.
+"""The `bsti-submit` command: a thin layer over the library. The only module that prints.
 
 Heavy modules (pydicom, deid, rich) are imported inside the commands, so `--help` and
 `--version` start fast.
@@ -13,18 +13,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
-from .errors import BstiError, ExitStatus
+from .errors import BstiError, ExitStatus, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from .config import Settings
     from .discover import Skipped
     from .pipeline import RunSummary
+    from .profile import Profile
 
 
 def _version_text() -> str:
@@ -40,8 +42,17 @@ def _version_text() -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(message=_version_text(), package_name="bsti-submit")
-def main() -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file [default: $BSTI_SUBMIT_CONFIG, else the user config folder's].",
+)
+@click.pass_context
+def main(context: click.Context, config_file: Path | None) -> None:
     """De-identify DICOM at source and submit it to the BSTI COVID-19 imaging collection."""
+    context.obj = config_file
 
 
 @contextmanager
@@ -54,10 +65,27 @@ def _reported_errors() -> Iterator[None]:
         sys.exit(int(error.exit_status))
 
 
+def _settings(**flags: Any) -> Settings:
+    from .config import Settings
+
+    config_file = click.get_current_context().find_root().obj
+    return Settings.load(config_file, **flags)
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True, markup=False)  # paths may hold [brackets]
+
+
 def _quiet_libraries() -> None:
     """pydicom warns about every odd file; the audit log records what matters per file."""
     warnings.filterwarnings("ignore", module=r"pydicom(\..*)?")
     logging.getLogger("pydicom").setLevel(logging.ERROR)
+
+
+PROFILE_HELP = "Built-in profile name or a .deid recipe file [default: bsti-covid19]."
+SITE_HELP = "The trust's site code (its ODS code), which prefixes every pseudonym."
 
 
 @main.command()
@@ -65,34 +93,37 @@ def _quiet_libraries() -> None:
 @click.option(
     "--to",
     "destination",
-    required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to write the de-identified instances to.",
-)
-@click.option(
-    "--profile",
     default=None,
-    help="Built-in profile name or a .deid recipe file [default: ps315-basic].",
+    help="Folder to write the de-identified instances to [default: the config's destination].",
 )
+@click.option("--profile", default=None, help=PROFILE_HELP)
+@click.option("--site", default=None, help=SITE_HELP)
 @click.option(
     "--audit-log",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Audit log file to create [default: a new file in the log folder].",
 )
-def submit(source: Path, destination: Path, profile: str | None, audit_log: Path | None) -> None:
+def submit(
+    source: Path,
+    destination: Path | None,
+    profile: str | None,
+    site: str | None,
+    audit_log: Path | None,
+) -> None:
     """De-identify every DICOM file under SOURCE into a folder."""
-    from rich.console import Console
-
-    from .config import Settings
     from .pipeline import submit as run_submit
 
     _quiet_libraries()
-    console = Console(highlight=False, soft_wrap=True, markup=False)  # paths may hold [brackets]
+    console = _console()
     with _reported_errors():
-        settings = Settings.from_environment(profile=profile)
+        settings = _settings(profile=profile, site=site)
+        target = destination or (Path(settings.destination) if settings.destination else None)
+        if target is None:
+            raise UsageError("no destination: give --to DIR, or set one with bsti-submit init")
         with _progress(console) as on_file:
-            summary = run_submit(source, destination, settings, audit_log, on_file)
+            summary = run_submit(source, target, settings, audit_log, on_file)
     _print_summary(console, summary)
     sys.exit(int(summary.exit_status))
 
@@ -123,6 +154,8 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
         f"{len(summary.series)} series, to {summary.destination}, "
         f"with profile {summary.profile}; {summary.changes} attribute change(s) recorded."
     )
+    if summary.patients:
+        console.print(f"Patients (pseudonyms): {', '.join(sorted(summary.patients))}")
     _print_files(console, "Skipped", summary.skipped)
     _print_files(console, "Failed", summary.failed)
     console.print(f"Audit log: {summary.audit_log}")
@@ -137,3 +170,114 @@ def _print_files(console: Console, title: str, files: list[Skipped]) -> None:
     console.print(f"{title}: {len(files)} file(s)")
     for entry in files:
         console.print(f"  {entry.path}: {entry.reason}")
+
+
+@main.command()
+@click.option("--site", required=True, help=SITE_HELP)
+@click.option("--profile", default=None, help=PROFILE_HELP)
+@click.option("--destination", default=None, help="Default destination folder (or endpoint).")
+@click.option("--force", is_flag=True, help="Replace an existing config and key (see below).")
+def init(site: str, profile: str | None, destination: str | None, force: bool) -> None:
+    """Set up this trust: write the config file and create the pseudonym key.
+
+    The key makes pseudonyms repeatable: keep it and back it up. --force retires an existing key
+    (it is kept beside the new one) and breaks the link to everything sent with it."""
+    from .config import default_config_file
+    from .site_setup import initialise
+
+    with _reported_errors():
+        config_file = click.get_current_context().find_root().obj or default_config_file()
+        settings = _settings(site=site, profile=profile, destination=destination)
+        result = initialise(settings, config_file, force)
+    click.echo(f"Wrote the config file {result.config_file}")
+    if result.retired_key is not None:
+        click.echo(f"Retired the old pseudonym key to {result.retired_key}")
+    click.echo(f"Created the pseudonym key {result.key_file} (readable by you only).")
+    click.echo("Back the key up: without it, pseudonyms cannot be repeated or looked up.")
+
+
+@main.command()
+@click.argument("pseudonym", required=False)
+@click.option("--patient-id", default=None, help="Show the pseudonym(s) of this patient ID.")
+def lookup(pseudonym: str | None, patient_id: str | None) -> None:
+    """Map a PSEUDONYM back to the patient, or a --patient-id to its pseudonym.
+
+    For the trust's staff only: the lookup table never leaves this machine."""
+    from .lookup import LookupTable
+
+    with _reported_errors():
+        if (pseudonym is None) == (patient_id is None):
+            raise UsageError("give either a PSEUDONYM or --patient-id ID")
+        with LookupTable(_settings().lookup_file) as table:
+            if pseudonym is not None:
+                entry = table.by_pseudonym(pseudonym)
+                entries = [entry] if entry else []
+            else:
+                entries = table.by_patient_id(str(patient_id))
+    if not entries:
+        click.echo("Not found in this trust's lookup table.", err=True)
+        sys.exit(int(ExitStatus.ERROR))
+    for found in entries:
+        issuer = f" (issuer {found.issuer})" if found.issuer else ""
+        click.echo(
+            f"{found.pseudonym}\tpatient ID {found.patient_id}{issuer}\t"
+            f"first sent {found.first_seen}\tlast sent {found.last_seen}"
+        )
+
+
+@main.group()
+def profile() -> None:
+    """Show and check de-identification profiles."""
+
+
+@profile.command("show")
+@click.argument("name", required=False)
+def profile_show(name: str | None) -> None:
+    """Print the effective rules and options of a profile (default: the configured one)."""
+    from .profile import load_profile
+
+    with _reported_errors():
+        compiled = load_profile(name or _settings().profile)
+    _print_profile(compiled)
+
+
+def _print_profile(compiled: Profile) -> None:
+    from .deidentify import tag_text
+    from .profile import field_keyword
+
+    click.echo(f"profile {compiled.label}  sha256 {compiled.sha256}")
+    click.echo(f"files: {', '.join(compiled.sources)}")
+    options = ", ".join(compiled.options) or "none"
+    click.echo(f"options: {options}  (codes {', '.join(compiled.method_codes)})")
+    for field, rule in compiled.rules():
+        value = f" {rule.value}" if rule.value else ""
+        keyword = field_keyword(field)
+        click.echo(f"{rule.action:<10} {field:<14} {keyword:<40}{value}  [{rule.source}]")
+    for addition in compiled.additions:
+        field = tag_text(addition.tag)
+        click.echo(
+            f"{'ADD':<10} {field:<14} {field_keyword(field):<40} {addition.value}  "
+            f"[{addition.source}]"
+        )
+
+
+@profile.command("check")
+@click.argument("name")
+def profile_check(name: str) -> None:
+    """Report every attribute where a profile is less protective than PS3.15 basic.
+
+    Exits 0 only when there is none, or when each such line explains itself with a
+    `# justification: ...` comment."""
+    from .profile import less_protective_than_basic, load_profile
+
+    with _reported_errors():
+        findings = less_protective_than_basic(load_profile(name))
+    unjustified = [finding for finding in findings if not finding.justified]
+    for finding in findings:
+        mark = "justified" if finding.justified else "NOT JUSTIFIED"
+        click.echo(f"{mark:<14} {finding.field:<14} {finding.detail}  [{finding.source}]")
+    click.echo(
+        f"{len(findings)} line(s) less protective than ps315-basic, "
+        f"{len(unjustified)} without a justification."
+    )
+    sys.exit(int(ExitStatus.ERROR if unjustified else ExitStatus.SUCCESS))

@@ -1,22 +1,31 @@
-"""Settings for a run, and the platformdirs folders they default to."""
+"""Settings for a run: command-line flag > `BSTI_SUBMIT_*` variable > config file > default.
+
+The config file is TOML: `--config`, else `BSTI_SUBMIT_CONFIG`, else `config.toml` in the
+platformdirs user config folder (written by `bsti-submit init`).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from .errors import ConfigError
 from .profile import DEFAULT_PROFILE
 
 APP_NAME = "bsti-submit"
 ENV_PREFIX = "BSTI_SUBMIT_"
+SITE_CODE = re.compile(r"^[A-Z0-9]{2,10}$")
 
 
 def data_dir() -> Path:
-    """Where the pseudonym key (and later the lookup table) live."""
+    """Where the pseudonym key and the lookup table live."""
     return platformdirs.user_data_path(APP_NAME)
 
 
@@ -25,23 +34,92 @@ def log_dir() -> Path:
     return platformdirs.user_log_path(APP_NAME)
 
 
+def default_config_file() -> Path:
+    """The config file `init` writes and every command reads when none is named."""
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything a run needs besides its source and destination. Immutable once built."""
+    """Everything a run needs besides its source. Immutable once built."""
 
     profile: str = DEFAULT_PROFILE
+    site: str = ""
+    destination: str = ""
     key_file: Path = field(default_factory=lambda: data_dir() / "pseudonym.key")
+    lookup_file: Path = field(default_factory=lambda: data_dir() / "lookup.sqlite")
     log_dir: Path = field(default_factory=log_dir)
 
     @classmethod
-    def from_environment(cls, **overrides: Any) -> Settings:
-        """Defaults, overridden by `BSTI_SUBMIT_<FIELD>` variables, overridden by arguments
-        that are not None (the command-line flags)."""
-        settings = cls()
-        from_env: dict[str, Any] = {}
-        for item in fields(cls):
-            value = os.environ.get(ENV_PREFIX + item.name.upper())
-            if value:
-                from_env[item.name] = Path(value) if item.type == "Path" else value
-        given = {name: value for name, value in overrides.items() if value is not None}
-        return replace(settings, **{**from_env, **given})
+    def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:
+        """Defaults, then the config file, then `BSTI_SUBMIT_<FIELD>` variables, then the flags
+        that are not None."""
+        layers: list[dict[str, Any]] = [
+            _read_config(config_file or _config_file_in_use()),
+            {
+                item.name: os.environ[_env_name(item.name)]
+                for item in fields(cls)
+                if os.environ.get(_env_name(item.name))
+            },
+            {name: value for name, value in flags.items() if value is not None},
+        ]
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            merged.update(layer)
+        settings = replace(cls(), **{name: _typed(name, value) for name, value in merged.items()})
+        if settings.site and not SITE_CODE.match(settings.site):
+            raise ConfigError(
+                f"site code {settings.site!r} is not valid: 2 to 10 capital letters or digits, "
+                "such as the trust's ODS code"
+            )
+        return settings
+
+
+def _env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _config_file_in_use() -> Path | None:
+    named = os.environ.get(_env_name("config"))
+    if named:
+        return Path(named)
+    default = default_config_file()
+    return default if default.is_file() else None
+
+
+def _typed(name: str, value: Any) -> Any:
+    kind = next(item.type for item in fields(Settings) if item.name == name)
+    return Path(value).expanduser() if kind == "Path" else str(value)
+
+
+def _read_config(path: Path | None) -> dict[str, Any]:
+    """A config file's settings; its errors name the file, the line and what is wrong."""
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as handle:
+            values = tomllib.load(handle)
+    except FileNotFoundError as error:
+        raise ConfigError(f"config file {path} does not exist") from error
+    except OSError as error:
+        raise ConfigError(f"config file {path} cannot be read: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path}: {error}") from error
+    known = {item.name for item in fields(Settings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        names = ", ".join(sorted(known))
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r} (known: {names})")
+    return values
+
+
+def write_config(path: Path, settings: Settings) -> None:
+    """Write the settings `init` chose as a TOML config file."""
+    chosen = {"site": settings.site, "profile": settings.profile}
+    if settings.destination:
+        chosen["destination"] = settings.destination
+    chosen["key_file"] = str(settings.key_file)
+    lines = ["# bsti-submit configuration, written by `bsti-submit init`."]
+    lines += [f"{name} = {json.dumps(value)}" for name, value in chosen.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -8,7 +8,8 @@ are written back byte for byte.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 from pydicom.charset import convert_encodings, decode_bytes
@@ -19,7 +20,9 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
-from . import __version__
+from . import __version__, dates
+from .errors import ConfigError, InstanceError
+from .identifiers import collect, parse_da
 from .profile import Action, Profile, Rule
 from .pseudonym import Pseudonymizer
 from .standard import DEIDENTIFICATION_METHODS
@@ -61,6 +64,13 @@ _BINARY_DUMMY = b"\x00\x00"
 _ENCODED_TEXT_VRS = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UT"})
 _TEXT_VRS = _ENCODED_TEXT_VRS | {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"}
 _PN_DELIMITERS = {0x5E, 0x3D}  # ^ and =: each component group may switch character set
+
+_CLEANABLE_VRS = _ENCODED_TEXT_VRS | {"CS", "AE"}
+# Rules under which a sequence is kept and its items walked.
+_WALKED_ACTIONS = frozenset({Action.KEEP, Action.CLEAN, Action.SHIFT_DATE})
+# Dates that tell the age at the study, in order of preference.
+_STUDY_DATES = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate")
+_REMOVE = object()  # a value that means: remove the element after all
 
 Encodings = tuple[str, ...]
 
@@ -147,112 +157,231 @@ def describe(element: DataElement) -> str:
     return str(value)
 
 
-class Deidentifier:
-    """Applies one compiled profile with one key. Reusable across any number of datasets."""
+@dataclass(frozen=True)
+class PatientLink:
+    """The pseudonym given to a patient, with what the trust needs to map it back."""
 
-    def __init__(self, profile: Profile, pseudonyms: Pseudonymizer) -> None:
+    pseudonym: str
+    issuer: str
+    patient_id: str
+
+
+class Deidentified(NamedTuple):
+    """What `Deidentifier.apply` did to one dataset."""
+
+    changes: list[Change]
+    patient: PatientLink | None
+
+
+class Deidentifier:
+    """Applies one compiled profile with one key (and the trust's site code, for profiles that
+    give pseudonyms). Reusable across any number of datasets."""
+
+    def __init__(self, profile: Profile, pseudonyms: Pseudonymizer, site: str = "") -> None:
+        if profile.needs_site and not site:
+            raise ConfigError(
+                f"profile {profile.name} gives site-prefixed pseudonyms but no site code is set: "
+                "run `bsti-submit init --site CODE` or pass --site CODE"
+            )
         self.profile = profile
         self.pseudonyms = pseudonyms
+        self.site = site
 
-    def apply(self, dataset: Dataset) -> list[Change]:
-        """De-identify `dataset` in place and return what changed, in dataset order."""
-        changes: list[Change] = []
-        self._walk(dataset, "", changes, _encodings_of(dataset))
-        self._record_method(dataset, changes)
-        self._rebuild_file_meta(dataset, changes)
+    def apply(self, dataset: Dataset) -> Deidentified:
+        """De-identify `dataset` (as read by `discover.read_instance`) in place."""
+        run = _Run(self, dataset)
+        run.walk(dataset, "", _encodings_of(dataset))
+        run.add_attributes(dataset)
+        _record_method(dataset, self.profile, run.changes)
+        _rebuild_file_meta(dataset, run.changes)
         dataset.preamble = b"\x00" * 128  # a preamble can carry anything, even a TIFF header
-        return changes
+        return Deidentified(run.changes, run.patient_link())
 
-    def _walk(
-        self, dataset: Dataset, prefix: str, changes: list[Change], encodings: Encodings
-    ) -> None:
+
+class _Run:
+    """De-identifies one dataset: what its rules need from the original header is read once,
+    before anything changes."""
+
+    def __init__(self, engine: Deidentifier, dataset: Dataset) -> None:
+        self.profile = engine.profile
+        self.pseudonyms = engine.pseudonyms
+        self.site = engine.site
+        self.changes: list[Change] = []
+        self.patient_id = str(dataset.get("PatientID") or "").strip()
+        self.issuer = str(dataset.get("IssuerOfPatientID") or "").strip()
+        self.birth_date = parse_da(str(dataset.get("PatientBirthDate") or ""))
+        self.study_date = next(
+            (day for keyword in _STUDY_DATES if (day := parse_da(str(dataset.get(keyword) or "")))),
+            None,
+        )
+        self.identifiers = collect(dataset) if self.profile.cleans_text else None
+        if self.profile.needs_patient_id and not self.patient_id:
+            raise InstanceError("no Patient ID, so no pseudonym can be given")
+
+    def patient_link(self) -> PatientLink | None:
+        if not self.profile.needs_patient_id:
+            return None
+        return PatientLink(self.pseudonym, self.issuer, self.patient_id)
+
+    @property
+    def pseudonym(self) -> str:
+        return self.pseudonyms.patient(self.site, self.issuer, self.patient_id)
+
+    def walk(self, dataset: Dataset, prefix: str, encodings: Encodings) -> None:
         if "SpecificCharacterSet" in dataset:  # an item may declare its own character set
             encodings = _encodings_of(dataset)
+        creators = []
         for tag in list(dataset.keys()):
-            rule = self.profile.rule_for(tag)
-            if rule is None or rule.action is Action.KEEP:
-                if _vr_of(dataset, tag) == "SQ":
-                    for index, item in enumerate(dataset[tag].value):
-                        self._walk(item, f"{prefix}{tag_text(tag)}[{index}].", changes, encodings)
+            if _is_private_creator(tag):
+                creators.append(tag)
                 continue
-            self._apply_rule(dataset, tag, rule, prefix, changes, encodings)
+            rule = self._rule(dataset, tag)
+            action = rule.action if rule else Action.KEEP
+            if action in _WALKED_ACTIONS and _vr_of(dataset, tag) == "SQ":
+                for index, item in enumerate(dataset[tag].value):
+                    self.walk(item, f"{prefix}{tag_text(tag)}[{index}].", encodings)
+            elif rule is not None and action is not Action.KEEP:
+                self._apply(dataset, tag, rule, prefix, encodings)
+        for tag in creators:  # a creator stays while its block keeps an element
+            rule = self.profile.rule_for(tag)
+            if rule is not None and not _block_in_use(dataset, tag):
+                self._apply(dataset, tag, rule, prefix, encodings)
 
-    def _apply_rule(
-        self,
-        dataset: Dataset,
-        tag: int,
-        rule: Rule,
-        prefix: str,
-        changes: list[Change],
-        encodings: Encodings,
+    def _rule(self, dataset: Dataset, tag: int) -> Rule | None:
+        if self.profile.private_by_creator and tag >> 16 & 1 and tag & 0xFFFF >= 0x1000:
+            creator = dataset.get(tag & 0xFFFF0000 | (tag & 0xFF00) >> 8)
+            return self.profile.private_rule_for(tag, str(creator.value) if creator else "")
+        return self.profile.rule_for(tag)
+
+    def _apply(
+        self, dataset: Dataset, tag: int, rule: Rule, prefix: str, encodings: Encodings
     ) -> None:
         vr = _vr_of(dataset, tag)
         old = _describe_stored(dataset, tag, vr, encodings)
-        if rule.action is Action.REMOVE:
+        action = rule.action
+        value = None if action is Action.REMOVE else self._new_value(rule, vr, old)
+        if value is _REMOVE:
+            action = Action.REMOVE
+        if action is Action.REMOVE:
             del dataset[tag]
             new: str | None = None
         else:
-            element = DataElement(tag, vr, self._new_value(rule, vr, old))
+            element = DataElement(tag, vr, value)
             dataset[tag] = element
             new = describe(element)
             if new == old:
                 return
-        changes.append(Change(prefix + tag_text(tag), _keyword(tag), vr, rule.action, old, new))
+        self.changes.append(Change(prefix + tag_text(tag), _keyword(tag), vr, action, old, new))
 
     def _new_value(self, rule: Rule, vr: str, old: str) -> Any:
         """The value a rule gives an element, from its VR and its old value as text."""
-        if rule.action is Action.BLANK:
+        action = rule.action
+        if action is Action.BLANK or (action is not Action.REPLACE and not old):
             return [] if vr == "SQ" else None
-        if rule.action is Action.REPLACE:
+        if action is Action.REPLACE:
             return rule.value
+        if action is Action.PSEUDONYM:
+            return self.pseudonym
+        if action is Action.SHIFT_DATE:
+            return dates.shift(vr, old, self.date_shift)
+        if action is Action.CLEAN:
+            return self._cleaned(vr, old)
+        return self._dummy(vr, old)
+
+    @cached_property
+    def date_shift(self) -> int:
+        return self.pseudonyms.date_shift_days(self.issuer, self.patient_id)
+
+    def _cleaned(self, vr: str, old: str) -> Any:
+        if vr not in _CLEANABLE_VRS or self.identifiers is None:
+            return _REMOVE  # nothing to clean it with: fail safe
+        return self.identifiers.clean(old) or None
+
+    def _dummy(self, vr: str, old: str) -> Any:
         if vr == "UI":  # a UID rule, or a dummy UID: a keyed UID, consistent everywhere
-            return [self.pseudonyms.uid(uid) for uid in old.split("\\")] if old else None
+            return [self.pseudonyms.uid(uid) for uid in old.split("\\")]
         if vr == "SQ":
             return Sequence([Dataset()])
         if vr in _BINARY_VRS:
             return _BINARY_DUMMY
         return _DUMMY_BY_VR.get(vr, "ANONYMISED")
 
-    def _record_method(self, dataset: Dataset, changes: list[Change]) -> None:
-        """PatientIdentityRemoved, DeidentificationMethod and its CID 7050 codes."""
-        codes = Sequence()
-        for code in self.profile.method_codes:
-            item = Dataset()
-            item.CodeValue = code
-            item.CodingSchemeDesignator = "DCM"
-            item.CodeMeaning = DEIDENTIFICATION_METHODS[code]
-            codes.append(item)
-        values: list[tuple[str, Any]] = [
-            ("PatientIdentityRemoved", "YES"),
-            ("DeidentificationMethod", f"bsti-submit {__version__} {self.profile.label}"),
-            ("DeidentificationMethodCodeSequence", codes),
-        ]
-        for keyword, value in values:
-            old = describe(dataset[keyword]) if keyword in dataset else ""
-            setattr(dataset, keyword, value)
-            element = dataset[keyword]
-            changes.append(
-                Change(tag_text(element.tag), keyword, element.VR, "SET", old, describe(element))
-            )
-
-    @staticmethod
-    def _rebuild_file_meta(dataset: Dataset, changes: list[Change]) -> None:
-        """A fresh file meta: only what Part 10 needs, naming the new instance and this tool."""
-        old_meta = dataset.file_meta  # read_instance guarantees a transfer syntax
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-        meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-        meta.TransferSyntaxUID = old_meta.TransferSyntaxUID
-        meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-        meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
-        for element in old_meta:
-            if element.tag in (0x00020000, 0x00020001):
+    def add_attributes(self, dataset: Dataset) -> None:
+        """The profile's ADD lines, on the cleaned top-level dataset."""
+        for addition in self.profile.additions:
+            value = self._added_value(dataset, addition.value)
+            if value is None:
                 continue
-            new = describe(meta[element.tag]) if element.tag in meta else None
-            old = describe(element)
-            if new != old:
-                action = "REMOVE" if new is None else "SET"
-                changes.append(
-                    Change(tag_text(element.tag), element.keyword, element.VR, action, old, new)
-                )
-        dataset.file_meta = meta
+            keyword = _keyword(addition.tag)
+            old = describe(dataset[addition.tag]) if addition.tag in dataset else ""
+            if old == value:
+                continue
+            vr = str(_dictionary_vr(addition.tag))
+            dataset[addition.tag] = DataElement(addition.tag, vr, value)
+            self.changes.append(Change(tag_text(addition.tag), keyword, vr, "ADD", old, value))
+
+    def _added_value(self, dataset: Dataset, value: str) -> str | None:
+        if value == "func:patient_pseudonym":
+            return self.pseudonym
+        if value == "func:site_code":
+            return self.site
+        if value == "func:patient_age":
+            if dataset.get("PatientAge") or not (self.birth_date and self.study_date):
+                return None
+            return dates.age_string(self.birth_date, self.study_date)
+        return value
+
+
+def _is_private_creator(tag: int) -> bool:
+    return bool(tag >> 16 & 1) and 0x10 <= tag & 0xFFFF <= 0xFF
+
+
+def _block_in_use(dataset: Dataset, creator_tag: int) -> bool:
+    group, block = creator_tag >> 16, creator_tag & 0xFF
+    tags = dataset.keys()  # iterating the dataset itself would decode every value
+    return any(tag >> 16 == group and (tag & 0xFF00) >> 8 == block for tag in tags)
+
+
+def _record_method(dataset: Dataset, profile: Profile, changes: list[Change]) -> None:
+    """PatientIdentityRemoved, DeidentificationMethod and its CID 7050 codes."""
+    codes = Sequence()
+    for code in profile.method_codes:
+        item = Dataset()
+        item.CodeValue = code
+        item.CodingSchemeDesignator = "DCM"
+        item.CodeMeaning = DEIDENTIFICATION_METHODS[code]
+        codes.append(item)
+    values: list[tuple[str, Any]] = [
+        ("PatientIdentityRemoved", "YES"),
+        ("DeidentificationMethod", f"bsti-submit {__version__} {profile.label}"),
+        ("DeidentificationMethodCodeSequence", codes),
+    ]
+    for keyword, value in values:
+        old = describe(dataset[keyword]) if keyword in dataset else ""
+        setattr(dataset, keyword, value)
+        element = dataset[keyword]
+        changes.append(
+            Change(tag_text(element.tag), keyword, element.VR, "SET", old, describe(element))
+        )
+
+
+def _rebuild_file_meta(dataset: Dataset, changes: list[Change]) -> None:
+    """A fresh file meta: only what Part 10 needs, naming the new instance and this tool."""
+    old_meta = dataset.file_meta  # read_instance guarantees a transfer syntax
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    meta.TransferSyntaxUID = old_meta.TransferSyntaxUID
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    for element in old_meta:
+        if element.tag in (0x00020000, 0x00020001):
+            continue
+        new = describe(meta[element.tag]) if element.tag in meta else None
+        old = describe(element)
+        if new != old:
+            action = "REMOVE" if new is None else "SET"
+            changes.append(
+                Change(tag_text(element.tag), element.keyword, element.VR, action, old, new)
+            )
+    dataset.file_meta = meta

@@ -11,15 +11,17 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from . import __version__
 from .audit import AuditLog
 from .config import Settings
-from .deidentify import Deidentifier
+from .deidentify import Deidentified, Deidentifier
 from .destination import LocalFolder
 from .discover import Skipped, discover, read_instance
 from .errors import ExitStatus, InstanceError, KeyFileError, NotAnInstanceError, UsageError
+from .lookup import LookupTable
 from .profile import Profile, load_profile
 from .pseudonym import Pseudonymizer, load_or_create_key
 
@@ -39,6 +41,7 @@ class RunSummary:
     changes: int = 0
     studies: set[str] = field(default_factory=set)
     series: set[str] = field(default_factory=set)
+    patients: set[str] = field(default_factory=set)
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[Skipped] = field(default_factory=list)
 
@@ -56,6 +59,7 @@ class RunSummary:
             "failed": len(self.failed),
             "studies": len(self.studies),
             "series": len(self.series),
+            "patients": len(self.patients),
         }
 
 
@@ -83,7 +87,7 @@ def submit(
     """De-identify every DICOM instance under `source` into the folder `destination`."""
     _check_folders(source, destination)
     profile = load_profile(settings.profile)
-    engine = Deidentifier(profile, Pseudonymizer(_key(settings)))
+    engine = Deidentifier(profile, Pseudonymizer(_key(settings)), settings.site)
     folder = LocalFolder(destination)
     run_id = uuid.uuid4().hex
     summary = RunSummary(
@@ -95,13 +99,13 @@ def submit(
     found = discover(source)
     summary.files_found = len(found.candidates) + len(found.skipped)
     header = _run_header(run_id, profile, source, folder, settings)
-    with AuditLog(summary.audit_log, header) as audit:
+    with AuditLog(summary.audit_log, header) as audit, LookupTable(settings.lookup_file) as lookup:
         for skipped in found.skipped:
             summary.skipped.append(skipped)
             audit.outcome(skipped.path, "skipped", skipped.reason)
-        written_from: dict[str, Path] = {}
+        line = _Line(engine, folder, audit, lookup, summary)
         for path in found.candidates:
-            _process(path, engine, folder, audit, summary, written_from)
+            line.process(path)
             if on_file is not None:
                 on_file(path)
         summary.changes = audit.changes
@@ -144,49 +148,71 @@ def _run_header(
             "source": str(source),
             "destination": str(folder),
             "profile": settings.profile,
+            "site": settings.site,
             "key_file": str(settings.key_file),
             "pid": os.getpid(),
         },
     }
 
 
-def _process(
-    path: Path,
-    engine: Deidentifier,
-    folder: LocalFolder,
-    audit: AuditLog,
-    summary: RunSummary,
-    written_from: dict[str, Path],
-) -> None:
-    """One file through the line. Any failure is recorded and the run goes on."""
-    try:
-        dataset = read_instance(path)
-        changes = engine.apply(dataset)
-        new_sop = str(dataset.SOPInstanceUID)
-        if new_sop in written_from:
-            reason = f"duplicate of {written_from[new_sop]} (same SOP Instance UID)"
-            summary.skipped.append(Skipped(path, reason))
-            audit.outcome(path, "skipped", reason, new_sop)
+class _Line:
+    """One file at a time through read -> de-identify -> write, recorded as it goes. Any
+    failure of one file is recorded and the run goes on."""
+
+    def __init__(
+        self,
+        engine: Deidentifier,
+        folder: LocalFolder,
+        audit: AuditLog,
+        lookup: LookupTable,
+        summary: RunSummary,
+    ) -> None:
+        self.engine, self.folder, self.audit = engine, folder, audit
+        self.lookup, self.summary = lookup, summary
+        self.written_from: dict[str, Path] = {}
+
+    def process(self, path: Path) -> None:
+        try:
+            dataset = read_instance(path)
+            result = self.engine.apply(dataset)
+            new_sop = str(dataset.SOPInstanceUID)
+            if new_sop in self.written_from:
+                reason = f"duplicate of {self.written_from[new_sop]} (same SOP Instance UID)"
+                self._skip(path, reason, new_sop)
+                return
+            target = self.folder.write(dataset)
+        except NotAnInstanceError as error:
+            self._skip(path, str(error))
             return
-        target = folder.write(dataset)
-    except NotAnInstanceError as error:
-        summary.skipped.append(Skipped(path, str(error)))
-        audit.outcome(path, "skipped", str(error))
-        return
-    except DICOM_FILE_ERRORS as error:
-        reason = (
-            str(error) if isinstance(error, InstanceError) else f"{type(error).__name__}: {error}"
-        )
-        summary.failed.append(Skipped(path, reason))
-        audit.outcome(path, "failed", reason)
-        return
-    written_from[new_sop] = path
-    for change in changes:
-        audit.change(path, new_sop, change)
-    summary.written += 1
-    summary.studies.add(str(dataset.StudyInstanceUID))
-    summary.series.add(str(dataset.SeriesInstanceUID))
-    audit.outcome(path, "written", "", new_sop, output=str(target.relative_to(folder.root)))
+        except DICOM_FILE_ERRORS as error:
+            self._fail(path, error)
+            return
+        self._written(path, dataset, result, target)
+
+    def _skip(self, path: Path, reason: str, new_sop: str = "") -> None:
+        self.summary.skipped.append(Skipped(path, reason))
+        self.audit.outcome(path, "skipped", reason, new_sop)
+
+    def _fail(self, path: Path, error: Exception) -> None:
+        known = isinstance(error, InstanceError)
+        reason = str(error) if known else f"{type(error).__name__}: {error}"
+        self.summary.failed.append(Skipped(path, reason))
+        self.audit.outcome(path, "failed", reason)
+
+    def _written(self, path: Path, dataset: Dataset, result: Deidentified, target: Path) -> None:
+        new_sop = str(dataset.SOPInstanceUID)
+        self.written_from[new_sop] = path
+        if result.patient is not None:
+            link = result.patient
+            self.lookup.record(link.pseudonym, link.issuer, link.patient_id)
+            self.summary.patients.add(link.pseudonym)
+        for change in result.changes:
+            self.audit.change(path, new_sop, change)
+        self.summary.written += 1
+        self.summary.studies.add(str(dataset.StudyInstanceUID))
+        self.summary.series.add(str(dataset.SeriesInstanceUID))
+        output = str(target.relative_to(self.folder.root))
+        self.audit.outcome(path, "written", "", new_sop, output=output)
 
 
 # What reading, cleaning or writing one odd file can raise; anything else is a bug and stops.

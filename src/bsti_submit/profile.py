@@ -3,7 +3,8 @@
 Recipes are parsed with deid's own parser (`deid.config.DeidRecipe`), so a profile stays a file an
 IG officer can read in deid's documented format. This module adds what deid leaves out: strict
 validation with the file and line of each problem, `#@ key: value` metadata lines (which deid
-reads as comments), and the compilation into a lookup table that the engine applies in one pass.
+reads as comments), layering (`#@ extends: NAME`), the PS3.15 options a profile claims, and the
+compilation into a lookup table that the engine applies in one pass.
 """
 
 from __future__ import annotations
@@ -15,15 +16,20 @@ from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
 from .errors import ProfileError
+from .standard import OPTIONS, load_table
 
-DEFAULT_PROFILE = "ps315-basic"
+DEFAULT_PROFILE = "bsti-covid19"
+BASIC_PROFILE = "ps315-basic"
 PROFILE_SUFFIX = ".deid"
-SUPPORTED_ACTIONS = ("REMOVE", "BLANK", "REPLACE", "KEEP")
+SUPPORTED_ACTIONS = ("REMOVE", "BLANK", "REPLACE", "KEEP", "ADD")
 PRIVATE_FIELD = "(gggg,eeee)"
+JUSTIFICATION = "justification:"
+_MAX_LAYERS = 8
 _TAG_PATTERN = re.compile(r"^\(([0-9A-Fa-fx]{4}),([0-9A-Fa-fx]{4})\)$")
+_PRIVATE_PATTERN = re.compile(r'^\(([0-9A-Fa-f]{4}),"([^"]+)",([0-9A-Fa-f]{2})\)$')
 _METADATA_PATTERN = re.compile(r"^#@\s*([a-z_]+)\s*:\s*(.*?)\s*$")
 
 
@@ -34,11 +40,35 @@ class Action(StrEnum):
     BLANK = "BLANK"
     DUMMY = "DUMMY"
     UID = "UID"
-    KEEP = "KEEP"
+    PSEUDONYM = "PSEUDONYM"
     REPLACE = "REPLACE"
+    CLEAN = "CLEAN"
+    SHIFT_DATE = "SHIFT_DATE"
+    KEEP = "KEEP"
 
 
-_FUNCTIONS = {"func:dummy": Action.DUMMY, "func:uid": Action.UID}
+# How much each action protects, for "the more protective wins" and `profile check`.
+PROTECTION = {
+    Action.REMOVE: 5,
+    Action.BLANK: 4,
+    Action.DUMMY: 3,
+    Action.UID: 3,
+    Action.PSEUDONYM: 3,
+    Action.REPLACE: 3,
+    Action.CLEAN: 2,
+    Action.SHIFT_DATE: 2,
+    Action.KEEP: 1,
+}
+
+_REPLACE_FUNCTIONS = {
+    "func:dummy": Action.DUMMY,
+    "func:uid": Action.UID,
+    "func:patient_pseudonym": Action.PSEUDONYM,
+    "func:clean": Action.CLEAN,
+    "func:shift_date": Action.SHIFT_DATE,
+}
+# Values an ADD line may compute; anything else is a literal value.
+ADD_FUNCTIONS = ("func:patient_pseudonym", "func:site_code", "func:patient_age")
 
 
 @dataclass(frozen=True)
@@ -48,31 +78,47 @@ class Rule:
     action: Action
     order: int
     value: str = ""
+    source: str = ""
+    justified: bool = False
+
+
+@dataclass(frozen=True)
+class Addition:
+    """An ADD line: set a top-level attribute after cleaning, to a literal or computed value."""
+
+    tag: int
+    value: str
+    source: str
 
 
 @dataclass(frozen=True)
 class _MaskRule:
     mask: int
     match: int
+    pattern: str
     rule: Rule
 
 
 @dataclass
 class Profile:
-    """A compiled profile: rules by exact tag, by tag mask, and for private elements."""
+    """A compiled profile: rules by exact tag, by tag mask, for private elements (all, or by
+    creator), and the additions; with the options it claims."""
 
     name: str
     version: str
     sha256: str
     sources: tuple[str, ...]
+    options: tuple[str, ...]
     exact: dict[int, Rule]
     masks: list[_MaskRule]
     private: Rule | None
-    method_codes: tuple[str, ...] = ("113100",)
+    private_by_creator: dict[tuple[int, str, int], Rule]
+    additions: list[Addition]
     _cache: dict[int, Rule | None] = field(default_factory=dict, repr=False)
 
     def rule_for(self, tag: int) -> Rule | None:
-        """The winning rule for a tag, or None when the profile says nothing (keep)."""
+        """The winning rule for a public tag (or any private one, ignoring its creator), or None
+        when the profile says nothing (keep)."""
         try:
             return self._cache[tag]
         except KeyError:
@@ -88,10 +134,77 @@ class Profile:
             candidates.append(self.private)
         return max(candidates, key=lambda rule: rule.order, default=None)
 
+    def private_rule_for(self, tag: int, creator: str) -> Rule | None:
+        """The rule for a private data element of a block reserved by `creator`."""
+        specific = self.private_by_creator.get((tag >> 16, creator.strip().lower(), tag & 0xFF))
+        general = self.rule_for(tag)
+        candidates = [rule for rule in (specific, general) if rule is not None]
+        return max(candidates, key=lambda rule: rule.order, default=None)
+
+    @property
+    def keeps_private(self) -> bool:
+        """Whether any private element can survive this profile."""
+        generic_keeps = self.private is not None and self.private.action is Action.KEEP
+        return generic_keeps or any(
+            rule.action is Action.KEEP for rule in self.private_by_creator.values()
+        )
+
+    def _uses(self, *actions: Action) -> bool:
+        every = [
+            *self.exact.values(),
+            *(m.rule for m in self.masks),
+            self.private,
+            *self.private_by_creator.values(),
+        ]
+        return any(rule is not None and rule.action in actions for rule in every)
+
+    def _adds(self, *functions: str) -> bool:
+        return any(addition.value in functions for addition in self.additions)
+
+    @property
+    def needs_patient_id(self) -> bool:
+        """Pseudonyms and date offsets are derived from each file's Patient ID."""
+        return self._uses(Action.PSEUDONYM, Action.SHIFT_DATE) or self._adds(
+            "func:patient_pseudonym"
+        )
+
+    @property
+    def needs_site(self) -> bool:
+        """Pseudonyms and the clinical trial site carry the trust's site code."""
+        return self._uses(Action.PSEUDONYM) or self._adds(
+            "func:patient_pseudonym", "func:site_code"
+        )
+
+    @property
+    def cleans_text(self) -> bool:
+        """Whether any rule cleans free text of the file's own identifiers."""
+        return self._uses(Action.CLEAN)
+
+    @property
+    def method_codes(self) -> tuple[str, ...]:
+        """CID 7050 codes of what this profile does: the basic profile and each option."""
+        return ("113100", *sorted(OPTIONS[name].code for name in self.options))
+
     @property
     def label(self) -> str:
         """Name and version, as written to DeidentificationMethod."""
         return f"{self.name} {self.version}"
+
+    def rules(self) -> list[tuple[str, Rule]]:
+        """Every effective rule with the field it applies to, in file order."""
+        found: list[tuple[str, Rule]] = [(_tag_text(tag), rule) for tag, rule in self.exact.items()]
+        found += [(mask.pattern, mask.rule) for mask in self.masks]
+        found += [
+            (f'({group:04X},"{creator}",{element:02X})', rule)
+            for (group, creator, element), rule in self.private_by_creator.items()
+        ]
+        if self.private is not None:
+            found.append((PRIVATE_FIELD, self.private))
+        return sorted(found, key=lambda item: item[1].order)
+
+
+def _tag_text(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def builtin_profiles_dir() -> Path:
@@ -108,9 +221,11 @@ def builtin_profile_names() -> list[str]:
     return sorted(path.stem for path in builtin_profiles_dir().glob(f"*{PROFILE_SUFFIX}"))
 
 
-def resolve_profile_path(name_or_file: str) -> Path:
+def resolve_profile_path(name_or_file: str, relative_to: Path | None = None) -> Path:
     """A built-in profile's name or a recipe file's path, as a path that exists."""
     candidate = Path(name_or_file)
+    if relative_to is not None and not candidate.is_absolute():
+        candidate = relative_to / candidate
     if candidate.suffix == PROFILE_SUFFIX or candidate.exists():
         if not candidate.is_file():
             raise ProfileError(f"profile file {candidate} does not exist")
@@ -122,48 +237,62 @@ def resolve_profile_path(name_or_file: str) -> Path:
     return builtin
 
 
+@dataclass
+class _Layer:
+    path: Path
+    text: str
+    metadata: dict[str, str]
+    action_lines: list[tuple[int, str]]
+
+
 def load_profile(name_or_file: str = DEFAULT_PROFILE) -> Profile:
-    """Find, validate, parse and compile a profile."""
-    path = resolve_profile_path(name_or_file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ProfileError(f"profile {path} cannot be read: {error}") from error
-    metadata, action_lines = _validate(path, text)
-    actions = _parse_with_deid(path)
-    if len(actions) != len(action_lines):
-        raise ProfileError(
-            f"profile {path}: deid's parser read {len(actions)} actions "
-            f"where the file has {len(action_lines)} action lines"
-        )
-    exact: dict[int, Rule] = {}
-    masks: list[_MaskRule] = []
-    private: Rule | None = None
-    for order, (entry, line_number) in enumerate(zip(actions, action_lines, strict=True)):
-        rule = _compile_rule(path, line_number, entry, order)
-        target = str(entry["field"])
-        if target.lower() == PRIVATE_FIELD:
-            private = rule
-        elif "x" in target.lower():
-            mask, match = _compile_mask(path, line_number, target)
-            masks.append(_MaskRule(mask, match, rule))
-        else:
-            exact[_compile_tag(path, line_number, target)] = rule
-    return Profile(
-        name=metadata.get("name", path.stem),
-        version=metadata.get("version", "unversioned"),
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        sources=(str(path),),
-        exact=exact,
-        masks=masks,
-        private=private,
+    """Find, validate, parse and compile a profile, with the profiles it extends beneath it."""
+    layers = _load_layers(resolve_profile_path(name_or_file))
+    compiler = _Compiler()
+    for layer in layers:
+        compiler.add(layer)
+    top = layers[-1].metadata
+    options = next(
+        (layer.metadata["options"] for layer in reversed(layers) if "options" in layer.metadata), ""
     )
+    profile = Profile(
+        name=top.get("name", layers[-1].path.stem),
+        version=top.get("version", "unversioned"),
+        sha256=hashlib.sha256("".join(layer.text for layer in layers).encode()).hexdigest(),
+        sources=tuple(str(layer.path) for layer in layers),
+        options=_parse_options(layers[-1].path, options),
+        exact=compiler.exact,
+        masks=compiler.masks,
+        private=compiler.private,
+        private_by_creator=compiler.private_by_creator,
+        additions=compiler.additions,
+    )
+    _check_claims(profile)
+    return profile
 
 
-def _validate(path: Path, text: str) -> tuple[dict[str, str], list[int]]:
-    """Metadata and the line numbers of the action lines; every other line must be known."""
+def _load_layers(path: Path) -> list[_Layer]:
+    """The chain of `#@ extends:` from the bottom profile up to `path`."""
+    layers: list[_Layer] = []
+    current: Path | None = path
+    while current is not None:
+        if len(layers) == _MAX_LAYERS or any(layer.path == current for layer in layers):
+            raise ProfileError(f"profile {path}: `extends` goes round in a circle or too deep")
+        try:
+            text = current.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ProfileError(f"profile {current} cannot be read: {error}") from error
+        metadata, action_lines = _validate(current, text)
+        layers.append(_Layer(current, text, metadata, action_lines))
+        parent = metadata.get("extends")
+        current = resolve_profile_path(parent, current.parent) if parent else None
+    return layers[::-1]
+
+
+def _validate(path: Path, text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:
+    """Metadata and the action lines with their numbers; every other line must be known."""
     metadata: dict[str, str] = {}
-    action_lines: list[int] = []
+    action_lines: list[tuple[int, str]] = []
     in_header = False
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -183,7 +312,7 @@ def _validate(path: Path, text: str) -> tuple[dict[str, str], list[int]]:
                 f"{path}:{number}: {word!r} is not a supported action "
                 f"(supported: {', '.join(SUPPORTED_ACTIONS)}, inside %header)"
             )
-        action_lines.append(number)
+        action_lines.append((number, line))
     return metadata, action_lines
 
 
@@ -202,38 +331,188 @@ def _parse_with_deid(path: Path) -> list[dict[str, str]]:
         bot.level = saved_level
 
 
-def _compile_rule(path: Path, line: int, entry: dict[str, str], order: int) -> Rule:
-    word = entry["action"].upper()
-    value = (entry.get("value") or "").strip()
+class _Compiler:
+    """Turns the parsed lines of each layer into the profile's tables, in order."""
+
+    def __init__(self) -> None:
+        self.exact: dict[int, Rule] = {}
+        self.masks: list[_MaskRule] = []
+        self.private: Rule | None = None
+        self.private_by_creator: dict[tuple[int, str, int], Rule] = {}
+        self.additions: list[Addition] = []
+        self._order = 0
+
+    def add(self, layer: _Layer) -> None:
+        entries = _parse_with_deid(layer.path)
+        if len(entries) != len(layer.action_lines):
+            raise ProfileError(
+                f"profile {layer.path}: deid's parser read {len(entries)} actions "
+                f"where the file has {len(layer.action_lines)} action lines"
+            )
+        for entry, (number, line) in zip(entries, layer.action_lines, strict=True):
+            self._add_line(f"{layer.path}:{number}", entry, line)
+
+    def _add_line(self, where: str, entry: dict[str, str], line: str) -> None:
+        target = str(entry["field"])
+        word = entry["action"].upper()
+        value = _unquote((entry.get("value") or "").strip())
+        if word == "ADD":
+            self.additions.append(_compile_addition(where, target, value))
+            return
+        self._order += 1
+        rule = _compile_rule(where, word, value, self._order, JUSTIFICATION in line.lower())
+        private = _PRIVATE_PATTERN.match(target)
+        if target.lower() == PRIVATE_FIELD:
+            self.private = rule
+        elif private:
+            group, creator, element = private.groups()
+            if int(group, 16) % 2 == 0:
+                raise ProfileError(f"{where}: {target} names an even (public) group")
+            key = (int(group, 16), creator.strip().lower(), int(element, 16))
+            self.private_by_creator[key] = rule
+        elif "x" in target.lower():
+            mask, match = _compile_mask(where, target)
+            self.masks.append(_MaskRule(mask, match, target, rule))
+        else:
+            self.exact[_compile_tag(where, target)] = rule
+
+
+def _compile_addition(where: str, target: str, value: str) -> Addition:
+    tag = _compile_tag(where, target)
+    if value.startswith("func:") and value not in ADD_FUNCTIONS:
+        raise ProfileError(f"{where}: unknown function {value} (known: {', '.join(ADD_FUNCTIONS)})")
+    try:
+        dictionary_VR(tag)
+    except KeyError as error:
+        raise ProfileError(
+            f"{where}: ADD needs an attribute pydicom knows, not {target}"
+        ) from error
+    return Addition(tag, value, where)
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _compile_rule(where: str, word: str, value: str, order: int, justified: bool) -> Rule:
     if word == "REPLACE":
+        if not value:
+            raise ProfileError(f"{where}: REPLACE needs a value or a func:")
         if value.startswith("func:"):
-            if value not in _FUNCTIONS:
-                known = ", ".join(_FUNCTIONS)
-                raise ProfileError(f"{path}:{line}: unknown function {value} (known: {known})")
-            return Rule(_FUNCTIONS[value], order)
-        return Rule(Action.REPLACE, order, value)
+            if value not in _REPLACE_FUNCTIONS:
+                known = ", ".join(_REPLACE_FUNCTIONS)
+                raise ProfileError(f"{where}: unknown function {value} (known: {known})")
+            return Rule(_REPLACE_FUNCTIONS[value], order, "", where, justified)
+        return Rule(Action.REPLACE, order, value, where, justified)
     if value:
-        raise ProfileError(f"{path}:{line}: {word} takes no value, found {value!r}")
-    return Rule(Action(word), order)
+        raise ProfileError(f"{where}: {word} takes no value, found {value!r}")
+    return Rule(Action(word), order, "", where, justified)
 
 
-def _compile_tag(path: Path, line: int, target: str) -> int:
+def _compile_tag(where: str, target: str) -> int:
     found = _TAG_PATTERN.match(target)
-    if found:
+    if found and "x" not in target.lower():
         return int(found.group(1) + found.group(2), 16)
     tag = tag_for_keyword(target)
     if tag is None:
-        raise ProfileError(
-            f"{path}:{line}: {target!r} is neither a (gggg,eeee) tag nor a DICOM keyword"
-        )
+        raise ProfileError(f"{where}: {target!r} is neither a (gggg,eeee) tag nor a DICOM keyword")
     return int(tag)
 
 
-def _compile_mask(path: Path, line: int, target: str) -> tuple[int, int]:
+def _compile_mask(where: str, target: str) -> tuple[int, int]:
     """`(60xx,xxxx)` -> (mask, match): each x is a hex digit that may take any value."""
     if not _TAG_PATTERN.match(target):
-        raise ProfileError(f"{path}:{line}: {target!r} is not a (gggg,eeee) tag mask")
+        raise ProfileError(f"{where}: {target!r} is not a (gggg,eeee) tag mask")
     digits = target.strip("()").replace(",", "").lower()
     mask = int("".join("0" if digit == "x" else "F" for digit in digits), 16)
     match = int(digits.replace("x", "0"), 16)
     return mask, match
+
+
+def _parse_options(path: Path, text: str) -> tuple[str, ...]:
+    names = tuple(sorted({name.strip() for name in text.split(",") if name.strip()}))
+    for name in names:
+        if name not in OPTIONS:
+            raise ProfileError(
+                f"profile {path}: unknown option {name!r} (known: {', '.join(OPTIONS)})"
+            )
+        if not OPTIONS[name].supported:
+            raise ProfileError(
+                f"profile {path}: option {name!r} cannot be claimed: this tool does not do "
+                "that cleaning, so it must not say it did"
+            )
+    if {"retain-long-full-dates", "retain-long-modified-dates"} <= set(names):
+        raise ProfileError(
+            f"profile {path}: the Full Dates and Modified Dates options exclude each other"
+        )
+    return names
+
+
+def _check_claims(profile: Profile) -> None:
+    """An option that cleans (C) is claimed only when every row it cleans is at least cleaned."""
+    for name in profile.options:
+        column = OPTIONS[name].column
+        for row in load_table():
+            if row.options.get(column) != "C" or "x" in row.tag or row.tag == PRIVATE_FIELD:
+                continue
+            rule = profile.rule_for(int(row.tag[1:5] + row.tag[6:10], 16))
+            if rule is None or PROTECTION[rule.action] < PROTECTION[Action.CLEAN]:
+                where = rule.source if rule else "no line"
+                raise ProfileError(
+                    f"profile {profile.name} claims option {name!r} but keeps {row.tag} "
+                    f"{row.name} unchanged ({where})"
+                )
+
+
+def field_keyword(target: str) -> str:
+    """The keyword of a `(gggg,eeee)` field, or '' for masks, private fields and new tags."""
+    found = _TAG_PATTERN.match(target)
+    if not found or "x" in target.lower():
+        return ""
+    return str(keyword_for_tag(int(found.group(1) + found.group(2), 16)) or "")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A line of a profile that protects less than the PS3.15 basic profile does."""
+
+    field: str
+    detail: str
+    source: str
+    justified: bool
+
+
+def less_protective_than_basic(profile: Profile) -> list[Finding]:
+    """Every attribute where `profile` protects less than ps315-basic, with whether the winning
+    line carries a `justification:` comment."""
+    basic = load_profile(BASIC_PROFILE)
+    findings = []
+    for target, basic_rule in basic.rules():
+        theirs = profile.rule_for(_representative_tag(target, basic))
+        if theirs is None or PROTECTION[theirs.action] < PROTECTION[basic_rule.action]:
+            action = theirs.action if theirs else "kept (no line)"
+            findings.append(
+                Finding(
+                    target,
+                    f"{field_keyword(target) or 'masked/private'}: {basic_rule.action} in "
+                    f"{BASIC_PROFILE}, {action} here",
+                    theirs.source if theirs else "",
+                    theirs.justified if theirs else False,
+                )
+            )
+    for target, rule in profile.rules():
+        if target.count('"') == 2 and rule.action is Action.KEEP:
+            findings.append(Finding(target, "private attribute kept", rule.source, rule.justified))
+    return findings
+
+
+def _representative_tag(target: str, basic: Profile) -> int:
+    """A tag a basic-profile field stands for: itself, a mask's first tag, or a private tag."""
+    if target == PRIVATE_FIELD:
+        return 0x00091010
+    mask = next((m for m in basic.masks if m.pattern == target), None)
+    if mask is not None:
+        return mask.match
+    return _compile_tag(target, target)

@@ -6,11 +6,13 @@ reversed. It is never logged, printed or written anywhere but its own file.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
 import secrets
 import stat
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from pydicom.uid import UID
 from .errors import KeyFileError
 
 KEY_BYTES = 32
+PATIENT_CODE_LENGTH = 12  # base32 characters: 60 bits, so no two patients of a trust collide
+MAX_DATE_SHIFT_DAYS = 730
 _PRIVATE_MODE = 0o600
 
 
@@ -85,3 +89,24 @@ class Pseudonymizer:
         if is_well_known_uid(original):
             return original
         return f"2.25.{int.from_bytes(self._digest('uid', original)[:16], 'big')}"
+
+    def patient(self, site: str, issuer: str, patient_id: str) -> str:
+        """`<site>-<code>`: the same patient (issuer and ID) always gets the same pseudonym."""
+        digest = self._digest("patient", f"{issuer}\x00{patient_id}")
+        code = base64.b32encode(digest).decode("ascii")[:PATIENT_CODE_LENGTH]
+        return f"{site}-{code}"
+
+    def date_shift_days(self, issuer: str, patient_id: str) -> int:
+        """The patient's date offset: 1 to MAX_DATE_SHIFT_DAYS days back, the same every run."""
+        digest = self._digest("date-shift", f"{issuer}\x00{patient_id}")
+        return -(1 + int.from_bytes(digest[:8], "big") % MAX_DATE_SHIFT_DAYS)
+
+
+def replace_key(path: Path) -> Path:
+    """Move an existing key aside (kept, readable by its owner only) and create a new one.
+    Returns where the old key went: it is still needed to map back what was sent with it."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    retired = path.with_name(f"{path.name}.retired-{stamp}")
+    os.replace(path, retired)
+    create_key(path)
+    return retired

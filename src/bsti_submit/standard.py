@@ -1,7 +1,9 @@
-"""PS3.15 Table E.1-1 (DICOM 2026d) as package data, and the baseline profile built from it.
+"""PS3.15 Annex E (DICOM 2026d) as package data, and the built-in profiles generated from it.
 
-The recipe text written here is what `profiles/ps315-basic.deid` holds; a test regenerates it
-and compares, so the built-in profile can never drift from the standard's table.
+Table E.1-1 (the attributes and their actions) and Table E.3.10-1 (safe private attributes) are
+read from CSV copies in `data/`. `render_profile` writes a profile for a chosen set of PS3.15
+options; `profiles/*.deid` hold its output, and a test regenerates them and compares, so a
+built-in profile can never drift from the standard's table.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from dataclasses import dataclass
 from importlib import resources
 
 TABLE_EDITION = "2026d"
-BASIC_PROFILE_NAME = "ps315-basic"
-BASIC_PROFILE_VERSION = f"{TABLE_EDITION}.1"
 
 # When the IOD type of an attribute is not known, PS3.15 allows the right-most, most conservative
 # choice of a compound code: it keeps every output valid for any IOD.
@@ -28,7 +28,11 @@ RECIPE_ACTIONS = {
     # U* keeps the sequence; the instance UIDs inside it are mapped by their own U rows.
     "U*": ("KEEP", ""),
     "K": ("KEEP", ""),
+    "C": ("REPLACE", "func:clean"),
+    "C-dates": ("REPLACE", "func:shift_date"),
 }
+# Protection of each resolved code, to tell when an option relaxes the basic profile.
+_RANK = {"X": 5, "Z": 4, "D": 3, "U": 3, "U*": 3, "C": 2, "C-dates": 2, "K": 1}
 
 # Removed beyond the table's rows, each with the reason an IG officer reads in the profile.
 EXTRA_REMOVALS = (
@@ -42,89 +46,30 @@ EXTRA_REMOVALS = (
 
 
 @dataclass(frozen=True)
-class TableRow:
-    """One row of Table E.1-1."""
+class Option:
+    """A PS3.15 option: its column in Table E.1-1, its CID 7050 code, and whether this tool
+    really does what it asks (an option it cannot do is never claimed)."""
 
-    tag: str
-    keyword: str
-    name: str
-    retired: bool
-    basic: str
-    options: dict[str, str]
-    in_std_comp_iod: bool
+    column: str
+    code: str
+    supported: bool = True
 
 
-def load_table() -> list[TableRow]:
-    """Read Table E.1-1 from the package's copy of the CSV, in table order."""
-    text = (
-        resources.files("bsti_submit")
-        .joinpath("data/confidentiality_profile.csv")
-        .read_text(encoding="utf-8")
-    )
-    reader = csv.DictReader(io.StringIO(text))
-    fixed = {"tag", "keyword", "name", "retired", "basic", "in_std_comp_iod"}
-    return [
-        TableRow(
-            tag=row["tag"],
-            keyword=row["keyword"],
-            name=row["name"],
-            retired=row["retired"] == "Y",
-            basic=row["basic"],
-            options={key: value for key, value in row.items() if key not in fixed and value},
-            in_std_comp_iod=row["in_std_comp_iod"] == "Y",
-        )
-        for row in reader
-    ]
-
-
-def resolve_compound(code: str) -> str:
-    """The single action taken for a (possibly compound) PS3.15 action code."""
-    return COMPOUND_POLICY.get(code, code)
-
-
-def recipe_line(field: str, code: str, comment: str) -> str:
-    """One aligned recipe line with the standard's code and name as a trailing comment."""
-    action, value = RECIPE_ACTIONS[resolve_compound(code)]
-    return f"{action:<8}{field:<14}{value:<12}# {code:<7}{comment}".rstrip()
-
-
-def render_basic_profile() -> str:
-    """The text of `profiles/ps315-basic.deid`."""
-    lines = [
-        "FORMAT dicom",
-        "",
-        f"#@ name: {BASIC_PROFILE_NAME}",
-        f"#@ version: {BASIC_PROFILE_VERSION}",
-        "",
-        "# DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile,",
-        f"# generated from Table E.1-1 of the {TABLE_EDITION} edition",
-        "# by scripts/generate_profiles.py.",
-        "# Do not edit by hand: a test regenerates this file and compares.",
-        "#",
-        "# How to read a line:   ACTION  (group,element)  value  # PS3.15 code  attribute name",
-        "#   REMOVE              X   the attribute is removed (a sequence with everything in it)",
-        "#   BLANK               Z   the value is emptied",
-        "#   REPLACE func:dummy  D   a dummy value valid for the VR",
-        "#   REPLACE func:uid    U   a keyed, repeatable UID 2.25.<integer> (same input, same UID)",
-        "#   KEEP                K   kept; a kept sequence's items are still cleaned",
-        "#",
-        "# Compound codes: the IOD type of an attribute is not tracked, so the right-most,",
-        "# most conservative choice is taken: Z/D -> D, X/Z -> Z, X/D -> D, X/Z/D -> D, and",
-        "# X/Z/U* -> U* (the sequence is kept and the instance UIDs inside it are replaced).",
-        "# A dummy for a sequence is one empty item; a sequence emptied by Z has no items.",
-        "# Attributes that are not listed are kept, and their sequences are cleaned too.",
-        "# (gggg,eeee) is every private element: every element of an odd group, creators too.",
-        "",
-        "%header",
-        "",
-    ]
-    for row in load_table():
-        retired = " (retired)" if row.retired else ""
-        lines.append(recipe_line(row.tag, row.basic, row.name + retired))
-    lines += ["", "# Beyond Table E.1-1:"]
-    lines += [recipe_line(field, "X", reason) for field, reason in EXTRA_REMOVALS]
-    return "\n".join(lines) + "\n"
-
+OPTIONS = {
+    "retain-safe-private": Option("rtn_safe_priv", "113111"),
+    "retain-uids": Option("rtn_uids", "113110"),
+    "retain-device-identity": Option("rtn_dev_id", "113109"),
+    "retain-institution-identity": Option("rtn_inst_id", "113112"),
+    "retain-patient-characteristics": Option("rtn_pat_chars", "113108"),
+    "retain-long-full-dates": Option("rtn_long_full_dates", "113106"),
+    "retain-long-modified-dates": Option("rtn_long_modif_dates", "113107"),
+    "clean-descriptors": Option("clean_desc", "113105"),
+    # Cleaning free text inside SR content trees and graphic annotations is not done by this
+    # tool, so these two can never be claimed.
+    "clean-structured-content": Option("clean_struct_cont", "113104", supported=False),
+    "clean-graphics": Option("clean_graph", "113103", supported=False),
+}
+MODIFIED_DATES = "retain-long-modified-dates"
 
 # CID 7050 De-identification Method codes (scheme DCM), by code value.
 DEIDENTIFICATION_METHODS = {
@@ -142,3 +87,170 @@ DEIDENTIFICATION_METHODS = {
     "113111": "Retain Safe Private Option",
     "113112": "Retain Institution Identity Option",
 }
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of Table E.1-1."""
+
+    tag: str
+    keyword: str
+    name: str
+    retired: bool
+    basic: str
+    options: dict[str, str]
+    in_std_comp_iod: bool
+
+
+@dataclass(frozen=True)
+class SafePrivate:
+    """One row of Table E.3.10-1: a private attribute that is safe to keep."""
+
+    group: str
+    creator: str
+    element: str
+    meaning: str
+
+
+def _read_csv(name: str) -> list[dict[str, str]]:
+    text = resources.files("bsti_submit").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def load_table() -> list[TableRow]:
+    """Table E.1-1 from the package's copy of the CSV, in table order."""
+    fixed = {"tag", "keyword", "name", "retired", "basic", "in_std_comp_iod"}
+    return [
+        TableRow(
+            tag=row["tag"],
+            keyword=row["keyword"],
+            name=row["name"],
+            retired=row["retired"] == "Y",
+            basic=row["basic"],
+            options={key: value for key, value in row.items() if key not in fixed and value},
+            in_std_comp_iod=row["in_std_comp_iod"] == "Y",
+        )
+        for row in _read_csv("confidentiality_profile.csv")
+    ]
+
+
+def load_safe_private() -> list[SafePrivate]:
+    """Table E.3.10-1 from the package's copy of the CSV, in table order."""
+    return [
+        SafePrivate(row["tag"][1:5], row["private_creator"], row["tag"][8:10], row["meaning"])
+        for row in _read_csv("safe_private_attributes.csv")
+    ]
+
+
+def resolve_compound(code: str) -> str:
+    """The single action taken for a (possibly compound) PS3.15 action code."""
+    return COMPOUND_POLICY.get(code, code)
+
+
+def row_action(row: TableRow, options: tuple[str, ...]) -> tuple[str, str | None]:
+    """The PS3.15 action for a row under a set of options, and the option that chose it.
+    Where two options disagree on a row, the more protective wins (C over K). A C of the
+    Modified Dates option is `C-dates`: dates are shifted, not cleaned as text."""
+    chosen = [
+        (row.options[OPTIONS[name].column], name)
+        for name in options
+        if OPTIONS[name].column in row.options
+    ]
+    if not chosen:
+        return row.basic, None
+    code, option = max(chosen, key=lambda pair: pair[0] == "C")
+    if code == "C" and option == MODIFIED_DATES:
+        return "C-dates", option
+    return code, option
+
+
+def recipe_line(field: str, code: str, comment: str) -> str:
+    """One aligned recipe line with the standard's code and a comment."""
+    action, value = RECIPE_ACTIONS[resolve_compound(code)]
+    shown = code.removesuffix("-dates")
+    return f"{action:<8}{field:<14}{value:<24}# {shown:<7}{comment}".rstrip()
+
+
+@dataclass(frozen=True)
+class ProfileSpec:
+    """A generated built-in profile: its options, its own choices over the table's (by tag: a
+    PS3.15 code or a whole recipe line, and why), additions, and the text an IG officer reads
+    at the top."""
+
+    name: str
+    version: str
+    introduction: tuple[str, ...]
+    options: tuple[str, ...] = ()
+    overrides: tuple[tuple[str, str, str], ...] = ()
+    additions: tuple[str, ...] = ()
+
+
+HOW_TO_READ = (
+    "# How to read a line:   ACTION  (group,element)  value  # PS3.15 code  attribute name",
+    "#   REMOVE                  X   the attribute is removed (a sequence with all in it)",
+    "#   BLANK                   Z   the value is emptied",
+    "#   REPLACE func:dummy      D   a dummy value valid for the VR",
+    "#   REPLACE func:uid        U   a keyed, repeatable UID 2.25.<integer>",
+    "#   KEEP                    K   kept; a kept sequence's items are still cleaned",
+    "#   REPLACE func:clean      C   kept after removing every identifier of the same file",
+    "#                               and anything shaped like an NHS or CHI number",
+    "#   REPLACE func:shift_date C   dates moved by the patient's keyed offset (times kept)",
+    "#",
+    "# Compound codes: the IOD type of an attribute is not tracked, so the right-most,",
+    "# most conservative choice is taken: Z/D -> D, X/Z -> Z, X/D -> D, X/Z/D -> D, and",
+    "# X/Z/U* -> U* (the sequence is kept and the instance UIDs inside it are replaced).",
+    "# A dummy for a sequence is one empty item; a sequence emptied by Z has no items.",
+    "# Attributes that are not listed are kept, and their sequences are cleaned too.",
+    "# (gggg,eeee) is every private element: every element of an odd group, creators too.",
+    "# Where a line is less protective than the basic profile, it says why after",
+    "# 'justification:'.",
+)
+
+
+def render_profile(spec: ProfileSpec) -> str:
+    """The text of a generated built-in profile."""
+    lines = [
+        "FORMAT dicom",
+        "",
+        f"#@ name: {spec.name}",
+        f"#@ version: {spec.version}",
+        f"#@ options: {', '.join(spec.options)}".rstrip(),
+        "",
+        *spec.introduction,
+        "#",
+        f"# Generated from Table E.1-1 of DICOM {TABLE_EDITION} by scripts/generate_profiles.py.",
+        "# Do not edit by hand: a test regenerates this file and compares.",
+        "#",
+        *HOW_TO_READ,
+        "",
+        "%header",
+        "",
+    ]
+    overrides = {tag: (choice, why) for tag, choice, why in spec.overrides}
+    lines += [_row_line(row, spec.options, overrides.get(row.tag)) for row in load_table()]
+    lines += ["", "# Beyond Table E.1-1:"]
+    lines += [recipe_line(field, "X", reason) for field, reason in EXTRA_REMOVALS]
+    if "retain-safe-private" in spec.options:
+        lines += ["", "# Table E.3.10-1, safe private attributes (justification: PS3.15 option)"]
+        lines += [
+            f'KEEP    ({entry.group},"{entry.creator}",{entry.element})'
+            for entry in load_safe_private()
+        ]
+    if spec.additions:
+        lines += ["", "# Set after cleaning, in every instance:", *spec.additions]
+    return "\n".join(lines) + "\n"
+
+
+def _row_line(row: TableRow, options: tuple[str, ...], override: tuple[str, str] | None) -> str:
+    name = row.name + (" (retired)" if row.retired else "")
+    if override is not None:
+        choice, why = override
+        if choice in RECIPE_ACTIONS:
+            return recipe_line(row.tag, choice, f"{name}: {why}")
+        return f"{choice:<46}# {row.basic:<7}{name}: {why}"
+    code, option = row_action(row, options)
+    if option is None:
+        return recipe_line(row.tag, code, name)
+    relaxed = _RANK[resolve_compound(code)] < _RANK[resolve_compound(row.basic)]
+    note = f" justification: {option} option" if relaxed else f" ({option})"
+    return recipe_line(row.tag, code, name + note)

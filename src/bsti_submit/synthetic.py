@@ -20,16 +20,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-
-def nhs_check_digit(first_nine: str) -> int | None:
-    """The mod-11 check digit of an NHS number's first nine digits; None when there is none."""
-    total = sum(
-        int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True)
-    )
-    check = 11 - total % 11
-    if check == 11:
-        return 0
-    return None if check == 10 else check
+from .identifiers import nhs_check_digit
 
 
 def fake_nhs_number(seed: int) -> str:

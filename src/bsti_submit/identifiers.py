@@ -1,0 +1,189 @@
+"""The identifying values of an original header, and text cleaned of them.
+
+Clean Descriptors keeps a description only after removing every identifier known from the same
+file's original header and anything shaped like an NHS or CHI number. The verification gate
+searches cleaned files for the same values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+# Attributes whose values identify the patient, the visit or the trust, besides every person
+# name (PN) and every date, which are collected at any depth.
+IDENTIFYING_KEYWORDS = frozenset(
+    {
+        "PatientID",
+        "OtherPatientIDs",
+        "AccessionNumber",
+        "StudyID",
+        "RequestedProcedureID",
+        "ScheduledProcedureStepID",
+        "PerformedProcedureStepID",
+        "AdmissionID",
+        "MedicalRecordLocator",
+        "PatientAddress",
+        "PatientTelephoneNumbers",
+        "InstitutionName",
+        "InstitutionAddress",
+        "InstitutionalDepartmentName",
+        "StationName",
+        "DeviceSerialNumber",
+        "PatientInsurancePlanCodeSequence",
+    }
+)
+_DATE_FORMATS = (
+    "%Y%m%d",
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%d/%m/%y",
+    "%d %b %Y",
+    "%d %B %Y",
+)
+_MIN_NAME_PART = 2
+# Ten digits, as one run or grouped 3-3-4 with spaces or dashes, not inside a longer number.
+_NHS_SHAPE = re.compile(r"(?<![0-9])([0-9]{3})[ -]?([0-9]{3})[ -]?([0-9]{4})(?![0-9])")
+
+
+def nhs_check_digit(first_nine: str) -> int | None:
+    """The NHS (and CHI) mod-11 check digit of nine digits; None when there is none (10)."""
+    total = sum(
+        int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True)
+    )
+    check = (11 - total % 11) % 11
+    return None if check == 10 else check
+
+
+def nhs_check_digit_valid(digits: str) -> bool:
+    """Whether ten digits carry a valid NHS (and CHI) check digit."""
+    return nhs_check_digit(digits[:9]) == int(digits[9])
+
+
+def nhs_numbers_in(text: str) -> list[str]:
+    """Every NHS- or CHI-shaped number in a text (valid check digit), as found."""
+    return [
+        found.group(0)
+        for found in _NHS_SHAPE.finditer(text)
+        if nhs_check_digit_valid("".join(found.groups()))
+    ]
+
+
+def date_spellings(day: date) -> set[str]:
+    """The ways a date is commonly written in a free-text field."""
+    spellings = {day.strftime(pattern) for pattern in _DATE_FORMATS}
+    spellings.add(f"{day.day}/{day.month}/{day.year}")
+    return spellings
+
+
+def parse_da(value: str) -> date | None:
+    """A DA value (or the date part of a DT) as a date, or None when it is not a full date."""
+    try:
+        return datetime.strptime(value.strip()[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class OriginalIdentifiers:
+    """What identifies the patient in one original header: strings and dates."""
+
+    strings: frozenset[str]
+    dates: frozenset[date]
+
+    @cached_property
+    def spellings(self) -> list[str]:
+        """Every string to look for, longest first, so that a longer match wins."""
+        found = set(self.strings)
+        for day in self.dates:
+            found |= date_spellings(day)
+        return sorted(found, key=len, reverse=True)
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        if not self.spellings:
+            return None
+        alternatives = "|".join(_bounded(spelling) for spelling in self.spellings)
+        return re.compile(alternatives, re.IGNORECASE)
+
+    def clean(self, text: str) -> str:
+        """`text` without any of these identifiers or NHS/CHI-shaped numbers, tidied."""
+        if self._pattern is not None:
+            text = self._pattern.sub(" ", text)
+        text = _NHS_SHAPE.sub(
+            lambda found: " " if nhs_check_digit_valid("".join(found.groups())) else found[0],
+            text,
+        )
+        return _tidy(text)
+
+
+def _bounded(spelling: str) -> str:
+    """A regex for a spelling that does not match inside a longer word or number."""
+    escaped = re.escape(spelling)
+    start = r"(?<!\w)" if spelling[0].isalnum() else ""
+    end = r"(?!\w)" if spelling[-1].isalnum() else ""
+    return f"{start}{escaped}{end}"
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+([,.;:)])", r"\1", text)
+    text = re.sub(r"([(])\s+", r"\1", text)
+    return text.strip(" ,;:-")
+
+
+def collect(dataset: Dataset) -> OriginalIdentifiers:
+    """The identifying values of an original dataset, at every depth: name components of two
+    letters or more, the values of IDENTIFYING_KEYWORDS (and their comma-separated parts), NHS
+    numbers anywhere in text, and every date."""
+    strings: set[str] = set()
+    dates: set[date] = set()
+    for element in _elements(dataset):
+        if element.VR == "PN":
+            strings |= _name_parts(element.value)
+        elif element.VR in ("DA", "DT"):
+            dates |= {day for day in map(parse_da, _values(element.value)) if day}
+        elif element.keyword in IDENTIFYING_KEYWORDS:
+            for value in _values(element.value):
+                strings |= {value, *(part.strip() for part in value.split(","))}
+        if element.VR in ("LO", "LT", "SH", "ST", "UT", "UC"):
+            for value in _values(element.value):
+                strings |= set(nhs_numbers_in(value))
+    kept = frozenset(string for string in strings if len(string) >= _MIN_NAME_PART)
+    return OriginalIdentifiers(kept, frozenset(dates))
+
+
+def _elements(dataset: Dataset) -> Iterator[DataElement]:
+    for element in dataset:
+        if element.VR == "SQ":
+            for item in element.value:
+                yield from _elements(item)
+        else:
+            yield element
+
+
+def _values(value: object) -> list[str]:
+    """The non-empty values of an element as text (each of a multi-valued one)."""
+    if value is None or isinstance(value, bytes):
+        return []
+    items = value if isinstance(value, MultiValue | list | tuple) else [value]
+    return [str(item) for item in items if str(item).strip()]
+
+
+def _name_parts(value: object) -> set[str]:
+    parts: set[str] = set()
+    for name in _values(value):
+        for group in name.split("="):  # alphabetic, ideographic and phonetic forms
+            # family, given and middle names; prefixes and suffixes (DR, MR) identify nobody
+            components = group.split("^")[:3]
+            parts |= {part.strip() for part in components if len(part.strip()) >= _MIN_NAME_PART}
+    return parts

@@ -1,0 +1,87 @@
+"""The trust's lookup table: pseudonym -> original patient, kept locally, never sent.
+
+SQLite in the platformdirs data folder, readable by its owner only. Staff use it to find which
+patient a pseudonym in the central collection stands for, and the reverse.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from .errors import ConfigError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS patients (
+    pseudonym TEXT PRIMARY KEY,
+    issuer TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class PatientEntry:
+    """One row of the lookup table."""
+
+    pseudonym: str
+    issuer: str
+    patient_id: str
+    first_seen: str
+    last_seen: str
+
+
+class LookupTable:
+    """The lookup table at `path`, created (mode 0600) on first use. A context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            self._connection = sqlite3.connect(path)
+            self._connection.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise ConfigError(f"lookup table {path} cannot be opened: {error}") from error
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._connection.close()
+
+    def record(self, pseudonym: str, issuer: str, patient_id: str) -> None:
+        """Note that `pseudonym` was given to this patient now."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._connection:
+            self._connection.execute(
+                "INSERT INTO patients VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(pseudonym) DO UPDATE SET last_seen = excluded.last_seen",
+                (pseudonym, issuer, patient_id, now, now),
+            )
+
+    def by_pseudonym(self, pseudonym: str) -> PatientEntry | None:
+        """The patient a pseudonym was given to, if this trust gave it."""
+        row = self._connection.execute(
+            "SELECT * FROM patients WHERE pseudonym = ?", (pseudonym.strip(),)
+        ).fetchone()
+        return PatientEntry(*row) if row else None
+
+    def by_patient_id(self, patient_id: str) -> list[PatientEntry]:
+        """The pseudonyms given to a patient ID (one per issuer)."""
+        rows = self._connection.execute(
+            "SELECT * FROM patients WHERE patient_id = ? ORDER BY issuer", (patient_id.strip(),)
+        ).fetchall()
+        return [PatientEntry(*row) for row in rows]
