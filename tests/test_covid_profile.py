@@ -140,7 +140,8 @@ def test_age_is_computed_before_the_birth_date_goes(tmp_path: Path, patient: Fak
 def test_descriptions_come_out_clean_and_readable(tmp_path: Path, patient: FakePatient) -> None:
     dataset = make_instance(patient)
     dataset.StudyDescription = f"CT CHEST {patient.accession} Zoë MÜLLER 24/03/2020"
-    dataset.SeriesDescription = f"AXIAL LUNG nhs {patient.nhs_number[:3]}-{patient.nhs_number[3:6]}-{patient.nhs_number[6:]}"
+    nhs = patient.nhs_number
+    dataset.SeriesDescription = f"AXIAL LUNG nhs {nhs[:3]}-{nhs[3:6]}-{nhs[6:]}"
     dataset.ProtocolName = f"COVID HRCT for {patient.patient_id} {patient.study_date}"
     dataset.ImageComments = "Ground glass, lower lobes. 1234567890 is not an NHS number"
     export = export_of(tmp_path / "in", dataset)

@@ -13,10 +13,10 @@ from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 from pydicom.valuerep import validate_value
 
+from bsti_submit.builtin import BUILTIN_PROFILES
 from bsti_submit.deidentify import Deidentifier
 from bsti_submit.profile import builtin_profiles_dir, load_profile
 from bsti_submit.pseudonym import Pseudonymizer
-from bsti_submit.builtin import BUILTIN_PROFILES
 from bsti_submit.standard import load_table, render_profile, resolve_compound
 
 REPO = Path(__file__).resolve().parent.parent

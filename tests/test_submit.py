@@ -19,7 +19,6 @@ from bsti_submit.pipeline import submit
 from bsti_submit.profile import builtin_profiles_dir
 from bsti_submit.synthetic import FakePatient
 
-
 BASIC = ("--profile", "ps315-basic")
 
 
