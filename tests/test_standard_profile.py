@@ -19,6 +19,8 @@ from bsti_submit.profile import builtin_profiles_dir, load_profile
 from bsti_submit.pseudonym import Pseudonymizer
 from bsti_submit.standard import load_table, render_profile, resolve_compound
 
+from .helpers import removed_beyond_table
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_TABLE = REPO.parent / "shared" / "standard" / "confidentiality_profile.csv"
 KEY = bytes(range(32))
@@ -61,13 +63,6 @@ PLANTED = {
 }
 # Table rows that stand for groups or for every private element: one concrete tag each.
 MASK_EXAMPLES = {"(50xx,xxxx)": 0x50003000, "(60xx,3000)": 0x60023000, "(60xx,4000)": 0x60004000}
-
-
-def removed_beyond_table(tag: int) -> bool:
-    """Whole groups the profile removes on top of the table: command, curve and overlay groups,
-    and group lengths."""
-    group = tag >> 16
-    return group == 0 or tag & 0xFFFF == 0 or group & 0xFF00 in (0x5000, 0x6000)
 
 
 def expected_action(row_tag_text: str, code: str) -> str:
