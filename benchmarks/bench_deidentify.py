@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -65,7 +65,7 @@ def floor_process() -> Process:
     return process
 
 
-def engine_process() -> Process:
+def engine_process(profile: str = PROFILE) -> Process:
     """The engine: read and check, de-identify, write under the new UIDs."""
     from bsti_submit.deidentify import Deidentifier
     from bsti_submit.destination import LocalFolder
@@ -73,7 +73,7 @@ def engine_process() -> Process:
     from bsti_submit.profile import load_profile
     from bsti_submit.pseudonym import Pseudonymizer
 
-    engine = Deidentifier(load_profile(PROFILE), Pseudonymizer(KEY))
+    engine = Deidentifier(load_profile(profile), Pseudonymizer(KEY), site="BENCH")
     folder = cache(LocalFolder)
 
     def process(path: Path, target: Path) -> None:
@@ -86,7 +86,8 @@ def engine_process() -> Process:
 
 CONTENDERS: dict[str, Callable[[], Process]] = {
     "floor (pydicom read+write)": floor_process,
-    "engine (read+apply+write)": engine_process,
+    "engine, ps315-basic": engine_process,
+    "engine, bsti-covid19": partial(engine_process, "bsti-covid19"),
 }
 
 

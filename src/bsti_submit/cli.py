@@ -242,7 +242,7 @@ def profile_show(name: str | None) -> None:
 
 
 def _print_profile(compiled: Profile) -> None:
-    from .deidentify import tag_text
+    from .elements import tag_text
     from .profile import field_keyword
 
     click.echo(f"profile {compiled.label}  sha256 {compiled.sha256}")

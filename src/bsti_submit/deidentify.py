@@ -9,18 +9,27 @@ are written back byte for byte.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, NamedTuple
 
-from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
 from . import __version__, dates
+from .elements import (
+    BINARY_VRS,
+    ENCODED_TEXT_VRS,
+    Encodings,
+    describe,
+    dictionary_vr,
+    encodings_of,
+    keyword_of,
+    stored_text,
+    tag_text,
+    vr_of,
+)
 from .errors import ConfigError, InstanceError
 from .identifiers import collect, parse_da
 from .profile import Action, Profile, Rule
@@ -31,7 +40,6 @@ from .standard import DEIDENTIFICATION_METHODS
 IMPLEMENTATION_CLASS_UID = UID("2.25.215346935453497014063413431637331371806")
 IMPLEMENTATION_VERSION_NAME = f"BSTI_{__version__}"[:16]
 
-_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 _DUMMY_BY_VR: dict[str, Any] = {
     "AE": "ANONYMISED",
     "AS": "000D",
@@ -60,19 +68,12 @@ _DUMMY_BY_VR: dict[str, Any] = {
     "UV": 0,
 }
 _BINARY_DUMMY = b"\x00\x00"
-# Text VRs whose bytes follow the Specific Character Set, and those always in the default one.
-_ENCODED_TEXT_VRS = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UT"})
-_TEXT_VRS = _ENCODED_TEXT_VRS | {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"}
-_PN_DELIMITERS = {0x5E, 0x3D}  # ^ and =: each component group may switch character set
-
-_CLEANABLE_VRS = _ENCODED_TEXT_VRS | {"CS", "AE"}
+_CLEANABLE_VRS = ENCODED_TEXT_VRS | {"CS", "AE"}
 # Rules under which a sequence is kept and its items walked.
 _WALKED_ACTIONS = frozenset({Action.KEEP, Action.CLEAN, Action.SHIFT_DATE})
 # Dates that tell the age at the study, in order of preference.
 _STUDY_DATES = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate")
 _REMOVE = object()  # a value that means: remove the element after all
-
-Encodings = tuple[str, ...]
 
 
 class Change(NamedTuple):
@@ -84,77 +85,6 @@ class Change(NamedTuple):
     action: str
     old: str
     new: str | None
-
-
-@lru_cache(maxsize=4096)
-def tag_text(tag: int) -> str:
-    """`(gggg,eeee)` in upper-case hex."""
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
-@lru_cache(maxsize=4096)
-def _dictionary_vr(tag: int) -> str | None:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return None
-
-
-@lru_cache(maxsize=4096)
-def _keyword(tag: int) -> str:
-    """The dictionary keyword, or '' for private tags and tags newer than pydicom."""
-    return str(keyword_for_tag(tag) or "")
-
-
-def _vr_of(dataset: Dataset, tag: int) -> str:
-    """An element's VR without decoding its value where the file or the dictionary says it."""
-    vr = dataset.get_item(tag).VR or _dictionary_vr(tag)
-    if vr is None or vr == "UN":  # unknown to the dictionary: decode to find out
-        vr = dataset[tag].VR
-    return str(vr)
-
-
-@lru_cache(maxsize=64)
-def _encodings_for(character_sets: tuple[str, ...]) -> Encodings:
-    return tuple(convert_encodings(list(character_sets)))
-
-
-def _encodings_of(dataset: Dataset) -> Encodings:
-    """Python codecs for a dataset's Specific Character Set (the default repertoire if none)."""
-    declared = dataset.get("SpecificCharacterSet") or "ISO_IR 6"
-    values = (declared,) if isinstance(declared, str) else tuple(declared)
-    return _encodings_for(values)
-
-
-def _describe_stored(dataset: Dataset, tag: int, vr: str, encodings: Encodings) -> str:
-    """`describe` of an element as read, decoding text straight from its bytes: much cheaper
-    than pydicom's full conversion for the many short values a profile replaces."""
-    raw = dataset.get_item(tag)
-    if isinstance(raw, DataElement) or raw.value is None:
-        return describe(dataset[tag])
-    if vr in _BINARY_VRS:
-        return f"<{len(raw.value)} bytes>"
-    if vr not in _TEXT_VRS:
-        return describe(dataset[tag])
-    if vr in _ENCODED_TEXT_VRS:
-        text = decode_bytes(raw.value, list(encodings), _PN_DELIMITERS if vr == "PN" else set())
-    else:
-        text = raw.value.decode("ascii", errors="replace")
-    return text.rstrip(" \x00")
-
-
-def describe(element: DataElement) -> str:
-    """A value as text for the audit log and reports; binary and sequence values as a size."""
-    value = element.value
-    if element.VR == "SQ":
-        return f"<sequence of {len(value)} item(s)>"
-    if element.VR in _BINARY_VRS or isinstance(value, bytes | bytearray):
-        return f"<{len(value or b'')} bytes>"
-    if value is None:
-        return ""
-    if isinstance(value, MultiValue | list):
-        return "\\".join(str(item) for item in value)
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -190,7 +120,7 @@ class Deidentifier:
     def apply(self, dataset: Dataset) -> Deidentified:
         """De-identify `dataset` (as read by `discover.read_instance`) in place."""
         run = _Run(self, dataset)
-        run.walk(dataset, "", _encodings_of(dataset))
+        run.walk(dataset, "", encodings_of(dataset))
         run.add_attributes(dataset)
         _record_method(dataset, self.profile, run.changes)
         _rebuild_file_meta(dataset, run.changes)
@@ -229,7 +159,7 @@ class _Run:
 
     def walk(self, dataset: Dataset, prefix: str, encodings: Encodings) -> None:
         if "SpecificCharacterSet" in dataset:  # an item may declare its own character set
-            encodings = _encodings_of(dataset)
+            encodings = encodings_of(dataset)
         creators = []
         for tag in list(dataset.keys()):
             if _is_private_creator(tag):
@@ -237,7 +167,7 @@ class _Run:
                 continue
             rule = self._rule(dataset, tag)
             action = rule.action if rule else Action.KEEP
-            if action in _WALKED_ACTIONS and _vr_of(dataset, tag) == "SQ":
+            if action in _WALKED_ACTIONS and vr_of(dataset, tag) == "SQ":
                 for index, item in enumerate(dataset[tag].value):
                     self.walk(item, f"{prefix}{tag_text(tag)}[{index}].", encodings)
             elif rule is not None and action is not Action.KEEP:
@@ -256,8 +186,8 @@ class _Run:
     def _apply(
         self, dataset: Dataset, tag: int, rule: Rule, prefix: str, encodings: Encodings
     ) -> None:
-        vr = _vr_of(dataset, tag)
-        old = _describe_stored(dataset, tag, vr, encodings)
+        vr = vr_of(dataset, tag)
+        old = stored_text(dataset, tag, vr, encodings)
         action = rule.action
         value = None if action is Action.REMOVE else self._new_value(rule, vr, old)
         if value is _REMOVE:
@@ -271,7 +201,7 @@ class _Run:
             new = describe(element)
             if new == old:
                 return
-        self.changes.append(Change(prefix + tag_text(tag), _keyword(tag), vr, action, old, new))
+        self.changes.append(Change(prefix + tag_text(tag), keyword_of(tag), vr, action, old, new))
 
     def _new_value(self, rule: Rule, vr: str, old: str) -> Any:
         """The value a rule gives an element, from its VR and its old value as text."""
@@ -302,7 +232,7 @@ class _Run:
             return [self.pseudonyms.uid(uid) for uid in old.split("\\")]
         if vr == "SQ":
             return Sequence([Dataset()])
-        if vr in _BINARY_VRS:
+        if vr in BINARY_VRS:
             return _BINARY_DUMMY
         return _DUMMY_BY_VR.get(vr, "ANONYMISED")
 
@@ -312,11 +242,11 @@ class _Run:
             value = self._added_value(dataset, addition.value)
             if value is None:
                 continue
-            keyword = _keyword(addition.tag)
+            keyword = keyword_of(addition.tag)
             old = describe(dataset[addition.tag]) if addition.tag in dataset else ""
             if old == value:
                 continue
-            vr = str(_dictionary_vr(addition.tag))
+            vr = str(dictionary_vr(addition.tag))
             dataset[addition.tag] = DataElement(addition.tag, vr, value)
             self.changes.append(Change(tag_text(addition.tag), keyword, vr, "ADD", old, value))
 

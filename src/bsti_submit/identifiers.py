@@ -8,14 +8,13 @@ searches cleaned files for the same values.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 
-from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
+
+from .elements import Encodings, encodings_of, keyword_of, stored_text, vr_of
 
 # Attributes whose values identify the patient, the visit or the trust, besides every person
 # name (PN) and every date, which are collected at any depth.
@@ -51,6 +50,8 @@ _DATE_FORMATS = (
     "%d %B %Y",
 )
 _MIN_NAME_PART = 2
+_FREE_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UT", "UC"})
+_READ_VRS = _FREE_TEXT_VRS | {"PN", "DA", "DT"}
 # Ten digits, as one run or grouped 3-3-4 with spaces or dashes, not inside a longer number.
 _NHS_SHAPE = re.compile(r"(?<![0-9])([0-9]{3})[ -]?([0-9]{3})[ -]?([0-9]{4})(?![0-9])")
 
@@ -145,43 +146,47 @@ def collect(dataset: Dataset) -> OriginalIdentifiers:
     """The identifying values of an original dataset, at every depth: name components of two
     letters or more, the values of IDENTIFYING_KEYWORDS (and their comma-separated parts), NHS
     numbers anywhere in text, and every date."""
-    strings: set[str] = set()
-    dates: set[date] = set()
-    for element in _elements(dataset):
-        if element.VR == "PN":
-            strings |= _name_parts(element.value)
-        elif element.VR in ("DA", "DT"):
-            dates |= {day for day in map(parse_da, _values(element.value)) if day}
-        elif element.keyword in IDENTIFYING_KEYWORDS:
-            for value in _values(element.value):
-                strings |= {value, *(part.strip() for part in value.split(","))}
-        if element.VR in ("LO", "LT", "SH", "ST", "UT", "UC"):
-            for value in _values(element.value):
-                strings |= set(nhs_numbers_in(value))
-    kept = frozenset(string for string in strings if len(string) >= _MIN_NAME_PART)
-    return OriginalIdentifiers(kept, frozenset(dates))
+    found = _Found(set(), set())
+    _collect_into(dataset, encodings_of(dataset), found)
+    kept = frozenset(string for string in found.strings if len(string) >= _MIN_NAME_PART)
+    return OriginalIdentifiers(kept, frozenset(found.dates))
 
 
-def _elements(dataset: Dataset) -> Iterator[DataElement]:
-    for element in dataset:
-        if element.VR == "SQ":
-            for item in element.value:
-                yield from _elements(item)
-        else:
-            yield element
+@dataclass
+class _Found:
+    strings: set[str]
+    dates: set[date]
 
 
-def _values(value: object) -> list[str]:
-    """The non-empty values of an element as text (each of a multi-valued one)."""
-    if value is None or isinstance(value, bytes):
-        return []
-    items = value if isinstance(value, MultiValue | list | tuple) else [value]
-    return [str(item) for item in items if str(item).strip()]
+def _collect_into(dataset: Dataset, encodings: Encodings, found: _Found) -> None:
+    if "SpecificCharacterSet" in dataset:
+        encodings = encodings_of(dataset)
+    for tag in dataset.keys():  # noqa: SIM118 - iterating a Dataset decodes every value
+        vr = vr_of(dataset, tag)
+        if vr == "SQ":
+            for item in dataset[tag].value:
+                _collect_into(item, encodings, found)
+        elif vr in _READ_VRS or keyword_of(tag) in IDENTIFYING_KEYWORDS:
+            values = [v for v in stored_text(dataset, tag, vr, encodings).split("\\") if v]
+            _note(keyword_of(tag), vr, values, found)
 
 
-def _name_parts(value: object) -> set[str]:
+def _note(keyword: str, vr: str, values: list[str], found: _Found) -> None:
+    if vr == "PN":
+        found.strings |= _name_parts(values)
+    elif vr in ("DA", "DT"):
+        found.dates |= {day for day in map(parse_da, values) if day}
+    elif keyword in IDENTIFYING_KEYWORDS:
+        for value in values:
+            found.strings |= {value, *(part.strip() for part in value.split(","))}
+    if vr in _FREE_TEXT_VRS:
+        for value in values:
+            found.strings |= set(nhs_numbers_in(value))
+
+
+def _name_parts(names: list[str]) -> set[str]:
     parts: set[str] = set()
-    for name in _values(value):
+    for name in names:
         for group in name.split("="):  # alphabetic, ideographic and phonetic forms
             # family, given and middle names; prefixes and suffixes (DR, MR) identify nobody
             components = group.split("^")[:3]

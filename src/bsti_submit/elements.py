@@ -1,0 +1,95 @@
+"""Reading DICOM elements cheaply: VRs without decoding, stored text straight from its bytes.
+
+pydicom decodes an element the first time it is touched, which costs far more than the few bytes
+it holds. The engine and the identifier collector touch many elements only to read them as text,
+so they read them here.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+# Text VRs whose bytes follow the Specific Character Set, and those always in the default one.
+ENCODED_TEXT_VRS = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+TEXT_VRS = ENCODED_TEXT_VRS | {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"}
+_PN_DELIMITERS = {0x5E, 0x3D}  # ^ and =: each component group may switch character set
+
+Encodings = tuple[str, ...]
+
+
+@lru_cache(maxsize=4096)
+def tag_text(tag: int) -> str:
+    """`(gggg,eeee)` in upper-case hex."""
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+@lru_cache(maxsize=4096)
+def dictionary_vr(tag: int) -> str | None:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def keyword_of(tag: int) -> str:
+    """The dictionary keyword, or '' for private tags and tags newer than pydicom."""
+    return str(keyword_for_tag(tag) or "")
+
+
+def vr_of(dataset: Dataset, tag: int) -> str:
+    """An element's VR without decoding its value where the file or the dictionary says it."""
+    vr = dataset.get_item(tag).VR or dictionary_vr(tag)
+    if vr is None or vr == "UN":  # unknown to the dictionary: decode to find out
+        vr = dataset[tag].VR
+    return str(vr)
+
+
+@lru_cache(maxsize=64)
+def _encodings_for(character_sets: tuple[str, ...]) -> Encodings:
+    return tuple(convert_encodings(list(character_sets)))
+
+
+def encodings_of(dataset: Dataset) -> Encodings:
+    """Python codecs for a dataset's Specific Character Set (the default repertoire if none)."""
+    declared = dataset.get("SpecificCharacterSet") or "ISO_IR 6"
+    values = (declared,) if isinstance(declared, str) else tuple(declared)
+    return _encodings_for(values)
+
+
+def stored_text(dataset: Dataset, tag: int, vr: str, encodings: Encodings) -> str:
+    """`describe` of an element as read, decoding text straight from its bytes: much cheaper
+    than pydicom's full conversion for the many short values a profile replaces."""
+    raw = dataset.get_item(tag)
+    if isinstance(raw, DataElement) or raw.value is None:
+        return describe(dataset[tag])
+    if vr in BINARY_VRS:
+        return f"<{len(raw.value)} bytes>"
+    if vr not in TEXT_VRS:
+        return describe(dataset[tag])
+    if vr in ENCODED_TEXT_VRS:
+        text = decode_bytes(raw.value, list(encodings), _PN_DELIMITERS if vr == "PN" else set())
+    else:
+        text = raw.value.decode("ascii", errors="replace")
+    return text.rstrip(" \x00")
+
+
+def describe(element: DataElement) -> str:
+    """A value as text for the audit log and reports; binary and sequence values as a size."""
+    value = element.value
+    if element.VR == "SQ":
+        return f"<sequence of {len(value)} item(s)>"
+    if element.VR in BINARY_VRS or isinstance(value, bytes | bytearray):
+        return f"<{len(value or b'')} bytes>"
+    if value is None:
+        return ""
+    if isinstance(value, MultiValue | list):
+        return "\\".join(str(item) for item in value)
+    return str(value)
