@@ -13,8 +13,7 @@ import os
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from .deidentify import Change
 
@@ -26,7 +25,7 @@ def _now() -> str:
 
 
 class AuditLog:
-    """Append-only writer of one run's log. Use as a context manager."""
+    """Append-only writer of one run's log; `close()` it when done."""
 
     def __init__(self, path: Path, header: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,15 +38,8 @@ class AuditLog:
         self.changes = 0
         self._write({"type": "run", "time": _now(), **header})
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Close the underlying file."""
         self._handle.close()
 
     def _write(self, record: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,7 +208,7 @@ def lookup(pseudonym: str | None, patient_id: str | None) -> None:
     with _reported_errors():
         if (pseudonym is None) == (patient_id is None):
             raise UsageError("give either a PSEUDONYM or --patient-id ID")
-        with LookupTable(_settings().lookup_file) as table:
+        with closing(LookupTable(_settings().lookup_file)) as table:
             if pseudonym is not None:
                 entry = table.by_pseudonym(pseudonym)
                 entries = [entry] if entry else []

@@ -11,8 +11,6 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from .errors import ConfigError
 
@@ -39,7 +37,7 @@ class PatientEntry:
 
 
 class LookupTable:
-    """The lookup table at `path`, created (mode 0600) on first use. A context manager."""
+    """The lookup table at `path`, created (mode 0600) on first use; `close()` it when done."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -51,15 +49,8 @@ class LookupTable:
         except (OSError, sqlite3.Error) as error:
             raise ConfigError(f"lookup table {path} cannot be opened: {error}") from error
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Close the underlying file."""
         self._connection.close()
 
     def record(self, pseudonym: str, issuer: str, patient_id: str) -> None:

@@ -6,6 +6,7 @@ import os
 import platform
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -99,7 +100,10 @@ def submit(
     found = discover(source)
     summary.files_found = len(found.candidates) + len(found.skipped)
     header = _run_header(run_id, profile, source, folder, settings)
-    with AuditLog(summary.audit_log, header) as audit, LookupTable(settings.lookup_file) as lookup:
+    with (
+        closing(AuditLog(summary.audit_log, header)) as audit,
+        closing(LookupTable(settings.lookup_file)) as lookup,
+    ):
         for skipped in found.skipped:
             summary.skipped.append(skipped)
             audit.outcome(skipped.path, "skipped", skipped.reason)
