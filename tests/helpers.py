@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from bsti_submit.synthetic import FakePatient
+
 
 def save(dataset: Dataset, path: Path) -> Path:
     """Write a dataset as a Part 10 file, creating its folder."""
@@ -24,3 +26,31 @@ def removed_beyond_table(tag: int) -> bool:
 def table_tag(text: str) -> int | None:
     """The tag of a Table E.1-1 row, or None for a mask or the private row."""
     return None if "x" in text or text == "(gggg,eeee)" else int(text[1:5] + text[6:10], 16)
+
+
+def planted_identifiers(patient: FakePatient) -> list[str]:
+    """Every identifying string planted for a patient, as it could appear in output bytes."""
+    return [
+        *[part for part in patient.name_parts if len(part) >= 3],
+        "ミュラー",
+        patient.patient_id,
+        patient.nhs_number,
+        patient.nhs_number[:3] + " " + patient.nhs_number[3:6],
+        "Imaginary Lane",
+        patient.telephone,
+        patient.accession,
+        patient.institution,
+        "Hospital Road",
+        "Radiology Department",
+        patient.station,
+        patient.serial,
+        patient.birth_date,
+        patient.study_date,
+        "RADIOGRAPHER",
+        "JEKYLL",
+        "RXPACS01",
+        "RX HOSPITAL",
+        "FAKE SCANNER",
+        "OLDNAME",
+        "overlay of a name",
+    ]

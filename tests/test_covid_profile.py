@@ -17,7 +17,7 @@ from bsti_submit.identifiers import parse_da
 from bsti_submit.pipeline import submit
 from bsti_submit.synthetic import FakePatient, make_instance
 
-from .helpers import save
+from .helpers import planted_identifiers, save
 
 SITE = "RX1"
 
@@ -241,3 +241,14 @@ def test_a_malformed_config_names_file_and_line(tmp_path: Path, export: Path) ->
 def test_a_bad_site_code_is_refused(site: str, tmp_path: Path, export: Path) -> None:
     result = run("submit", str(export), "--to", str(tmp_path / "out"), "--site", site)
     assert result.exit_code == 3 and "site code" in result.output
+
+
+def test_no_planted_identifier_survives_the_covid_profile(
+    tmp_path: Path, export: Path, patient: FakePatient, second_patient: FakePatient
+) -> None:
+    submit(export, tmp_path / "out", Settings(site=SITE))
+    planted = planted_identifiers(patient) + planted_identifiers(second_patient)
+    for path in (tmp_path / "out").rglob("*.dcm"):
+        text = path.read_bytes().decode("utf-8", errors="replace").upper()
+        for value in planted:
+            assert value.upper() not in text, f"{value!r} left in {path.name}"

@@ -19,6 +19,8 @@ from bsti_submit.pipeline import submit
 from bsti_submit.profile import builtin_profiles_dir
 from bsti_submit.synthetic import FakePatient
 
+from .helpers import planted_identifiers
+
 BASIC = ("--profile", "ps315-basic")
 
 
@@ -33,34 +35,6 @@ def outputs(folder: Path) -> list[Path]:
 def source_files(export: Path) -> list[Path]:
     names = ("I0", "I1", "IM0001")
     return sorted(path for path in export.rglob("*") if path.name in names)
-
-
-def identifiers(patient: FakePatient) -> list[str]:
-    """Every identifying string planted for a patient, as it could appear in output bytes."""
-    return [
-        *[part for part in patient.name_parts if len(part) >= 3],
-        "ミュラー",
-        patient.patient_id,
-        patient.nhs_number,
-        patient.nhs_number[:3] + " " + patient.nhs_number[3:6],
-        "Imaginary Lane",
-        patient.telephone,
-        patient.accession,
-        patient.institution,
-        "Hospital Road",
-        "Radiology Department",
-        patient.station,
-        patient.serial,
-        patient.birth_date,
-        patient.study_date,
-        "RADIOGRAPHER",
-        "JEKYLL",
-        "RXPACS01",
-        "RX HOSPITAL",
-        "FAKE SCANNER",
-        "OLDNAME",
-        "overlay of a name",
-    ]
 
 
 @pytest.fixture
@@ -106,7 +80,7 @@ def test_no_planted_identifier_survives_anywhere_in_the_files(
     second_patient: FakePatient,
 ) -> None:
     _, out, _ = submitted
-    planted = identifiers(patient) + identifiers(second_patient)
+    planted = planted_identifiers(patient) + planted_identifiers(second_patient)
     original_uids = set()
     for path in source_files(export):
         dataset = pydicom.dcmread(path)
