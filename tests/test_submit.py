@@ -255,13 +255,14 @@ def test_unknown_profile_name_lists_the_built_in_ones(export: Path, tmp_path: Pa
 def test_a_custom_recipe_file_is_applied(export: Path, tmp_path: Path) -> None:
     recipe = tmp_path / "strict.deid"
     recipe.write_text(
-        "FORMAT dicom\n#@ name: strict\n#@ version: 3\n%header\n"
-        "REMOVE PatientName\nREPLACE (0010,0020) func:uid\nREPLACE Modality OT\n"
+        "FORMAT dicom\n#@ name: strict\n#@ version: 3\n#@ extends: ps315-basic\n%header\n"
+        "REMOVE PatientName\nREPLACE (0010,0020) TEACHING-01\nREPLACE SeriesDescription CHEST\n"
     )
     result = run("submit", str(export), "--to", str(tmp_path / "out"), "--profile", str(recipe))
     assert result.exit_code == 4
     dataset = pydicom.dcmread(outputs(tmp_path / "out")[0])
-    assert "PatientName" not in dataset and dataset.Modality == "OT"
+    assert "PatientName" not in dataset and dataset.SeriesDescription == "CHEST"
+    assert dataset.PatientID == "TEACHING-01"
     assert dataset.DeidentificationMethod.endswith("strict 3")
 
 

@@ -70,6 +70,22 @@ class AuditLog:
         self._write({**record, **extra})
         self._handle.flush()
 
+    def release(
+        self, held_id: str, sop: str, source: str, findings: list[str], user: str, reason: str
+    ) -> None:
+        """A quarantined instance released by a member of staff, with their reason."""
+        self._write(
+            {
+                "type": "release",
+                "quarantine_id": held_id,
+                "sop": sop,
+                "file": source,
+                "findings": findings,
+                "user": user,
+                "reason": reason,
+            }
+        )
+
     def footer(self, counts: dict[str, int]) -> None:
         """The run's closing record with its counts."""
         self._write({"type": "end", "time": _now(), "changes": self.changes, **counts})

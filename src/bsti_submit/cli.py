@@ -158,9 +158,12 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
         console.print(f"Patients (pseudonyms): {', '.join(sorted(summary.patients))}")
     _print_files(console, "Skipped", summary.skipped)
     _print_files(console, "Failed", summary.failed)
+    _print_files(console, "Quarantined (held back, not written)", summary.quarantined)
     console.print(f"Audit log: {summary.audit_log}")
+    if summary.quarantined:
+        console.print("Review with: bsti-submit quarantine list")
     if summary.exit_status is not ExitStatus.SUCCESS:
-        console.print(f"Exit status {int(summary.exit_status)}: some files could not be processed.")
+        console.print(f"Exit status {int(summary.exit_status)}: not everything was written.")
 
 
 def _print_files(console: Console, title: str, files: list[Skipped]) -> None:
@@ -281,3 +284,39 @@ def profile_check(name: str) -> None:
         f"{len(unjustified)} without a justification."
     )
     sys.exit(int(ExitStatus.ERROR if unjustified else ExitStatus.SUCCESS))
+
+
+@main.group()
+def quarantine() -> None:
+    """Review instances the verification gate held back."""
+
+
+@quarantine.command("list")
+def quarantine_list() -> None:
+    """Show what is held, and why; released instances are shown as such."""
+    from .quarantine import Quarantine
+
+    with _reported_errors(), closing(Quarantine(_settings().state_dir / "quarantine")) as held:
+        entries = held.entries()
+    if not entries:
+        click.echo("Nothing is quarantined.")
+    for entry in entries:
+        status = (
+            f"released {entry.released_at} by {entry.released_by}" if entry.released_at else "held"
+        )
+        click.echo(f"{entry.id}  {entry.held_at}  {status}  {entry.source}")
+        for finding in entry.findings:
+            click.echo(f"    {finding}")
+
+
+@quarantine.command("release")
+@click.argument("held_id", metavar="ID")
+@click.option("--reason", required=True, help="Why this instance is safe to send (audited).")
+def quarantine_release(held_id: str, reason: str) -> None:
+    """Release one reviewed instance to the destination it was bound for (once)."""
+    from .pipeline import release
+
+    with _reported_errors():
+        released = release(held_id, reason, _settings())
+    click.echo(f"Released {released.held_id} to {released.target}")
+    click.echo(f"Audit log: {released.audit_log}")

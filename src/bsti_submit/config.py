@@ -34,6 +34,11 @@ def log_dir() -> Path:
     return platformdirs.user_log_path(APP_NAME)
 
 
+def state_dir() -> Path:
+    """Where the quarantine (and later the delivery state) live."""
+    return platformdirs.user_state_path(APP_NAME)
+
+
 def default_config_file() -> Path:
     """The config file `init` writes and every command reads when none is named."""
     return platformdirs.user_config_path(APP_NAME) / "config.toml"
@@ -49,6 +54,8 @@ class Settings:
     key_file: Path = field(default_factory=lambda: data_dir() / "pseudonym.key")
     lookup_file: Path = field(default_factory=lambda: data_dir() / "lookup.sqlite")
     log_dir: Path = field(default_factory=log_dir)
+    state_dir: Path = field(default_factory=state_dir)
+    local_id_pattern: str = ""
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:
@@ -67,12 +74,20 @@ class Settings:
         for layer in layers:
             merged.update(layer)
         settings = replace(cls(), **{name: _typed(name, value) for name, value in merged.items()})
+        _check_pattern(settings.local_id_pattern)
         if settings.site and not SITE_CODE.match(settings.site):
             raise ConfigError(
                 f"site code {settings.site!r} is not valid: 2 to 10 capital letters or digits, "
                 "such as the trust's ODS code"
             )
         return settings
+
+
+def _check_pattern(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ConfigError(f"local_id_pattern is not a valid regular expression: {error}") from error
 
 
 def _env_name(name: str) -> str:

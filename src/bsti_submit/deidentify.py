@@ -31,7 +31,7 @@ from .elements import (
     vr_of,
 )
 from .errors import ConfigError, InstanceError
-from .identifiers import collect, parse_da
+from .identifiers import OriginalIdentifiers, collect, parse_da
 from .profile import Action, Profile, Rule
 from .pseudonym import Pseudonymizer
 from .standard import DEIDENTIFICATION_METHODS
@@ -117,9 +117,12 @@ class Deidentifier:
         self.pseudonyms = pseudonyms
         self.site = site
 
-    def apply(self, dataset: Dataset) -> Deidentified:
-        """De-identify `dataset` (as read by `discover.read_instance`) in place."""
-        run = _Run(self, dataset)
+    def apply(
+        self, dataset: Dataset, identifiers: OriginalIdentifiers | None = None
+    ) -> Deidentified:
+        """De-identify `dataset` (as read by `discover.read_instance`) in place. `identifiers`
+        are its original identifying values, when the caller has collected them already."""
+        run = _Run(self, dataset, identifiers)
         run.walk(dataset, "", encodings_of(dataset))
         run.add_attributes(dataset)
         _record_method(dataset, self.profile, run.changes)
@@ -132,7 +135,9 @@ class _Run:
     """De-identifies one dataset: what its rules need from the original header is read once,
     before anything changes."""
 
-    def __init__(self, engine: Deidentifier, dataset: Dataset) -> None:
+    def __init__(
+        self, engine: Deidentifier, dataset: Dataset, identifiers: OriginalIdentifiers | None
+    ) -> None:
         self.profile = engine.profile
         self.pseudonyms = engine.pseudonyms
         self.site = engine.site
@@ -144,7 +149,9 @@ class _Run:
             (day for keyword in _STUDY_DATES if (day := parse_da(str(dataset.get(keyword) or "")))),
             None,
         )
-        self.identifiers = collect(dataset) if self.profile.cleans_text else None
+        if identifiers is None and self.profile.cleans_text:
+            identifiers = collect(dataset)
+        self.identifiers = identifiers
         if self.profile.needs_patient_id and not self.patient_id:
             raise InstanceError("no Patient ID, so no pseudonym can be given")
 

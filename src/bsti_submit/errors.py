@@ -16,6 +16,7 @@ class ExitStatus(IntEnum):
     USAGE = 2
     CONFIG = 3
     INPUT_ERRORS = 4
+    QUARANTINED = 5
 
 
 class BstiError(Exception):

@@ -8,6 +8,7 @@ searches cleaned files for the same values.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -51,7 +52,8 @@ _DATE_FORMATS = (
 )
 _MIN_NAME_PART = 2
 _FREE_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UT", "UC"})
-_READ_VRS = _FREE_TEXT_VRS | {"PN", "DA", "DT"}
+_READ_VRS = _FREE_TEXT_VRS | {"PN", "DA", "DT", "UI"}
+_DICOM_UID_ROOT = "1.2.840.10008."
 # Ten digits, as one run or grouped 3-3-4 with spaces or dashes, not inside a longer number.
 _NHS_SHAPE = re.compile(r"(?<![0-9])([0-9]{3})[ -]?([0-9]{3})[ -]?([0-9]{4})(?![0-9])")
 
@@ -94,12 +96,17 @@ def parse_da(value: str) -> date | None:
         return None
 
 
+NHS_NUMBER_SOURCE = 0  # the "tag" of an NHS-shaped number found inside free text
+
+
 @dataclass(frozen=True)
 class OriginalIdentifiers:
-    """What identifies the patient in one original header: strings and dates."""
+    """What identifies the patient in one original header, each with the tags it came from:
+    strings, dates and the instance UIDs."""
 
-    strings: frozenset[str]
-    dates: frozenset[date]
+    strings: dict[str, frozenset[int]]
+    dates: dict[date, frozenset[int]]
+    uids: frozenset[str] = frozenset()
 
     @cached_property
     def spellings(self) -> list[str]:
@@ -145,17 +152,29 @@ def _tidy(text: str) -> str:
 def collect(dataset: Dataset) -> OriginalIdentifiers:
     """The identifying values of an original dataset, at every depth: name components of two
     letters or more, the values of IDENTIFYING_KEYWORDS (and their comma-separated parts), NHS
-    numbers anywhere in text, and every date."""
-    found = _Found(set(), set())
+    numbers anywhere in text, every date and every UID that is not DICOM's own."""
+    found = _Found({}, {}, set())
     _collect_into(dataset, encodings_of(dataset), found)
-    kept = frozenset(string for string in found.strings if len(string) >= _MIN_NAME_PART)
-    return OriginalIdentifiers(kept, frozenset(found.dates))
+    strings = {
+        string: frozenset(tags)
+        for string, tags in found.strings.items()
+        if len(string) >= _MIN_NAME_PART
+    }
+    dates = {day: frozenset(tags) for day, tags in found.dates.items()}
+    return OriginalIdentifiers(strings, dates, frozenset(found.uids))
 
 
 @dataclass
 class _Found:
-    strings: set[str]
-    dates: set[date]
+    strings: dict[str, set[int]]
+    dates: dict[date, set[int]]
+    uids: set[str]
+
+    def add(self, tag: int, strings: Iterable[str] = (), dates: Iterable[date] = ()) -> None:
+        for string in strings:
+            self.strings.setdefault(string, set()).add(tag)
+        for day in dates:
+            self.dates.setdefault(day, set()).add(tag)
 
 
 def _collect_into(dataset: Dataset, encodings: Encodings, found: _Found) -> None:
@@ -168,20 +187,22 @@ def _collect_into(dataset: Dataset, encodings: Encodings, found: _Found) -> None
                 _collect_into(item, encodings, found)
         elif vr in _READ_VRS or keyword_of(tag) in IDENTIFYING_KEYWORDS:
             values = [v for v in stored_text(dataset, tag, vr, encodings).split("\\") if v]
-            _note(keyword_of(tag), vr, values, found)
+            _note(tag, vr, values, found)
 
 
-def _note(keyword: str, vr: str, values: list[str], found: _Found) -> None:
+def _note(tag: int, vr: str, values: list[str], found: _Found) -> None:
     if vr == "PN":
-        found.strings |= _name_parts(values)
+        found.add(tag, strings=_name_parts(values))
     elif vr in ("DA", "DT"):
-        found.dates |= {day for day in map(parse_da, values) if day}
-    elif keyword in IDENTIFYING_KEYWORDS:
+        found.add(tag, dates=[day for day in map(parse_da, values) if day])
+    elif vr == "UI":
+        found.uids |= {uid for uid in values if not uid.startswith(_DICOM_UID_ROOT)}
+    elif keyword_of(tag) in IDENTIFYING_KEYWORDS:
         for value in values:
-            found.strings |= {value, *(part.strip() for part in value.split(","))}
+            found.add(tag, strings=[value, *(part.strip() for part in value.split(","))])
     if vr in _FREE_TEXT_VRS:
         for value in values:
-            found.strings |= set(nhs_numbers_in(value))
+            found.add(NHS_NUMBER_SOURCE, strings=nhs_numbers_in(value))
 
 
 def _name_parts(names: list[str]) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import platform
 import uuid
@@ -12,19 +13,24 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from . import __version__
 from .audit import AuditLog
+from .burned_in import BurnedInRisk
 from .config import Settings
 from .deidentify import Deidentified, Deidentifier
 from .destination import LocalFolder
 from .discover import Skipped, discover, read_instance
 from .errors import ExitStatus, InstanceError, KeyFileError, NotAnInstanceError, UsageError
+from .identifiers import collect
 from .lookup import LookupTable
 from .profile import Profile, load_profile
 from .pseudonym import Pseudonymizer, load_or_create_key
+from .quarantine import Quarantine
+from .verify import Finding, Verifier
 
 ProgressCallback = Callable[[Path], None]
 
@@ -45,10 +51,14 @@ class RunSummary:
     patients: set[str] = field(default_factory=set)
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[Skipped] = field(default_factory=list)
+    quarantined: list[Skipped] = field(default_factory=list)
 
     @property
     def exit_status(self) -> ExitStatus:
-        """Input errors when any file that looked like DICOM could not be processed."""
+        """Quarantined when anything was held back; else input errors when any file that
+        looked like DICOM could not be processed; else success."""
+        if self.quarantined:
+            return ExitStatus.QUARANTINED
         return ExitStatus.INPUT_ERRORS if self.failed else ExitStatus.SUCCESS
 
     def counts(self) -> dict[str, int]:
@@ -58,6 +68,7 @@ class RunSummary:
             "written": self.written,
             "skipped": len(self.skipped),
             "failed": len(self.failed),
+            "quarantined": len(self.quarantined),
             "studies": len(self.studies),
             "series": len(self.series),
             "patients": len(self.patients),
@@ -100,14 +111,16 @@ def submit(
     found = discover(source)
     summary.files_found = len(found.candidates) + len(found.skipped)
     header = _run_header(run_id, profile, source, folder, settings)
+    gate = _Gate(profile, settings)
     with (
         closing(AuditLog(summary.audit_log, header)) as audit,
         closing(LookupTable(settings.lookup_file)) as lookup,
+        closing(Quarantine(settings.state_dir / "quarantine")) as quarantine,
     ):
         for skipped in found.skipped:
             summary.skipped.append(skipped)
             audit.outcome(skipped.path, "skipped", skipped.reason)
-        line = _Line(engine, folder, audit, lookup, summary)
+        line = _Line(engine, gate, folder, audit, lookup, quarantine, summary)
         for path in found.candidates:
             line.process(path)
             if on_file is not None:
@@ -159,30 +172,56 @@ def _run_header(
     }
 
 
+class _Gate:
+    """What decides, independently of the engine, whether an instance may leave."""
+
+    def __init__(self, profile: Profile, settings: Settings) -> None:
+        self.allowed_classes = profile.sop_classes
+        self.burned_in = BurnedInRisk()
+        self.verifier = Verifier(profile, settings.local_id_pattern)
+
+    def admit(self, dataset: Dataset) -> None:
+        """Refuse, as not processed, objects outside the profile's SOP class allowlist."""
+        sop_class = dataset.SOPClassUID
+        if str(sop_class) not in self.allowed_classes:
+            raise NotAnInstanceError(
+                f"{sop_class.name}: not on the profile's list of SOP classes to send"
+            )
+
+
 class _Line:
-    """One file at a time through read -> de-identify -> write, recorded as it goes. Any
-    failure of one file is recorded and the run goes on."""
+    """One file at a time through read -> assess -> de-identify -> verify -> write or hold,
+    recorded as it goes. Any failure of one file is recorded and the run goes on."""
 
     def __init__(
         self,
         engine: Deidentifier,
+        gate: _Gate,
         folder: LocalFolder,
         audit: AuditLog,
         lookup: LookupTable,
+        quarantine: Quarantine,
         summary: RunSummary,
     ) -> None:
-        self.engine, self.folder, self.audit = engine, folder, audit
-        self.lookup, self.summary = lookup, summary
+        self.engine, self.gate, self.folder, self.audit = engine, gate, folder, audit
+        self.lookup, self.quarantine, self.summary = lookup, quarantine, summary
         self.written_from: dict[str, Path] = {}
 
     def process(self, path: Path) -> None:
         try:
             dataset = read_instance(path)
-            result = self.engine.apply(dataset)
+            self.gate.admit(dataset)
+            risks = self.gate.burned_in.assess(dataset)  # judged on the original header
+            original = collect(dataset)
+            result = self.engine.apply(dataset, original)
+            findings = risks + self.gate.verifier.check(dataset, original)
             new_sop = str(dataset.SOPInstanceUID)
             if new_sop in self.written_from:
                 reason = f"duplicate of {self.written_from[new_sop]} (same SOP Instance UID)"
                 self._skip(path, reason, new_sop)
+                return
+            if findings:
+                self._hold(path, dataset, result, findings)
                 return
             target = self.folder.write(dataset)
         except NotAnInstanceError as error:
@@ -203,15 +242,31 @@ class _Line:
         self.summary.failed.append(Skipped(path, reason))
         self.audit.outcome(path, "failed", reason)
 
-    def _written(self, path: Path, dataset: Dataset, result: Deidentified, target: Path) -> None:
+    def _hold(
+        self, path: Path, dataset: Dataset, result: Deidentified, findings: list[Finding]
+    ) -> None:
         new_sop = str(dataset.SOPInstanceUID)
+        held = self.quarantine.hold(
+            dataset, path, str(self.folder.root), findings, self.summary.run_id
+        )
         self.written_from[new_sop] = path
+        self._record(path, new_sop, result)
+        reason = "; ".join(str(finding) for finding in findings)
+        self.summary.quarantined.append(Skipped(path, f"{held}: {reason}"))
+        self.audit.outcome(path, "quarantined", reason, new_sop, quarantine_id=held)
+
+    def _record(self, path: Path, new_sop: str, result: Deidentified) -> None:
         if result.patient is not None:
             link = result.patient
             self.lookup.record(link.pseudonym, link.issuer, link.patient_id)
             self.summary.patients.add(link.pseudonym)
         for change in result.changes:
             self.audit.change(path, new_sop, change)
+
+    def _written(self, path: Path, dataset: Dataset, result: Deidentified, target: Path) -> None:
+        new_sop = str(dataset.SOPInstanceUID)
+        self.written_from[new_sop] = path
+        self._record(path, new_sop, result)
         self.summary.written += 1
         self.summary.studies.add(str(dataset.StudyInstanceUID))
         self.summary.series.add(str(dataset.SeriesInstanceUID))
@@ -231,3 +286,35 @@ DICOM_FILE_ERRORS = (
     OverflowError,
     EOFError,
 )
+
+
+@dataclass(frozen=True)
+class Release:
+    """What `release` did."""
+
+    held_id: str
+    target: Path
+    audit_log: Path
+
+
+def release(held_id: str, reason: str, settings: Settings) -> Release:
+    """Send a reviewed quarantined instance on to the destination it was bound for, once, and
+    audit the release with its reason and who ran it."""
+    if not reason.strip():
+        raise UsageError("a release needs a reason (--reason TEXT)")
+    run_id = uuid.uuid4().hex
+    audit_path = default_audit_path(settings, run_id)
+    with closing(Quarantine(settings.state_dir / "quarantine")) as quarantine:
+        held = quarantine.get(held_id)
+        if held.released_at is not None:
+            raise UsageError(f"{held.id} was already released on {held.released_at}")
+        dataset = pydicom.dcmread(quarantine.path_of(held))
+        target = LocalFolder(Path(held.destination)).write(dataset)
+        user = getpass.getuser()
+        quarantine.mark_released(held, user, reason)
+    header = {"run_id": run_id, "action": "quarantine release", "versions": dependency_versions()}
+    with closing(AuditLog(audit_path, header)) as audit:
+        audit.release(held.id, held.sop, held.source, held.findings, user, reason)
+        audit.outcome(Path(held.source), "released", reason, held.sop, quarantine_id=held.id)
+        audit.footer({"released": 1})
+    return Release(held.id, target, audit_path)

@@ -19,7 +19,7 @@ from pathlib import Path
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
 from .errors import ProfileError
-from .standard import OPTIONS, load_table
+from .standard import DEFAULT_SOP_CLASSES, OPTIONS, load_table
 
 DEFAULT_PROFILE = "bsti-covid19"
 BASIC_PROFILE = "ps315-basic"
@@ -114,6 +114,7 @@ class Profile:
     private: Rule | None
     private_by_creator: dict[tuple[int, str, int], Rule]
     additions: list[Addition]
+    sop_classes: frozenset[str]
     _cache: dict[int, Rule | None] = field(default_factory=dict, repr=False)
 
     def rule_for(self, tag: int) -> Rule | None:
@@ -266,6 +267,7 @@ def load_profile(name_or_file: str = DEFAULT_PROFILE) -> Profile:
         private=compiler.private,
         private_by_creator=compiler.private_by_creator,
         additions=compiler.additions,
+        sop_classes=_sop_classes(layers),
     )
     _check_claims(profile)
     return profile
@@ -429,6 +431,22 @@ def _compile_mask(where: str, target: str) -> tuple[int, int]:
     mask = int("".join("0" if digit == "x" else "F" for digit in digits), 16)
     match = int(digits.replace("x", "0"), 16)
     return mask, match
+
+
+def _sop_classes(layers: list[_Layer]) -> frozenset[str]:
+    """The SOP classes a profile sends: its last `#@ sop_classes:` line, else the image
+    storage classes a chest imaging collection needs."""
+    declared = next(
+        (
+            layer.metadata["sop_classes"]
+            for layer in reversed(layers)
+            if "sop_classes" in layer.metadata
+        ),
+        None,
+    )
+    if declared is None:
+        return DEFAULT_SOP_CLASSES
+    return frozenset(uid.strip() for uid in declared.split(",") if uid.strip())
 
 
 def _parse_options(path: Path, text: str) -> tuple[str, ...]:

@@ -71,6 +71,28 @@ OPTIONS = {
 }
 MODIFIED_DATES = "retain-long-modified-dates"
 
+# The image storage SOP classes sent when a profile names none (`#@ sop_classes:`): chest CT,
+# radiographs, MR, PET, ultrasound and secondary captures (the last two then pass the burned-in
+# text check only with a mask rule). Structured reports, presentation states, key objects,
+# encapsulated documents and RT objects are left out.
+DEFAULT_SOP_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.1",  # Computed Radiography Image Storage
+        "1.2.840.10008.5.1.4.1.1.1.1",  # Digital X-Ray Image Storage - For Presentation
+        "1.2.840.10008.5.1.4.1.1.1.1.1",  # Digital X-Ray Image Storage - For Processing
+        "1.2.840.10008.5.1.4.1.1.2",  # CT Image Storage
+        "1.2.840.10008.5.1.4.1.1.2.1",  # Enhanced CT Image Storage
+        "1.2.840.10008.5.1.4.1.1.2.2",  # Legacy Converted Enhanced CT Image Storage
+        "1.2.840.10008.5.1.4.1.1.4",  # MR Image Storage
+        "1.2.840.10008.5.1.4.1.1.4.1",  # Enhanced MR Image Storage
+        "1.2.840.10008.5.1.4.1.1.6.1",  # Ultrasound Image Storage
+        "1.2.840.10008.5.1.4.1.1.3.1",  # Ultrasound Multi-frame Image Storage
+        "1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture Image Storage
+        "1.2.840.10008.5.1.4.1.1.128",  # Positron Emission Tomography Image Storage
+        "1.2.840.10008.5.1.4.1.1.130",  # Enhanced PET Image Storage
+    }
+)
+
 # CID 7050 De-identification Method codes (scheme DCM), by code value.
 DEIDENTIFICATION_METHODS = {
     "113100": "Basic Application Confidentiality Profile",

@@ -1,0 +1,132 @@
+"""The quarantine: cleaned instances that failed the gate, held at the trust for review.
+
+Each held instance is kept as its cleaned file (readable by its owner only) with the findings
+that stopped it, in an SQLite table in the platformdirs state folder. Released instances go to
+the destination they were bound for; each release is audited with its reason and who ran it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from .errors import ConfigError, UsageError
+from .verify import Finding
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    id TEXT PRIMARY KEY,
+    sop TEXT NOT NULL,
+    source TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    held_at TEXT NOT NULL,
+    released_at TEXT,
+    released_by TEXT,
+    release_reason TEXT
+)
+"""
+
+
+@dataclass(frozen=True)
+class Held:
+    """One quarantined instance."""
+
+    id: str
+    sop: str
+    source: str
+    destination: str
+    findings: list[str]
+    run_id: str
+    held_at: str
+    released_at: str | None
+    released_by: str | None
+    release_reason: str | None
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.id}.dcm"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Quarantine:
+    """The quarantine under `folder`; `close()` it when done."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            database = folder / "quarantine.sqlite"
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+            self._connection = sqlite3.connect(database)
+            self._connection.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise ConfigError(f"quarantine {folder} cannot be opened: {error}") from error
+
+    def close(self) -> None:
+        """Close the table."""
+        self._connection.close()
+
+    def hold(
+        self, dataset: Dataset, source: Path, destination: str, findings: list[Finding], run: str
+    ) -> str:
+        """Keep a cleaned instance that failed the gate; returns its quarantine ID."""
+        sop = str(dataset.SOPInstanceUID)
+        held_id = hashlib.sha256(sop.encode()).hexdigest()[:12]
+        target = self.folder / f"{held_id}.dcm"
+        temporary = target.with_suffix(".partial")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            dataset.save_as(handle, enforce_file_format=True)
+        os.replace(temporary, target)
+        reasons = json.dumps([str(finding) for finding in findings])
+        with self._connection:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+                (held_id, sop, str(source), destination, reasons, run, _now()),
+            )
+        return held_id
+
+    def entries(self) -> list[Held]:
+        """Everything held or released, oldest first."""
+        rows = self._connection.execute("SELECT * FROM quarantine ORDER BY held_at, id")
+        return [_entry(row) for row in rows.fetchall()]
+
+    def get(self, held_id: str) -> Held:
+        """One entry; a usage error when there is no such ID."""
+        row = self._connection.execute(
+            "SELECT * FROM quarantine WHERE id = ?", (held_id.strip(),)
+        ).fetchone()
+        if row is None:
+            raise UsageError(f"no quarantined instance with ID {held_id}")
+        return _entry(row)
+
+    def path_of(self, held: Held) -> Path:
+        """Where a held instance's cleaned file is."""
+        return self.folder / held.file_name
+
+    def mark_released(self, held: Held, user: str, reason: str) -> None:
+        """Record that a held instance was released, by whom and why."""
+        with self._connection:
+            self._connection.execute(
+                "UPDATE quarantine SET released_at = ?, released_by = ?, release_reason = ? "
+                "WHERE id = ?",
+                (_now(), user, reason, held.id),
+            )
+
+
+def _entry(row: tuple[str, ...]) -> Held:
+    values = list(row)
+    values[4] = json.loads(values[4])
+    return Held(*values)  # type: ignore[arg-type]

@@ -1,0 +1,179 @@
+"""The fail-closed gate: what the profile lets through, the gate stops; clean files pass."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pydicom
+import pytest
+from click.testing import CliRunner, Result
+from pydicom.dataset import Dataset
+from pydicom.uid import BasicTextSRStorage, SecondaryCaptureImageStorage
+
+from bsti_submit.cli import main
+from bsti_submit.synthetic import FakePatient, make_instance
+
+from .helpers import save
+
+SITE = "RX1"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def site_profile(tmp_path: Path, *lines: str, base: str = "ps315-basic") -> Path:
+    path = tmp_path / "site.deid"
+    header = ["FORMAT dicom", "#@ name: leaky-site", "#@ version: 1", f"#@ extends: {base}"]
+    path.write_text("\n".join([*header, "%header", *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def submit_one(tmp_path: Path, dataset: Dataset, *options: str) -> Result:
+    """Submit one instance from a neutrally named folder, so paths on screen hold no name."""
+    source = save(dataset, tmp_path / "in" / "image1").parent
+    return run("submit", str(source), "--to", str(tmp_path / "out"), "--site", SITE, *options)
+
+
+def written(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "out").rglob("*.dcm")) if (tmp_path / "out").exists() else []
+
+
+LEAKS = {
+    "name in a kept description": (
+        ["KEEP StudyDescription  # justification: test"],
+        lambda ds, p: setattr(ds, "StudyDescription", f"CT CHEST {p.name_parts[0]}"),
+        "residual identifier: PatientName",
+    ),
+    "NHS number in kept image comments": (
+        ["KEEP ImageComments  # justification: test"],
+        lambda ds, p: setattr(ds, "ImageComments", f"ref {p.nhs_number[:3]} {p.nhs_number[3:]}"),
+        "NHS or CHI number",
+    ),
+    "name under a kept private creator": (
+        ['KEEP (0029,"FAKE SCANNER 1.0",10)  # justification: test'],
+        lambda ds, p: None,  # make_instance plants the name there already
+        "residual identifier: PatientName",
+    ),
+    "study date inside a kept sequence": (
+        [],
+        lambda ds, p: setattr(ds.DerivationCodeSequence[0], "CodeValue", p.study_date),
+        "residual identifier: date",
+    ),
+    "original SOP UID in free text": (
+        ["KEEP ImageComments  # justification: test"],
+        lambda ds, p: setattr(ds, "ImageComments", f"copy of {ds.SOPInstanceUID}"),
+        "residual identifier: original instance UID",
+    ),
+}
+
+
+@pytest.mark.parametrize("leak", LEAKS, ids=list(LEAKS))
+def test_the_gate_stops_what_the_profile_lets_through(
+    leak: str, tmp_path: Path, patient: FakePatient
+) -> None:
+    lines, plant, expected = LEAKS[leak]
+    dataset = make_instance(patient)
+    plant(dataset, patient)
+    result = submit_one(tmp_path, dataset, "--profile", str(site_profile(tmp_path, *lines)))
+    assert result.exit_code == 5, result.output
+    assert expected in result.output
+    assert not written(tmp_path)
+    for value in (*patient.name_parts, patient.nhs_number, patient.study_date):
+        assert value not in result.output
+    held = run("quarantine", "list")
+    assert expected in held.output and "held" in held.output
+
+
+def test_a_trust_hospital_number_pattern_is_enforced(
+    tmp_path: Path, patient: FakePatient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BSTI_SUBMIT_LOCAL_ID_PATTERN", r"RX\d{7}")
+    dataset = make_instance(patient)
+    dataset.ImageComments = "see RX7654321 for the prior"  # another patient's hospital number
+    recipe = site_profile(tmp_path, "KEEP ImageComments  # justification: test")
+    result = submit_one(tmp_path, dataset, "--profile", str(recipe))
+    assert result.exit_code == 5
+    assert "hospital number" in result.output and "RX7654321" not in result.output
+
+
+def test_clean_files_pass(tmp_path: Path, patient: FakePatient) -> None:
+    result = submit_one(tmp_path, make_instance(patient))
+    assert result.exit_code == 0, result.output
+    assert len(written(tmp_path)) == 1
+
+
+RISKS = {
+    "BurnedInAnnotation YES": lambda ds: setattr(ds, "BurnedInAnnotation", "YES"),
+    "secondary capture": lambda ds: setattr(ds, "SOPClassUID", SecondaryCaptureImageStorage),
+    "modality SC, OT, US or XC": lambda ds: setattr(ds, "Modality", "US"),
+    "ImageType SECONDARY": lambda ds: setattr(ds, "ImageType", ["DERIVED", "SECONDARY"]),
+    "screen capture such as a dose report": lambda ds: setattr(
+        ds, "SeriesDescription", "Dose Report"
+    ),
+    "matches deid's list of devices": lambda ds: setattr(
+        ds, "ManufacturerModelName", "LightSpeed VCT"
+    ),
+}
+
+
+@pytest.mark.parametrize("risk", RISKS, ids=list(RISKS))
+def test_each_burned_in_risk_is_quarantined(
+    risk: str, tmp_path: Path, patient: FakePatient
+) -> None:
+    dataset = make_instance(patient)
+    RISKS[risk](dataset)
+    result = submit_one(tmp_path, dataset)
+    assert result.exit_code == 5, result.output
+    assert f"burned-in text risk: {risk}" in result.output
+    assert not written(tmp_path)
+
+
+def test_non_image_objects_are_excluded_and_reported(tmp_path: Path, patient: FakePatient) -> None:
+    report = make_instance(patient)
+    report.SOPClassUID = BasicTextSRStorage
+    for keyword in ("PixelData", "Rows", "Columns"):
+        delattr(report, keyword)
+    result = submit_one(tmp_path, report)
+    assert result.exit_code == 0
+    assert "Basic Text SR Storage: not on the profile's list of SOP classes" in result.output
+    assert not written(tmp_path)
+
+
+def test_release_works_once_and_is_audited(tmp_path: Path, patient: FakePatient) -> None:
+    dataset = make_instance(patient)
+    dataset.BurnedInAnnotation = "YES"
+    assert submit_one(tmp_path, dataset).exit_code == 5
+    listing = run("quarantine", "list").output
+    held_id = listing.split()[0]
+    released = run("quarantine", "release", held_id, "--reason", "pixels reviewed: no text")
+    assert released.exit_code == 0, released.output
+    (output,) = written(tmp_path)
+    assert pydicom.dcmread(output).PatientIdentityRemoved == "YES"
+    again = run("quarantine", "release", held_id, "--reason", "twice")
+    assert again.exit_code == 2 and "already released" in again.output
+    assert len(written(tmp_path)) == 1
+    log = Path(released.output.split("Audit log: ")[1].strip())
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    (record,) = [r for r in records if r["type"] == "release"]
+    assert record["quarantine_id"] == held_id and record["reason"] == "pixels reviewed: no text"
+    assert record["user"] and record["findings"] == ["burned-in text risk: BurnedInAnnotation YES"]
+    assert "released" in run("quarantine", "list").output
+
+
+def test_the_audit_log_names_the_check_not_the_identifier(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    dataset = make_instance(patient)
+    dataset.StudyDescription = f"CT {patient.name_parts[0]}"
+    recipe = site_profile(tmp_path, "KEEP StudyDescription  # justification: test")
+    result = submit_one(
+        tmp_path, dataset, "--profile", str(recipe), "--audit-log", str(tmp_path / "a.jsonl")
+    )
+    assert result.exit_code == 5
+    records = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    (outcome,) = [r for r in records if r["type"] == "file"]
+    assert outcome["status"] == "quarantined" and outcome["quarantine_id"]
+    assert "residual identifier: PatientName" in outcome["reason"]
+    assert patient.name_parts[0] not in outcome["reason"]
