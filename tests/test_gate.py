@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 from click.testing import CliRunner, Result
 from pydicom.dataset import Dataset
-from pydicom.uid import BasicTextSRStorage, SecondaryCaptureImageStorage
+from pydicom.encaps import encapsulate
+from pydicom.uid import BasicTextSRStorage, JPEGBaseline8Bit, SecondaryCaptureImageStorage
 
 from bsti_submit.cli import main
 from bsti_submit.synthetic import FakePatient, make_instance
@@ -177,3 +179,45 @@ def test_the_audit_log_names_the_check_not_the_identifier(
     assert outcome["status"] == "quarantined" and outcome["quarantine_id"]
     assert "residual identifier: PatientName" in outcome["reason"]
     assert patient.name_parts[0] not in outcome["reason"]
+
+
+MASK_RULE = (
+    "%filter masks",
+    "LABEL ACME ultrasound with the patient's name top left",
+    "  contains Manufacturer ACME",
+    "  + contains Modality US",
+    "  coordinates 0,0,8,4",
+)
+
+
+def test_a_mask_rule_blanks_exactly_its_rectangle(tmp_path: Path, patient: FakePatient) -> None:
+    dataset = make_instance(patient, modality="CT")
+    dataset.Modality = "US"
+    original = np.frombuffer(dataset.PixelData, dtype="<u2").reshape(16, 16).copy()
+    recipe = site_profile(tmp_path, *MASK_RULE, base="bsti-covid19")
+    result = submit_one(tmp_path, dataset, "--profile", str(recipe))
+    assert result.exit_code == 0, result.output
+    (output,) = [pydicom.dcmread(path) for path in written(tmp_path)]
+    pixels = output.pixel_array
+    assert (pixels[0:4, 0:8] == 0).all()
+    outside = np.ones_like(pixels, dtype=bool)
+    outside[0:4, 0:8] = False
+    assert (pixels[outside] == original[outside]).all()
+    assert output.BurnedInAnnotation == "NO"
+    codes = [item.CodeValue for item in output.DeidentificationMethodCodeSequence]
+    assert "113101" in codes
+
+
+def test_a_mask_rule_on_undecodable_pixels_quarantines(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    dataset = make_instance(patient)
+    dataset.Modality = "US"
+    dataset.PixelData = encapsulate([b"\xff\xd8 not really a jpeg \xff\xd9"])
+    dataset["PixelData"].VR = "OB"
+    dataset.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    recipe = site_profile(tmp_path, *MASK_RULE, base="bsti-covid19")
+    result = submit_one(tmp_path, dataset, "--profile", str(recipe))
+    assert result.exit_code == 5
+    assert "mask rule not applied" in result.output
+    assert not written(tmp_path)

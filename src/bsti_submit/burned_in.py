@@ -15,6 +15,8 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from .pixels import Rectangle, parse_rectangle
+from .profile import Profile, parse_with_deid
 from .verify import Finding
 
 SECONDARY_CAPTURE_CLASSES = frozenset(
@@ -34,49 +36,63 @@ _CHECK = "burned-in text risk"
 _RISKY_DEID_GROUPS = ("graylist", "blacklist")
 
 
-class BurnedInRisk:
-    """Assesses original headers; deid's verdict is cached per combination of the values its
-    filters read, so a series costs one evaluation."""
+class DeidFilters:
+    """deid `%filter` criteria, evaluated on headers. The verdict is cached per combination of
+    the values the criteria read, so a series costs one evaluation."""
 
-    def __init__(self) -> None:
-        self._deid_cache: dict[tuple[str, ...], bool] = {}
+    def __init__(self, recipe: Any) -> None:
+        self.recipe = recipe
+        fields: set[str] = set()
+        for items in recipe.get_filters().values():
+            for item in items:
+                for group in item.get("filters", []):
+                    fields |= {field.strip() for field in group["field"]}
+        self._fields = tuple(sorted(fields))
+        self._cache: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+
+    def matches(self, dataset: Dataset) -> list[dict[str, Any]]:
+        """deid's results for a header: each with its filter group and coordinates."""
+        from deid.dicom.pixels.detect import _has_burned_pixels_single
+
+        key = tuple(str(dataset.get(field, "")) for field in self._fields)
+        if key not in self._cache:
+            self._cache[key] = _has_burned_pixels_single(dataset, True, self.recipe)["results"]
+        return self._cache[key]
+
+
+class BurnedInRisk:
+    """Assesses original headers for text that may be burned into the pixels."""
 
     def assess(self, dataset: Dataset) -> list[Finding]:
         """The burned-in risks of one original instance; empty when none is seen."""
         findings = [Finding(_CHECK, reason) for test, reason in _HEADER_TESTS if test(dataset)]
-        if self._deid_flags(dataset):
+        if any(found["group"] in _RISKY_DEID_GROUPS for found in self._bundled.matches(dataset)):
             findings.append(Finding(_CHECK, "matches deid's list of devices that burn in text"))
         return findings
 
-    def _deid_flags(self, dataset: Dataset) -> bool:
-        key = tuple(str(dataset.get(field, "")) for field in self._deid_fields)
-        if key not in self._deid_cache:
-            self._deid_cache[key] = _deid_verdict(dataset, self._deid_recipe)
-        return self._deid_cache[key]
-
     @cached_property
-    def _deid_recipe(self) -> Any:
+    def _bundled(self) -> DeidFilters:
         from deid.config import DeidRecipe
         from deid.logger import bot
 
         bot.level = -10
-        return DeidRecipe("dicom")
-
-    @cached_property
-    def _deid_fields(self) -> tuple[str, ...]:
-        fields = set()
-        for items in self._deid_recipe.get_filters().values():
-            for item in items:
-                for group in item.get("filters", []):
-                    fields |= {field.strip() for field in group["field"]}
-        return tuple(sorted(fields))
+        return DeidFilters(DeidRecipe("dicom"))
 
 
-def _deid_verdict(dataset: Dataset, recipe: Any) -> bool:
-    from deid.dicom.pixels.detect import _has_burned_pixels_single
+class MaskRules:
+    """A profile's own `%filter` rules: for a matching device, the rectangles to blank."""
 
-    result = _has_burned_pixels_single(dataset, True, recipe)
-    return any(found["group"] in _RISKY_DEID_GROUPS for found in result["results"])
+    def __init__(self, profile: Profile) -> None:
+        self._filters = [DeidFilters(parse_with_deid(path)) for path in profile.mask_sources]
+
+    def rectangles_for(self, dataset: Dataset) -> list[Rectangle]:
+        """The rectangles of every mask rule that matches an original header."""
+        return [
+            parse_rectangle(coordinates)
+            for filters in self._filters
+            for found in filters.matches(dataset)
+            for _, coordinates in found["coordinates"]
+        ]
 
 
 def _image_type(dataset: Dataset) -> list[str]:

@@ -19,7 +19,7 @@ from pydicom.errors import InvalidDicomError
 
 from . import __version__
 from .audit import AuditLog
-from .burned_in import BurnedInRisk
+from .burned_in import BurnedInRisk, MaskRules
 from .config import Settings
 from .deidentify import Deidentified, Deidentifier
 from .destination import LocalFolder
@@ -27,6 +27,7 @@ from .discover import Skipped, discover, read_instance
 from .errors import ExitStatus, InstanceError, KeyFileError, NotAnInstanceError, UsageError
 from .identifiers import collect
 from .lookup import LookupTable
+from .pixels import PixelMaskError, Rectangle, apply_mask
 from .profile import Profile, load_profile
 from .pseudonym import Pseudonymizer, load_or_create_key
 from .quarantine import Quarantine
@@ -178,6 +179,7 @@ class _Gate:
     def __init__(self, profile: Profile, settings: Settings) -> None:
         self.allowed_classes = profile.sop_classes
         self.burned_in = BurnedInRisk()
+        self.masks = MaskRules(profile)
         self.verifier = Verifier(profile, settings.local_id_pattern)
 
     def admit(self, dataset: Dataset) -> None:
@@ -212,8 +214,11 @@ class _Line:
             dataset = read_instance(path)
             self.gate.admit(dataset)
             risks = self.gate.burned_in.assess(dataset)  # judged on the original header
+            rectangles = self.gate.masks.rectangles_for(dataset) if risks else []
             original = collect(dataset)
             result = self.engine.apply(dataset, original)
+            if rectangles:
+                risks = self._mask(dataset, rectangles, result)
             findings = risks + self.gate.verifier.check(dataset, original)
             new_sop = str(dataset.SOPInstanceUID)
             if new_sop in self.written_from:
@@ -231,6 +236,15 @@ class _Line:
             self._fail(path, error)
             return
         self._written(path, dataset, result, target)
+
+    @staticmethod
+    def _mask(dataset: Dataset, rectangles: list[Rectangle], result: Deidentified) -> list[Finding]:
+        """Blank a mask rule's rectangles; what is still at risk if that cannot be done."""
+        try:
+            result.changes.extend(apply_mask(dataset, rectangles))
+        except PixelMaskError as error:
+            return [Finding("burned-in text risk", f"mask rule not applied ({error})")]
+        return []
 
     def _skip(self, path: Path, reason: str, new_sop: str = "") -> None:
         self.summary.skipped.append(Skipped(path, reason))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
@@ -115,6 +116,7 @@ class Profile:
     private_by_creator: dict[tuple[int, str, int], Rule]
     additions: list[Addition]
     sop_classes: frozenset[str]
+    mask_sources: tuple[Path, ...] = ()
     _cache: dict[int, Rule | None] = field(default_factory=dict, repr=False)
 
     def rule_for(self, tag: int) -> Rule | None:
@@ -268,6 +270,7 @@ def load_profile(name_or_file: str = DEFAULT_PROFILE) -> Profile:
         private_by_creator=compiler.private_by_creator,
         additions=compiler.additions,
         sop_classes=_sop_classes(layers),
+        mask_sources=tuple(compiler.mask_sources),
     )
     _check_claims(profile)
     return profile
@@ -291,11 +294,28 @@ def _load_layers(path: Path) -> list[_Layer]:
     return layers[::-1]
 
 
+_FILTER_WORDS = frozenset(
+    {
+        "LABEL",
+        "CONTAINS",
+        "NOTCONTAINS",
+        "EQUALS",
+        "NOTEQUALS",
+        "MISSING",
+        "PRESENT",
+        "EMPTY",
+        "COORDINATES",
+        "CTPCOORDINATES",
+    }
+)
+
+
 def _validate(path: Path, text: str) -> tuple[dict[str, str], list[tuple[int, str]]]:
-    """Metadata and the action lines with their numbers; every other line must be known."""
+    """Metadata and the action lines with their numbers; every other line must be known:
+    `%header` holds actions, `%filter NAME` holds pixel-mask rules in deid's LABEL syntax."""
     metadata: dict[str, str] = {}
     action_lines: list[tuple[int, str]] = []
-    in_header = False
+    section = ""
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         found = _METADATA_PATTERN.match(line)
@@ -304,12 +324,14 @@ def _validate(path: Path, text: str) -> tuple[dict[str, str], list[tuple[int, st
         if not line or line.startswith("#") or line.upper().startswith("FORMAT"):
             continue
         if line.startswith("%"):
-            in_header = line.split()[0].lower() == "%header"
-            if not in_header:
-                raise ProfileError(f"{path}:{number}: only a %header section is supported")
+            section = line.split()[0].lower()
+            if section not in ("%header", "%filter"):
+                raise ProfileError(f"{path}:{number}: only %header and %filter are supported")
             continue
-        word = line.split()[0].upper()
-        if word not in SUPPORTED_ACTIONS or not in_header:
+        word = line.lstrip("+|").split()[0].upper()
+        if section == "%filter" and word in _FILTER_WORDS:
+            continue
+        if word not in SUPPORTED_ACTIONS or section != "%header":
             raise ProfileError(
                 f"{path}:{number}: {word!r} is not a supported action "
                 f"(supported: {', '.join(SUPPORTED_ACTIONS)}, inside %header)"
@@ -318,15 +340,16 @@ def _validate(path: Path, text: str) -> tuple[dict[str, str], list[tuple[int, st
     return metadata, action_lines
 
 
-def _parse_with_deid(path: Path) -> list[dict[str, str]]:
-    """deid's parse of the recipe, with its console logger silenced and its exits caught."""
+def parse_with_deid(path: Path) -> Any:
+    """deid's parse of a recipe (a DeidRecipe), with its console logger silenced and its exits
+    caught."""
     from deid.config import DeidRecipe
     from deid.logger import bot
 
     saved_level = bot.level
     bot.level = -10  # below every level deid emits: the errors below carry the message
     try:
-        return list(DeidRecipe(str(path)).get_actions())
+        return DeidRecipe(str(path))
     except SystemExit as error:
         raise ProfileError(f"profile {path} could not be parsed by deid") from error
     finally:
@@ -342,10 +365,14 @@ class _Compiler:
         self.private: Rule | None = None
         self.private_by_creator: dict[tuple[int, str, int], Rule] = {}
         self.additions: list[Addition] = []
+        self.mask_sources: list[Path] = []
         self._order = 0
 
     def add(self, layer: _Layer) -> None:
-        entries = _parse_with_deid(layer.path)
+        recipe = parse_with_deid(layer.path)
+        entries = list(recipe.get_actions())
+        if recipe.get_filters():
+            self.mask_sources.append(layer.path)
         if len(entries) != len(layer.action_lines):
             raise ProfileError(
                 f"profile {layer.path}: deid's parser read {len(entries)} actions "
