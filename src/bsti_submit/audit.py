@@ -86,6 +86,13 @@ class AuditLog:
             }
         )
 
+    def delivery(self, sop_instance_uid: str, status: str, reason: str) -> None:
+        """What the endpoint did with one instance. Flushed, so a crash keeps it."""
+        self._write(
+            {"type": "delivery", "sop": sop_instance_uid, "status": status, "reason": reason}
+        )
+        self._handle.flush()
+
     def footer(self, counts: dict[str, int]) -> None:
         """The run's closing record with its counts."""
         self._write({"type": "end", "time": _now(), "changes": self.changes, **counts})

@@ -93,12 +93,17 @@ SITE_HELP = "The trust's site code (its ODS code), which prefixes every pseudony
 @click.option(
     "--to",
     "destination",
-    type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder to write the de-identified instances to [default: the config's destination].",
+    help="A folder, or the DICOMweb endpoint's https:// base URL [default: the config's].",
 )
 @click.option("--profile", default=None, help=PROFILE_HELP)
 @click.option("--site", default=None, help=SITE_HELP)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CA certificates to trust for the endpoint (a trust's own CA).",
+)
 @click.option(
     "--audit-log",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -107,23 +112,27 @@ SITE_HELP = "The trust's site code (its ODS code), which prefixes every pseudony
 )
 def submit(
     source: Path,
-    destination: Path | None,
+    destination: str | None,
     profile: str | None,
     site: str | None,
+    ca_bundle: Path | None,
     audit_log: Path | None,
 ) -> None:
     """De-identify every DICOM file under SOURCE into a folder."""
+    from .pipeline import is_url
     from .pipeline import submit as run_submit
 
     _quiet_libraries()
     console = _console()
     with _reported_errors():
-        settings = _settings(profile=profile, site=site)
-        target = destination or (Path(settings.destination) if settings.destination else None)
-        if target is None:
+        settings = _settings(profile=profile, site=site, ca_bundle=ca_bundle)
+        target = destination or settings.destination
+        if not target:
             raise UsageError("no destination: give --to DIR, or set one with bsti-submit init")
         with _progress(console) as on_file:
-            summary = run_submit(source, target, settings, audit_log, on_file)
+            summary = run_submit(
+                source, target if is_url(target) else Path(target), settings, audit_log, on_file
+            )
     _print_summary(console, summary)
     sys.exit(int(summary.exit_status))
 
@@ -149,11 +158,20 @@ def _progress(console: Console) -> Iterator[Callable[[Path], None] | None]:
 
 
 def _print_summary(console: Console, summary: RunSummary) -> None:
+    verb = "Verified" if summary.delivery is not None else "Wrote"
     console.print(
-        f"Wrote {summary.written} instance(s) of {len(summary.studies)} study(ies), "
-        f"{len(summary.series)} series, to {summary.destination}, "
+        f"{verb} {summary.written} instance(s) of {len(summary.studies)} study(ies), "
+        f"{len(summary.series)} series, for {summary.destination}, "
         f"with profile {summary.profile}; {summary.changes} attribute change(s) recorded."
     )
+    if summary.delivery is not None:
+        sent = summary.delivery
+        console.print(
+            f"Delivered {sent.delivered}, already delivered before {sent.already_delivered}, "
+            f"not delivered {len(sent.failed)}."
+        )
+        for sop, reason in sent.failed:
+            console.print(f"  not delivered: {sop}: {reason}")
     if summary.patients:
         console.print(f"Patients (pseudonyms): {', '.join(sorted(summary.patients))}")
     _print_files(console, "Skipped", summary.skipped)
@@ -284,6 +302,51 @@ def profile_check(name: str) -> None:
         f"{len(unjustified)} without a justification."
     )
     sys.exit(int(ExitStatus.ERROR if unjustified else ExitStatus.SUCCESS))
+
+
+@main.command("check-endpoint")
+@click.argument("url", required=False)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CA certificates to trust for the endpoint.",
+)
+def check_endpoint(url: str | None, ca_bundle: Path | None) -> None:
+    """Prove the endpoint works before a first upload: TLS, authentication and a harmless
+    DICOMweb query (QIDO-RS). URL defaults to the config's destination."""
+    from .pipeline import endpoint_for
+    from .stow import StowClient
+
+    with _reported_errors():
+        settings = _settings(ca_bundle=ca_bundle)
+        target = url or settings.destination
+        if not target.startswith(("https://", "http://")):
+            raise UsageError("give the endpoint's https:// base URL, or set it with init")
+        with closing(StowClient(endpoint_for(settings, target))) as client:
+            message = client.check()
+    click.echo(f"OK: {message}")
+
+
+@main.command()
+def status() -> None:
+    """List runs, and per study what was delivered and what failed."""
+    from .state import DeliveryState
+
+    with _reported_errors():
+        path = _settings().state_dir / "state.sqlite"
+        with closing(DeliveryState(path)) as state:
+            runs, studies = state.runs(), state.studies()
+    for run_id, destination, started, finished in runs:
+        ended = f"finished {finished}" if finished else "did not finish"
+        click.echo(f"run {run_id[:8]}  {destination}  started {started}  {ended}")
+    for study in studies:
+        click.echo(
+            f"study {study.study}  {study.destination}  acknowledged {study.acknowledged}  "
+            f"failed {study.failed}"
+        )
+    if not runs:
+        click.echo("No deliveries yet.")
 
 
 @main.group()

@@ -56,6 +56,14 @@ class Settings:
     log_dir: Path = field(default_factory=log_dir)
     state_dir: Path = field(default_factory=state_dir)
     local_id_pattern: str = ""
+    ca_bundle: Path | None = None
+    token_file: Path | None = None
+    username: str = ""
+    password_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    batch_instances: int = 50
+    batch_megabytes: int = 64
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:
@@ -103,8 +111,15 @@ def _config_file_in_use() -> Path | None:
 
 
 def _typed(name: str, value: Any) -> Any:
-    kind = next(item.type for item in fields(Settings) if item.name == name)
-    return Path(value).expanduser() if kind == "Path" else str(value)
+    kind = str(next(item.type for item in fields(Settings) if item.name == name))
+    if "Path" in kind:
+        return Path(value).expanduser()
+    if kind == "int":
+        try:
+            return int(value)
+        except ValueError as error:
+            raise ConfigError(f"setting {name} must be a whole number, not {value!r}") from error
+    return str(value)
 
 
 def _read_config(path: Path | None) -> dict[str, Any]:

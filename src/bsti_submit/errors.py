@@ -17,6 +17,8 @@ class ExitStatus(IntEnum):
     CONFIG = 3
     INPUT_ERRORS = 4
     QUARANTINED = 5
+    PARTIAL_DELIVERY = 6
+    ENDPOINT = 7
 
 
 class BstiError(Exception):
@@ -43,6 +45,12 @@ class ProfileError(ConfigError):
 
 class KeyFileError(ConfigError):
     """The pseudonym key is missing, unreadable or unsafe."""
+
+
+class EndpointError(BstiError):
+    """The central endpoint cannot be reached, or refuses us."""
+
+    exit_status = ExitStatus.ENDPOINT
 
 
 class DestinationError(BstiError):

@@ -7,7 +7,7 @@ import os
 import platform
 import uuid
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -22,15 +22,26 @@ from .audit import AuditLog
 from .burned_in import BurnedInRisk, MaskRules
 from .config import Settings
 from .deidentify import Deidentified, Deidentifier
+from .delivery import Batching, DeliveryCounts, StowDelivery
 from .destination import LocalFolder
 from .discover import Skipped, discover, read_instance
-from .errors import ExitStatus, InstanceError, KeyFileError, NotAnInstanceError, UsageError
+from .errors import (
+    ConfigError,
+    EndpointError,
+    ExitStatus,
+    InstanceError,
+    KeyFileError,
+    NotAnInstanceError,
+    UsageError,
+)
 from .identifiers import collect
 from .lookup import LookupTable
 from .pixels import PixelMaskError, Rectangle, apply_mask
 from .profile import Profile, load_profile
 from .pseudonym import Pseudonymizer, load_or_create_key
 from .quarantine import Quarantine
+from .state import DeliveryState
+from .stow import Endpoint, StowClient
 from .verify import Finding, Verifier
 
 ProgressCallback = Callable[[Path], None]
@@ -53,18 +64,26 @@ class RunSummary:
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[Skipped] = field(default_factory=list)
     quarantined: list[Skipped] = field(default_factory=list)
+    delivery: DeliveryCounts | None = None
 
     @property
     def exit_status(self) -> ExitStatus:
-        """Quarantined when anything was held back; else input errors when any file that
-        looked like DICOM could not be processed; else success."""
+        """Partial delivery when the endpoint refused or lost instances; else quarantined when
+        anything was held back; else input errors when any file that looked like DICOM could
+        not be processed; else success."""
+        if self.delivery is not None and self.delivery.failed:
+            return ExitStatus.PARTIAL_DELIVERY
         if self.quarantined:
             return ExitStatus.QUARANTINED
         return ExitStatus.INPUT_ERRORS if self.failed else ExitStatus.SUCCESS
 
     def counts(self) -> dict[str, int]:
         """The footer's counts."""
+        sent = self.delivery or DeliveryCounts()
         return {
+            "delivered": sent.delivered,
+            "already_delivered": sent.already_delivered,
+            "delivery_failed": len(sent.failed),
             "files_found": self.files_found,
             "written": self.written,
             "skipped": len(self.skipped),
@@ -92,32 +111,41 @@ def default_audit_path(settings: Settings, run_id: str) -> Path:
 
 def submit(
     source: Path,
-    destination: Path,
+    destination: str | Path,
     settings: Settings,
     audit_path: Path | None = None,
     on_file: ProgressCallback | None = None,
 ) -> RunSummary:
-    """De-identify every DICOM instance under `source` into the folder `destination`."""
-    _check_folders(source, destination)
+    """De-identify every DICOM instance under `source`, verify it, and write it to the folder
+    `destination` or send it to the DICOMweb endpoint `destination` (an https:// URL)."""
     profile = load_profile(settings.profile)
     engine = Deidentifier(profile, Pseudonymizer(_key(settings)), settings.site)
-    folder = LocalFolder(destination)
     run_id = uuid.uuid4().hex
+    endpoint = endpoint_for(settings, str(destination)) if is_url(destination) else None
+    if endpoint is None:
+        _check_folders(source, Path(destination))
+    elif not source.is_dir():
+        raise UsageError(f"source {source} is not a folder")
     summary = RunSummary(
         run_id=run_id,
         audit_log=audit_path or default_audit_path(settings, run_id),
-        destination=str(folder),
+        destination=str(destination),
         profile=profile.label,
     )
     found = discover(source)
     summary.files_found = len(found.candidates) + len(found.skipped)
-    header = _run_header(run_id, profile, source, folder, settings)
+    header = _run_header(run_id, profile, source, str(destination), settings)
     gate = _Gate(profile, settings)
-    with (
-        closing(AuditLog(summary.audit_log, header)) as audit,
-        closing(LookupTable(settings.lookup_file)) as lookup,
-        closing(Quarantine(settings.state_dir / "quarantine")) as quarantine,
-    ):
+    with ExitStack() as stack:
+        audit = stack.enter_context(closing(AuditLog(summary.audit_log, header)))
+        lookup = stack.enter_context(closing(LookupTable(settings.lookup_file)))
+        quarantine = stack.enter_context(closing(Quarantine(settings.state_dir / "quarantine")))
+        delivery = None
+        if endpoint is not None:
+            delivery = _stow_delivery(stack, endpoint, settings, run_id)
+            folder = delivery.spool
+        else:
+            folder = LocalFolder(Path(destination))
         for skipped in found.skipped:
             summary.skipped.append(skipped)
             audit.outcome(skipped.path, "skipped", skipped.reason)
@@ -126,9 +154,57 @@ def submit(
             line.process(path)
             if on_file is not None:
                 on_file(path)
+        if delivery is not None:
+            summary.delivery = delivery.deliver(audit)
+            delivery.state.finish_run(run_id)
         summary.changes = audit.changes
         audit.footer(summary.counts())
     return summary
+
+
+def is_url(destination: str | Path) -> bool:
+    """Whether a destination names an endpoint rather than a folder."""
+    return isinstance(destination, str) and destination.startswith(("https://", "http://"))
+
+
+def _stow_delivery(
+    stack: ExitStack, endpoint: Endpoint, settings: Settings, run_id: str
+) -> StowDelivery:
+    client = stack.enter_context(closing(StowClient(endpoint)))
+    client.check()  # fail fast, before any work, on TLS, authentication or the base path
+    state = stack.enter_context(closing(DeliveryState(settings.state_dir / "state.sqlite")))
+    state.start_run(run_id, endpoint.base_url)
+    spool = settings.state_dir / "spool" / run_id
+    batching = Batching(settings.batch_instances, settings.batch_megabytes)
+    return StowDelivery(client, state, spool, run_id, batching)
+
+
+def endpoint_for(settings: Settings, url: str) -> Endpoint:
+    """The endpoint and its credentials: the token from BSTI_SUBMIT_TOKEN or the token file,
+    the basic-auth password from BSTI_SUBMIT_PASSWORD or the password file."""
+    token = os.environ.get("BSTI_SUBMIT_TOKEN") or _secret_file(settings.token_file)
+    password = os.environ.get("BSTI_SUBMIT_PASSWORD") or _secret_file(settings.password_file)
+    return Endpoint(
+        base_url=url,
+        ca_bundle=settings.ca_bundle,
+        token=token,
+        username=settings.username or None,
+        password=password,
+        client_cert=settings.client_cert,
+        client_key=settings.client_key,
+    )
+
+
+def _secret_file(path: Path | None) -> str | None:
+    """A secret from a file readable by its owner only; its content is never quoted."""
+    if path is None:
+        return None
+    try:
+        if path.stat().st_mode & 0o077:
+            raise ConfigError(f"{path} can be read by other users; run: chmod 600 {path}")
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"{path} cannot be read: {error.strerror}") from error
 
 
 def _check_folders(source: Path, destination: Path) -> None:
@@ -151,7 +227,7 @@ def _key(settings: Settings) -> bytes:
 
 
 def _run_header(
-    run_id: str, profile: Profile, source: Path, folder: LocalFolder, settings: Settings
+    run_id: str, profile: Profile, source: Path, destination: str, settings: Settings
 ) -> dict[str, object]:
     return {
         "run_id": run_id,
@@ -164,7 +240,7 @@ def _run_header(
         },
         "settings": {
             "source": str(source),
-            "destination": str(folder),
+            "destination": destination,
             "profile": settings.profile,
             "site": settings.site,
             "key_file": str(settings.key_file),
@@ -307,8 +383,21 @@ class Release:
     """What `release` did."""
 
     held_id: str
-    target: Path
+    target: str
     audit_log: Path
+
+
+def _send_released(path: Path, destination: str, settings: Settings) -> str:
+    """Write a released instance to its folder, or send it to its endpoint; where it went."""
+    dataset = pydicom.dcmread(path)
+    if not is_url(destination):
+        return str(LocalFolder(Path(destination)).write(dataset))
+    with closing(StowClient(endpoint_for(settings, destination))) as client:
+        sop = str(dataset.SOPInstanceUID)
+        (outcome,) = client.store(str(dataset.StudyInstanceUID), {sop: path})
+    if not outcome.stored:
+        raise EndpointError(f"{destination} did not store the released instance: {outcome.reason}")
+    return destination
 
 
 def release(held_id: str, reason: str, settings: Settings) -> Release:
@@ -322,8 +411,7 @@ def release(held_id: str, reason: str, settings: Settings) -> Release:
         held = quarantine.get(held_id)
         if held.released_at is not None:
             raise UsageError(f"{held.id} was already released on {held.released_at}")
-        dataset = pydicom.dcmread(quarantine.path_of(held))
-        target = LocalFolder(Path(held.destination)).write(dataset)
+        target = _send_released(quarantine.path_of(held), held.destination, settings)
         user = getpass.getuser()
         quarantine.mark_released(held, user, reason)
     header = {"run_id": run_id, "action": "quarantine release", "versions": dependency_versions()}

@@ -1,0 +1,118 @@
+"""Delivery of verified instances to the central endpoint, resumable and idempotent.
+
+Verified instances are spooled to a private folder during the run; each study is then sent in
+batches bounded by count and bytes. Every instance's outcome goes to the state database at once,
+so a rerun sends only what the server has not acknowledged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .audit import AuditLog
+from .destination import LocalFolder
+from .state import ACKNOWLEDGED, FAILED, DeliveryState
+from .stow import StowClient
+
+_MEGABYTE = 1 << 20
+
+
+@dataclass
+class DeliveryCounts:
+    """What the endpoint part of a run did."""
+
+    delivered: int = 0
+    already_delivered: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (SOP instance UID, reason)
+
+
+@dataclass(frozen=True)
+class Batching:
+    """Bounds of one STOW-RS request."""
+
+    instances: int = 50
+    megabytes: int = 64
+
+
+class StowDelivery:
+    """Spools a run's verified instances, then sends them study by study."""
+
+    def __init__(
+        self,
+        client: StowClient,
+        state: DeliveryState,
+        spool: Path,
+        run_id: str,
+        batching: Batching = Batching(),
+    ) -> None:
+        self.client, self.state, self.run_id, self.batching = client, state, run_id, batching
+        self.destination = client.endpoint.base_url
+        spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.spool = LocalFolder(spool)
+        self.counts = DeliveryCounts()
+
+    def deliver(self, audit: AuditLog) -> DeliveryCounts:
+        """Send everything spooled; the spool is emptied whatever happens."""
+        try:
+            for study in sorted(path for path in self.spool.root.iterdir() if path.is_dir()):
+                self._deliver_study(study, audit)
+        finally:
+            shutil.rmtree(self.spool.root, ignore_errors=True)
+        return self.counts
+
+    def _deliver_study(self, study: Path, audit: AuditLog) -> None:
+        pending: dict[str, tuple[Path, str]] = {}
+        for path in sorted(study.rglob("*.dcm")):
+            sop, digest = path.stem, _sha256(path)
+            if self.state.acknowledged(self.destination, sop, digest):
+                self.counts.already_delivered += 1
+                audit.delivery(sop, "already delivered", "")
+            else:
+                pending[sop] = (path, digest)
+        for batch in self._batches(pending):
+            outcomes = self.client.store(study.name, {sop: pending[sop][0] for sop in batch})
+            for outcome in outcomes:
+                status = ACKNOWLEDGED if outcome.stored else FAILED
+                digest = pending[outcome.sop][1]
+                self.state.record(
+                    self.destination,
+                    outcome.sop,
+                    study.name,
+                    digest,
+                    status,
+                    outcome.reason,
+                    self.run_id,
+                )
+                audit.delivery(
+                    outcome.sop, "delivered" if outcome.stored else "not delivered", outcome.reason
+                )
+                if outcome.stored:
+                    self.counts.delivered += 1
+                else:
+                    self.counts.failed.append((outcome.sop, outcome.reason))
+
+    def _batches(self, pending: dict[str, tuple[Path, str]]) -> Iterator[list[str]]:
+        batch: list[str] = []
+        size = 0
+        limit = self.batching.megabytes * _MEGABYTE
+        for sop, (path, _) in pending.items():
+            length = path.stat().st_size
+            if batch and (len(batch) == self.batching.instances or size + length > limit):
+                yield batch
+                batch, size = [], 0
+            batch.append(sop)
+            size += length
+        if batch:
+            yield batch
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_MEGABYTE):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,119 @@
+"""The delivery state: which instance was sent where, and whether the server acknowledged it.
+
+SQLite in the platformdirs state folder. A rerun asks it before sending, so nothing already
+stored is sent again and a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import ConfigError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    destination TEXT NOT NULL,
+    sop TEXT NOT NULL,
+    study TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (destination, sop)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    destination TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT
+);
+"""
+ACKNOWLEDGED = "acknowledged"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StudyStatus:
+    """Per destination and study: how many instances are acknowledged and failed."""
+
+    destination: str
+    study: str
+    acknowledged: int
+    failed: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class DeliveryState:
+    """The state database at `path`, created (mode 0600) on first use; `close()` it."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            self._connection = sqlite3.connect(path)
+            self._connection.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise ConfigError(f"state database {path} cannot be opened: {error}") from error
+
+    def close(self) -> None:
+        """Close the database."""
+        self._connection.close()
+
+    def start_run(self, run_id: str, destination: str) -> None:
+        with self._connection:
+            self._connection.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, NULL)", (run_id, destination, _now())
+            )
+
+    def finish_run(self, run_id: str) -> None:
+        with self._connection:
+            self._connection.execute(
+                "UPDATE runs SET finished = ? WHERE run_id = ?", (_now(), run_id)
+            )
+
+    def acknowledged(self, destination: str, sop: str, sha256: str) -> bool:
+        """Whether this exact content of this instance was stored there already."""
+        row = self._connection.execute(
+            "SELECT 1 FROM deliveries WHERE destination = ? AND sop = ? AND sha256 = ? "
+            "AND status = ?",
+            (destination, sop, sha256, ACKNOWLEDGED),
+        ).fetchone()
+        return row is not None
+
+    def record(
+        self,
+        destination: str,
+        sop: str,
+        study: str,
+        sha256: str,
+        status: str,
+        reason: str,
+        run_id: str,
+    ) -> None:
+        """Note an instance's outcome; committed at once, so a kill loses nothing recorded."""
+        with self._connection:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (destination, sop, study, sha256, status, reason, run_id, _now()),
+            )
+
+    def studies(self) -> list[StudyStatus]:
+        """Acknowledged and failed counts per destination and study."""
+        rows = self._connection.execute(
+            "SELECT destination, study, SUM(status = ?), SUM(status = ?) FROM deliveries "
+            "GROUP BY destination, study ORDER BY destination, study",
+            (ACKNOWLEDGED, FAILED),
+        )
+        return [StudyStatus(*row) for row in rows.fetchall()]
+
+    def runs(self) -> list[tuple[str, str, str, str | None]]:
+        """Every run: its ID, destination, start and finish (None when it did not finish)."""
+        return list(self._connection.execute("SELECT * FROM runs ORDER BY started").fetchall())

@@ -1,0 +1,191 @@
+"""A real DICOMweb server for the tests: Orthanc with its DICOMweb plugin on 127.0.0.1, behind
+nginx for TLS (with a throwaway CA) and a bearer token, as a central site would deploy it.
+Both run as this process's children with temporary configs and storage."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import trustme
+
+ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+ORTHANC_USER, ORTHANC_PASSWORD = "central", "orthanc-test-password"
+TOKEN = "test-bearer-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(url: str, **options: object) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2, **options)  # type: ignore[arg-type]
+            return
+        except requests.exceptions.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@dataclass
+class DicomWebServer:
+    """The running pair: `url` is the DICOMweb base behind TLS; `ca_file` trusts it."""
+
+    url: str
+    ca_file: Path
+    orthanc: str
+    access_log: Path
+    port: int
+
+    def orthanc_get(self, path: str, **options: object) -> requests.Response:
+        """Ask Orthanc directly (plain HTTP on loopback), as the central site's admin would."""
+        auth = (ORTHANC_USER, ORTHANC_PASSWORD)
+        return requests.get(f"{self.orthanc}{path}", auth=auth, timeout=30, **options)  # type: ignore[arg-type]
+
+    def instance_count(self) -> int:
+        return len(self.orthanc_get("/instances").json())
+
+    def posts(self) -> int:
+        return sum("POST " in line for line in self.access_log.read_text().splitlines())
+
+    def stored_files(self) -> dict[str, bytes]:
+        """SOP Instance UID -> the bytes Orthanc stored."""
+        files = {}
+        for instance in self.orthanc_get("/instances").json():
+            tags = self.orthanc_get(f"/instances/{instance}/simplified-tags").json()
+            files[tags["SOPInstanceUID"]] = self.orthanc_get(f"/instances/{instance}/file").content
+        return files
+
+
+@contextmanager
+def dicomweb_server(folder: Path) -> Iterator[DicomWebServer]:
+    folder.mkdir(parents=True, exist_ok=True)
+    orthanc_port, tls_port = free_port(), free_port()
+    with (
+        _orthanc(folder / "orthanc", orthanc_port),
+        _nginx(folder / "nginx", tls_port, orthanc_port) as (
+            ca_file,
+            access_log,
+        ),
+    ):
+        yield DicomWebServer(
+            url=f"https://localhost:{tls_port}/dicom-web",
+            ca_file=ca_file,
+            orthanc=f"http://127.0.0.1:{orthanc_port}",
+            access_log=access_log,
+            port=tls_port,
+        )
+
+
+@contextmanager
+def _orthanc(folder: Path, port: int) -> Iterator[None]:
+    folder.mkdir(parents=True)
+    config = {
+        "Name": "bsti-test",
+        "StorageDirectory": str(folder / "storage"),
+        "IndexDirectory": str(folder / "storage"),
+        "HttpPort": port,
+        "DicomServerEnabled": False,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": True,
+        "RegisteredUsers": {ORTHANC_USER: ORTHANC_PASSWORD},
+        "Plugins": [DICOMWEB_PLUGIN],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+    }
+    (folder / "orthanc.json").write_text(json.dumps(config))
+    log = (folder / "orthanc.log").open("w")
+    process = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=log)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/system")
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@contextmanager
+def _nginx(folder: Path, port: int, upstream: int) -> Iterator[tuple[Path, Path]]:
+    folder.mkdir(parents=True)
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("localhost")
+    cert, key, ca_file = folder / "server.pem", folder / "server.key", folder / "ca.pem"
+    server_cert.cert_chain_pems[0].write_to_path(cert)
+    for blob in server_cert.cert_chain_pems[1:]:
+        blob.write_to_path(cert, append=True)
+    server_cert.private_key_pem.write_to_path(key)
+    ca.cert_pem.write_to_path(ca_file)
+    basic = base64.b64encode(f"{ORTHANC_USER}:{ORTHANC_PASSWORD}".encode()).decode()
+    access_log = folder / "access.log"
+    (folder / "nginx.conf").write_text(
+        NGINX_CONFIG.format(
+            folder=folder,
+            port=port,
+            upstream=upstream,
+            cert=cert,
+            key=key,
+            token=TOKEN,
+            basic=basic,
+            access_log=access_log,
+        )
+    )
+    process = subprocess.Popen(
+        [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / "stderr.log").open("w"),
+    )
+    try:
+        wait_for(f"https://localhost:{port}/", verify=str(ca_file))
+        yield ca_file, access_log
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+NGINX_CONFIG = """
+worker_processes 1;
+daemon off;
+user root;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log {access_log};
+  client_body_temp_path {folder}/body;
+  proxy_temp_path {folder}/proxy;
+  fastcgi_temp_path {folder}/fastcgi;
+  uwsgi_temp_path {folder}/uwsgi;
+  scgi_temp_path {folder}/scgi;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    server_name localhost;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    client_max_body_size 0;
+    proxy_request_buffering off;
+    location / {{
+      if ($http_authorization != "Bearer {token}") {{ return 401; }}
+      proxy_set_header Authorization "Basic {basic}";
+      proxy_http_version 1.1;
+      proxy_read_timeout 300s;
+      proxy_pass http://127.0.0.1:{upstream};
+    }}
+  }}
+}}
+"""

@@ -1,0 +1,160 @@
+"""Sending to a real DICOMweb server (Orthanc behind TLS): what arrives, what is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import certifi
+import pytest
+import requests
+from click.testing import CliRunner, Result
+
+from bsti_submit.cli import main
+
+from .servers import TOKEN, DicomWebServer, dicomweb_server
+
+SITE = "RX1"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DicomWebServer]:
+    with dicomweb_server(tmp_path_factory.mktemp("dicomweb")) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BSTI_SUBMIT_TOKEN", TOKEN)
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def send(export: Path, server: DicomWebServer, *extra: str) -> Result:
+    return run(
+        "submit",
+        str(export),
+        "--to",
+        server.url,
+        "--site",
+        SITE,
+        "--ca-bundle",
+        str(server.ca_file),
+        *extra,
+    )
+
+
+def wado(server: DicomWebServer, study: str, series: str, sop: str) -> bytes:
+    """One instance through WADO-RS, behind TLS and the token, as the collection serves it."""
+    response = requests.get(
+        f"{server.url}/studies/{study}/series/{series}/instances/{sop}",
+        headers={
+            "Authorization": f"Bearer {TOKEN}",
+            "Accept": 'multipart/related; type="application/dicom"',
+        },
+        verify=str(server.ca_file),
+        timeout=30,
+    )
+    response.raise_for_status()
+    boundary = response.headers["Content-Type"].split("boundary=")[1].strip('"').encode()
+    part = response.content.split(b"--" + boundary)[1]
+    return part.split(b"\r\n\r\n", 1)[1].removesuffix(b"\r\n")
+
+
+def test_a_study_arrives_complete_byte_for_byte(
+    export: Path, server: DicomWebServer, tmp_path: Path
+) -> None:
+    local = run("submit", str(export), "--to", str(tmp_path / "local"), "--site", SITE)
+    assert local.exit_code == 4  # the truncated file
+    expected = {path.stem: path for path in (tmp_path / "local").rglob("*.dcm")}
+    result = send(export, server)
+    assert result.exit_code == 4, result.output
+    assert "Delivered 5, already delivered before 0, not delivered 0." in result.output
+    studies = {path.parent.parent.name for path in expected.values()}
+    for study in studies:
+        found = requests.get(
+            f"{server.url}/studies/{study}/instances",
+            headers={"Authorization": f"Bearer {TOKEN}", "Accept": "application/dicom+json"},
+            verify=str(server.ca_file),
+            timeout=30,
+        ).json()
+        sops = {item["00080018"]["Value"][0] for item in found}
+        assert sops == {sop for sop, path in expected.items() if path.parent.parent.name == study}
+    for sop, path in expected.items():
+        assert wado(server, path.parent.parent.name, path.parent.name, sop) == path.read_bytes()
+
+
+def test_a_rerun_sends_nothing(export: Path, server: DicomWebServer) -> None:
+    assert send(export, server).exit_code == 4
+    posts = server.posts()
+    again = send(export, server)
+    assert again.exit_code == 4
+    assert "Delivered 0, already delivered before 5, not delivered 0." in again.output
+    assert server.posts() == posts
+    status = run("status")
+    assert "acknowledged" in status.output and server.url in status.output
+
+
+def test_batches_are_bounded(
+    export: Path, server: DicomWebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BSTI_SUBMIT_BATCH_INSTANCES", "2")
+    posts = server.posts()
+    assert send(export, server).exit_code == 4
+    assert server.posts() - posts == 3  # 4 instances of one study in 2 batches, 1 of another
+
+
+def test_a_wrong_token_is_refused_and_stores_nothing(
+    export: Path, server: DicomWebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BSTI_SUBMIT_TOKEN", "wrong-token-secret")
+    before = server.instance_count()
+    result = send(export, server)
+    assert result.exit_code == 7
+    assert "authentication refused (401)" in result.output
+    assert "wrong-token-secret" not in result.output
+    assert server.instance_count() == before
+
+
+def test_an_unknown_ca_is_refused(export: Path, server: DicomWebServer) -> None:
+    before = server.instance_count()
+    result = run("submit", str(export), "--to", server.url, "--site", SITE)
+    assert result.exit_code == 7
+    assert "TLS failed" in result.output
+    assert server.instance_count() == before
+
+
+def test_a_wrong_host_name_is_refused(export: Path, server: DicomWebServer) -> None:
+    url = server.url.replace("localhost", "127.0.0.1")
+    result = run(
+        "submit", str(export), "--to", url, "--site", SITE, "--ca-bundle", str(server.ca_file)
+    )
+    assert result.exit_code == 7
+    assert "TLS failed" in result.output
+
+
+def test_the_ca_bundle_wins_over_requests_environment(
+    export: Path, server: DicomWebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REQUESTS_CA_BUNDLE (set on managed desktops) must not override the chosen bundle."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    monkeypatch.setenv("CURL_CA_BUNDLE", certifi.where())
+    assert send(export, server).exit_code == 4
+
+
+def test_plain_http_is_refused_except_to_loopback(export: Path, tmp_path: Path) -> None:
+    result = run("submit", str(export), "--to", "http://example.org/dicom-web", "--site", SITE)
+    assert result.exit_code == 3
+    assert "plain http is refused" in result.output
+
+
+def test_check_endpoint(server: DicomWebServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = run("check-endpoint", server.url, "--ca-bundle", str(server.ca_file))
+    assert good.exit_code == 0 and "OK" in good.output
+    missing = run("check-endpoint", server.url + "/nowhere", "--ca-bundle", str(server.ca_file))
+    assert missing.exit_code == 7
+    monkeypatch.setenv("BSTI_SUBMIT_TOKEN", "nope")
+    refused = run("check-endpoint", server.url, "--ca-bundle", str(server.ca_file))
+    assert refused.exit_code == 7 and "authentication refused" in refused.output
