@@ -5,13 +5,16 @@ Both run as this process's children with temporary configs and storage."""
 from __future__ import annotations
 
 import base64
+import http.client
+import http.server
 import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,16 +76,16 @@ class DicomWebServer:
 
 
 @contextmanager
-def dicomweb_server(folder: Path) -> Iterator[DicomWebServer]:
+def dicomweb_server(folder: Path, faults: list[str] | None = None) -> Iterator[DicomWebServer]:
+    """Orthanc behind nginx; with `faults`, a FaultProxy between the two spoils POSTs."""
     folder.mkdir(parents=True, exist_ok=True)
     orthanc_port, tls_port = free_port(), free_port()
-    with (
-        _orthanc(folder / "orthanc", orthanc_port),
-        _nginx(folder / "nginx", tls_port, orthanc_port) as (
-            ca_file,
-            access_log,
-        ),
-    ):
+    with ExitStack() as stack:
+        stack.enter_context(_orthanc(folder / "orthanc", orthanc_port))
+        upstream = orthanc_port
+        if faults is not None:
+            upstream = stack.enter_context(FaultProxy(orthanc_port, faults)).port
+        ca_file, access_log = stack.enter_context(_nginx(folder / "nginx", tls_port, upstream))
         yield DicomWebServer(
             url=f"https://localhost:{tls_port}/dicom-web",
             ca_file=ca_file,
@@ -189,3 +192,71 @@ http {{
   }}
 }}
 """
+
+
+class FaultProxy:
+    """An HTTP proxy between nginx and Orthanc that spoils POSTs on cue, one fault per POST in
+    order: "reset" (drop the connection mid-body), "503" and "429" (with Retry-After: 1),
+    "stall" (answer nothing for `stall_seconds`), "slow" (forward after a second), or "ok"."""
+
+    def __init__(self, upstream: int, faults: list[str], stall_seconds: float = 4.0) -> None:
+        self.upstream, self.faults, self.stall_seconds = upstream, list(faults), stall_seconds
+        self.port = free_port()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                proxy.forward(self, b"")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                fault = proxy.faults.pop(0) if proxy.faults else "ok"
+                if fault == "reset":
+                    self.rfile.read(min(length, 1000))
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                body = self.rfile.read(length)
+                if fault in ("503", "429"):
+                    self.send_response(int(fault))
+                    self.send_header("Retry-After", "1")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if fault == "stall":
+                    time.sleep(proxy.stall_seconds)
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault == "slow":
+                    time.sleep(1)
+                proxy.forward(self, body)
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def forward(self, handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=60)
+        headers = {key: value for key, value in handler.headers.items() if key.lower() != "host"}
+        connection.request(handler.command, handler.path, body=body or None, headers=headers)
+        response = connection.getresponse()
+        content = response.read()
+        handler.send_response(response.status)
+        for key, value in response.getheaders():
+            if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(content)))
+        handler.end_headers()
+        handler.wfile.write(content)
+        connection.close()
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

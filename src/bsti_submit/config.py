@@ -64,6 +64,8 @@ class Settings:
     client_key: Path | None = None
     batch_instances: int = 50
     batch_megabytes: int = 64
+    idle_timeout: int = 120
+    retries: int = 5
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:

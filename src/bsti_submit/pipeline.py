@@ -192,6 +192,8 @@ def endpoint_for(settings: Settings, url: str) -> Endpoint:
         password=password,
         client_cert=settings.client_cert,
         client_key=settings.client_key,
+        idle_timeout=float(settings.idle_timeout),
+        retries=settings.retries,
     )
 
 

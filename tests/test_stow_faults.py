@@ -1,0 +1,112 @@
+"""Hospital networks drop connections and servers get busy: every instance still ends up stored
+exactly once, and a killed run resumes where it stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bsti_submit.cli import main
+
+from .servers import TOKEN, DicomWebServer, dicomweb_server
+
+SITE = "RX1"
+
+
+@pytest.fixture(autouse=True)
+def settings_for_faults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BSTI_SUBMIT_TOKEN", TOKEN)
+    monkeypatch.setenv("BSTI_SUBMIT_BATCH_INSTANCES", "2")
+    monkeypatch.setenv("BSTI_SUBMIT_IDLE_TIMEOUT", "2")
+
+
+def send(export: Path, server: DicomWebServer) -> Result:
+    return CliRunner().invoke(
+        main,
+        [
+            "submit",
+            str(export),
+            "--to",
+            server.url,
+            "--site",
+            SITE,
+            "--ca-bundle",
+            str(server.ca_file),
+        ],
+        catch_exceptions=False,
+    )
+
+
+def delivered_rows(state_dir: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(state_dir / "state.sqlite") as connection:
+        return connection.execute("SELECT sop, status FROM deliveries").fetchall()
+
+
+def test_faults_on_the_way_still_store_every_instance_once(
+    export: Path, tmp_path: Path, isolated_folders: Path
+) -> None:
+    faults = ["reset", "503", "429", "stall", "ok", "reset"]
+    with dicomweb_server(tmp_path / "server", faults=faults) as server:
+        result = send(export, server)
+        assert result.exit_code == 4, result.output  # only the truncated file
+        assert "Delivered 5, already delivered before 0, not delivered 0." in result.output
+        assert server.instance_count() == 5
+        rows = delivered_rows(isolated_folders / "xdg_state_home" / "bsti-submit")
+        assert sorted(status for _, status in rows) == ["acknowledged"] * 5
+
+
+def test_retries_are_bounded_and_failures_reported(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BSTI_SUBMIT_RETRIES", "1")
+    with dicomweb_server(tmp_path / "server", faults=["503"] * 10) as server:
+        result = send(export, server)
+        assert result.exit_code == 6, result.output
+        assert "not delivered" in result.output and "HTTP 503" in result.output
+
+
+def test_a_killed_run_resumes_without_loss_or_duplicates(
+    export: Path, tmp_path: Path, isolated_folders: Path
+) -> None:
+    state = isolated_folders / "xdg_state_home" / "bsti-submit"
+    with dicomweb_server(tmp_path / "server", faults=["slow"] * 3) as server:
+        command = [
+            sys.executable,
+            "-c",
+            "from bsti_submit.cli import main; main()",
+            "submit",
+            str(export),
+            "--to",
+            server.url,
+            "--site",
+            SITE,
+            "--ca-bundle",
+            str(server.ca_file),
+        ]
+        process = subprocess.Popen(
+            command, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            (state / "state.sqlite").exists() and delivered_rows(state)
+        ):
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        first = delivered_rows(state)
+        assert 0 < len(first) < 5, "the kill should land between two batches"
+        posts_before = server.posts()
+        result = send(export, server)
+        assert result.exit_code == 4, result.output
+        assert f"already delivered before {len(first)}" in result.output
+        assert server.instance_count() == 5
+        assert len(delivered_rows(state)) == 5
+        assert server.posts() - posts_before <= 3  # only what was left, in batches of 2
