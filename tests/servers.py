@@ -26,6 +26,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 ORTHANC_USER, ORTHANC_PASSWORD = "central", "orthanc-test-password"
 TOKEN = "test-bearer-token-0123456789"
+SITE_USER, SITE_PASSWORD = "rx1-upload", "site-basic-password-42"
 
 
 def free_port() -> int:
@@ -54,6 +55,9 @@ class DicomWebServer:
     orthanc: str
     access_log: Path
     port: int
+    mtls_url: str
+    client_cert: Path
+    client_key: Path
 
     def orthanc_get(self, path: str, **options: object) -> requests.Response:
         """Ask Orthanc directly (plain HTTP on loopback), as the central site's admin would."""
@@ -79,19 +83,23 @@ class DicomWebServer:
 def dicomweb_server(folder: Path, faults: list[str] | None = None) -> Iterator[DicomWebServer]:
     """Orthanc behind nginx; with `faults`, a FaultProxy between the two spoils POSTs."""
     folder.mkdir(parents=True, exist_ok=True)
-    orthanc_port, tls_port = free_port(), free_port()
+    orthanc_port, tls_port, mtls_port = free_port(), free_port(), free_port()
     with ExitStack() as stack:
         stack.enter_context(_orthanc(folder / "orthanc", orthanc_port))
         upstream = orthanc_port
         if faults is not None:
             upstream = stack.enter_context(FaultProxy(orthanc_port, faults)).port
-        ca_file, access_log = stack.enter_context(_nginx(folder / "nginx", tls_port, upstream))
+        nginx = folder / "nginx"
+        ca_file, access_log = stack.enter_context(_nginx(nginx, tls_port, mtls_port, upstream))
         yield DicomWebServer(
             url=f"https://localhost:{tls_port}/dicom-web",
             ca_file=ca_file,
             orthanc=f"http://127.0.0.1:{orthanc_port}",
             access_log=access_log,
             port=tls_port,
+            mtls_url=f"https://localhost:{mtls_port}/dicom-web",
+            client_cert=nginx / "client.pem",
+            client_key=nginx / "client.key",
         )
 
 
@@ -123,7 +131,7 @@ def _orthanc(folder: Path, port: int) -> Iterator[None]:
 
 
 @contextmanager
-def _nginx(folder: Path, port: int, upstream: int) -> Iterator[tuple[Path, Path]]:
+def _nginx(folder: Path, port: int, mtls_port: int, upstream: int) -> Iterator[tuple[Path, Path]]:
     folder.mkdir(parents=True)
     ca = trustme.CA()
     server_cert = ca.issue_cert("localhost")
@@ -133,12 +141,19 @@ def _nginx(folder: Path, port: int, upstream: int) -> Iterator[tuple[Path, Path]
         blob.write_to_path(cert, append=True)
     server_cert.private_key_pem.write_to_path(key)
     ca.cert_pem.write_to_path(ca_file)
+    client = ca.issue_cert("rx1-upload-client")
+    client.cert_chain_pems[0].write_to_path(folder / "client.pem")
+    client.private_key_pem.write_to_path(folder / "client.key")
     basic = base64.b64encode(f"{ORTHANC_USER}:{ORTHANC_PASSWORD}".encode()).decode()
+    site_basic = base64.b64encode(f"{SITE_USER}:{SITE_PASSWORD}".encode()).decode()
     access_log = folder / "access.log"
     (folder / "nginx.conf").write_text(
         NGINX_CONFIG.format(
             folder=folder,
             port=port,
+            mtls_port=mtls_port,
+            ca_file=ca_file,
+            site_basic=site_basic,
             upstream=upstream,
             cert=cert,
             key=key,
@@ -174,19 +189,34 @@ http {{
   fastcgi_temp_path {folder}/fastcgi;
   uwsgi_temp_path {folder}/uwsgi;
   scgi_temp_path {folder}/scgi;
+  map_hash_bucket_size 128;
+  map $http_authorization $authorised {{
+    "Bearer {token}" 1;
+    "Basic {site_basic}" 1;
+    default 0;
+  }}
+  ssl_certificate {cert};
+  ssl_certificate_key {key};
+  ssl_protocols TLSv1.2 TLSv1.3;
+  client_max_body_size 0;
+  proxy_request_buffering off;
+  proxy_http_version 1.1;
+  proxy_read_timeout 300s;
+  proxy_set_header Authorization "Basic {basic}";
   server {{
     listen 127.0.0.1:{port} ssl;
     server_name localhost;
-    ssl_certificate {cert};
-    ssl_certificate_key {key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    client_max_body_size 0;
-    proxy_request_buffering off;
     location / {{
-      if ($http_authorization != "Bearer {token}") {{ return 401; }}
-      proxy_set_header Authorization "Basic {basic}";
-      proxy_http_version 1.1;
-      proxy_read_timeout 300s;
+      if ($authorised = 0) {{ return 401; }}
+      proxy_pass http://127.0.0.1:{upstream};
+    }}
+  }}
+  server {{
+    listen 127.0.0.1:{mtls_port} ssl;
+    server_name localhost;
+    ssl_client_certificate {ca_file};
+    ssl_verify_client on;
+    location / {{
       proxy_pass http://127.0.0.1:{upstream};
     }}
   }}

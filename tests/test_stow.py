@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from bsti_submit.cli import main
 
-from .servers import TOKEN, DicomWebServer, dicomweb_server
+from .servers import SITE_PASSWORD, SITE_USER, TOKEN, DicomWebServer, dicomweb_server, free_port
 
 SITE = "RX1"
 
@@ -141,7 +141,8 @@ def test_the_ca_bundle_wins_over_requests_environment(
     """REQUESTS_CA_BUNDLE (set on managed desktops) must not override the chosen bundle."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
     monkeypatch.setenv("CURL_CA_BUNDLE", certifi.where())
-    assert send(export, server).exit_code == 4
+    result = send(export, server)
+    assert result.exit_code == 4, result.output
 
 
 def test_plain_http_is_refused_except_to_loopback(export: Path, tmp_path: Path) -> None:
@@ -158,3 +159,56 @@ def test_check_endpoint(server: DicomWebServer, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("BSTI_SUBMIT_TOKEN", "nope")
     refused = run("check-endpoint", server.url, "--ca-bundle", str(server.ca_file))
     assert refused.exit_code == 7 and "authentication refused" in refused.output
+
+
+def test_http_basic_authentication(
+    export: Path, server: DicomWebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BSTI_SUBMIT_TOKEN")
+    monkeypatch.setenv("BSTI_SUBMIT_USERNAME", SITE_USER)
+    monkeypatch.setenv("BSTI_SUBMIT_PASSWORD", SITE_PASSWORD)
+    result = send(export, server)
+    assert result.exit_code == 4, result.output
+    assert "Delivered 5" in result.output and SITE_PASSWORD not in result.output
+
+
+def test_client_certificates(
+    export: Path, server: DicomWebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BSTI_SUBMIT_TOKEN")
+    without = run(
+        "submit",
+        str(export),
+        "--to",
+        server.mtls_url,
+        "--site",
+        SITE,
+        "--ca-bundle",
+        str(server.ca_file),
+    )
+    assert without.exit_code == 7
+    monkeypatch.setenv("BSTI_SUBMIT_CLIENT_CERT", str(server.client_cert))
+    monkeypatch.setenv("BSTI_SUBMIT_CLIENT_KEY", str(server.client_key))
+    with_cert = run(
+        "submit",
+        str(export),
+        "--to",
+        server.mtls_url,
+        "--site",
+        SITE,
+        "--ca-bundle",
+        str(server.ca_file),
+    )
+    assert with_cert.exit_code == 4, with_cert.output
+    assert "Delivered 5" in with_cert.output
+
+
+def test_a_proxy_that_refuses_is_named(
+    server: DicomWebServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+    result = run("check-endpoint", server.url, "--ca-bundle", str(server.ca_file))
+    assert result.exit_code == 7
+    assert "proxy" in result.output
