@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +76,7 @@ def test_a_study_arrives_complete_byte_for_byte(
     result = send(export, server)
     assert result.exit_code == 4, result.output
     assert "Delivered 5, already delivered before 0, not delivered 0." in result.output
+    assert "delivered 4, already delivered 0, not delivered 0" in result.output
     studies = {path.parent.parent.name for path in expected.values()}
     for study in studies:
         found = requests.get(
@@ -212,3 +217,44 @@ def test_a_proxy_that_refuses_is_named(
     result = run("check-endpoint", server.url, "--ca-bundle", str(server.ca_file))
     assert result.exit_code == 7
     assert "proxy" in result.output
+
+
+def test_progress_bars_only_on_a_terminal(export: Path, server: DicomWebServer) -> None:
+    """Under a pseudo-terminal rich draws bars; through a pipe (cron) there is no escape code."""
+    command = [
+        sys.executable,
+        "-c",
+        "from bsti_submit.cli import main; main()",
+        "submit",
+        str(export),
+        "--to",
+        server.url,
+        "--site",
+        SITE,
+        "--ca-bundle",
+        str(server.ca_file),
+    ]
+    piped = subprocess.run(command, capture_output=True, text=True, env=os.environ, timeout=120)
+    assert piped.returncode == 4
+    assert "\x1b[" not in piped.stdout + piped.stderr
+    assert "study " in piped.stdout and "Delivered 5, already delivered before 0" in piped.stdout
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        command,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"},
+    )
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    assert process.wait(timeout=120) == 4
+    assert b"\x1b[" in screen and b"De-identified" in screen

@@ -93,6 +93,11 @@ class AuditLog:
         )
         self._handle.flush()
 
+    def study_delivery(self, study_instance_uid: str, counts: dict[str, int]) -> None:
+        """Per study: delivered, already delivered before, not delivered."""
+        self._write({"type": "study", "study": study_instance_uid, **counts})
+        self._handle.flush()
+
     def footer(self, counts: dict[str, int]) -> None:
         """The run's closing record with its counts."""
         self._write({"type": "end", "time": _now(), "changes": self.changes, **counts})

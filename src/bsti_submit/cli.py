@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from .config import Settings
     from .discover import Skipped
-    from .pipeline import RunSummary
+    from .pipeline import Progress, RunSummary
     from .profile import Profile
 
 
@@ -129,32 +129,59 @@ def submit(
         target = destination or settings.destination
         if not target:
             raise UsageError("no destination: give --to DIR, or set one with bsti-submit init")
-        with _progress(console) as on_file:
+        with _progress(console) as progress:
             summary = run_submit(
-                source, target if is_url(target) else Path(target), settings, audit_log, on_file
+                source, target if is_url(target) else Path(target), settings, audit_log, progress
             )
     _print_summary(console, summary)
     sys.exit(int(summary.exit_status))
 
 
 @contextmanager
-def _progress(console: Console) -> Iterator[Callable[[Path], None] | None]:
-    """A progress line on a terminal; nothing at all otherwise."""
+def _progress(console: Console) -> Iterator[Progress | None]:
+    """Progress bars on a terminal; nothing at all otherwise (cron, logs)."""
     if not console.is_terminal:
         yield None
         return
-    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
-        task = bar.add_task("De-identifying", total=None)
-        count = 0
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bars:
+        yield _Bars(bars)
 
-        def advance(_: Path) -> None:
-            nonlocal count
-            count += 1
-            bar.update(task, description=f"De-identified {count} file(s)")
 
-        yield advance
+class _Bars:
+    """The run's progress as rich bars: files de-identified, then bytes sent by study."""
+
+    def __init__(self, bars: Any) -> None:
+        self.bars = bars
+        self.files = bars.add_task("De-identifying", total=None)
+        self.count = 0
+        self.sending: Any = None
+
+    def file_done(self, path: Path) -> None:
+        self.count += 1
+        self.bars.update(self.files, description=f"De-identified {self.count} file(s)")
+
+    def batch_sent(self, study: str, instances: int, sent: int, total: int) -> None:
+        if self.sending is None:
+            self.sending = self.bars.add_task("Sending", total=total)
+        self.bars.update(self.sending, completed=sent, description=f"Sending study ...{study[-8:]}")
 
 
 def _print_summary(console: Console, summary: RunSummary) -> None:
@@ -170,6 +197,11 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
             f"Delivered {sent.delivered}, already delivered before {sent.already_delivered}, "
             f"not delivered {len(sent.failed)}."
         )
+        for study, counts in sent.studies.items():
+            console.print(
+                f"  study {study}: delivered {counts.delivered}, already delivered "
+                f"{counts.already_delivered}, not delivered {counts.failed}"
+            )
         for sop, reason in sent.failed:
             console.print(f"  not delivered: {sop}: {reason}")
     if summary.patients:

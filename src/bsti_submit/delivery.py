@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from .audit import AuditLog
 from .destination import LocalFolder
@@ -22,12 +23,28 @@ _MEGABYTE = 1 << 20
 
 
 @dataclass
+class StudyCounts:
+    """What became of one study's instances."""
+
+    delivered: int = 0
+    already_delivered: int = 0
+    failed: int = 0
+
+
+@dataclass
 class DeliveryCounts:
-    """What the endpoint part of a run did."""
+    """What the endpoint part of a run did, in all and per study."""
 
     delivered: int = 0
     already_delivered: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (SOP instance UID, reason)
+    studies: dict[str, StudyCounts] = field(default_factory=dict)
+
+
+class BatchSink(Protocol):
+    """Told after each batch: the study, how many instances, bytes sent and bytes in all."""
+
+    def batch_sent(self, study: str, instances: int, sent: int, total: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -54,27 +71,39 @@ class StowDelivery:
         spool.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.spool = LocalFolder(spool)
         self.counts = DeliveryCounts()
+        self._sent = self._total = 0
 
-    def deliver(self, audit: AuditLog) -> DeliveryCounts:
+    def deliver(self, audit: AuditLog, progress: BatchSink | None = None) -> DeliveryCounts:
         """Send everything spooled; the spool is emptied whatever happens."""
         try:
-            for study in sorted(path for path in self.spool.root.iterdir() if path.is_dir()):
-                self._deliver_study(study, audit)
+            studies = sorted(path for path in self.spool.root.iterdir() if path.is_dir())
+            self._total = sum(path.stat().st_size for path in self.spool.root.rglob("*.dcm"))
+            self._sent = 0
+            for study in studies:
+                self.counts.studies[study.name] = StudyCounts()
+                self._deliver_study(study, audit, progress)
+                audit.study_delivery(study.name, asdict(self.counts.studies[study.name]))
         finally:
             shutil.rmtree(self.spool.root, ignore_errors=True)
         return self.counts
 
-    def _deliver_study(self, study: Path, audit: AuditLog) -> None:
+    def _deliver_study(self, study: Path, audit: AuditLog, progress: BatchSink | None) -> None:
         pending: dict[str, tuple[Path, str]] = {}
+        counts = self.counts.studies[study.name]
         for path in sorted(study.rglob("*.dcm")):
             sop, digest = path.stem, _sha256(path)
             if self.state.acknowledged(self.destination, sop, digest):
                 self.counts.already_delivered += 1
+                counts.already_delivered += 1
+                self._sent += path.stat().st_size
                 audit.delivery(sop, "already delivered", "")
             else:
                 pending[sop] = (path, digest)
         for batch in self._batches(pending):
             outcomes = self.client.store(study.name, {sop: pending[sop][0] for sop in batch})
+            self._sent += sum(pending[sop][0].stat().st_size for sop in batch)
+            if progress is not None:
+                progress.batch_sent(study.name, len(batch), self._sent, self._total)
             for outcome in outcomes:
                 status = ACKNOWLEDGED if outcome.stored else FAILED
                 digest = pending[outcome.sop][1]
@@ -92,8 +121,10 @@ class StowDelivery:
                 )
                 if outcome.stored:
                     self.counts.delivered += 1
+                    counts.delivered += 1
                 else:
                     self.counts.failed.append((outcome.sop, outcome.reason))
+                    counts.failed += 1
 
     def _batches(self, pending: dict[str, tuple[Path, str]]) -> Iterator[list[str]]:
         batch: list[str] = []

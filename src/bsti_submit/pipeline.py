@@ -6,12 +6,12 @@ import getpass
 import os
 import platform
 import uuid
-from collections.abc import Callable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Protocol
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -44,7 +44,15 @@ from .state import DeliveryState
 from .stow import Endpoint, StowClient
 from .verify import Finding, Verifier
 
-ProgressCallback = Callable[[Path], None]
+
+class Progress(Protocol):
+    """Where a run reports how far it has got (a progress bar on a terminal)."""
+
+    def file_done(self, path: Path) -> None:
+        """One source file was processed."""
+
+    def batch_sent(self, study: str, instances: int, sent: int, total: int) -> None:
+        """A batch of `instances` went to the endpoint: `sent` of `total` bytes so far."""
 
 
 @dataclass
@@ -114,7 +122,7 @@ def submit(
     destination: str | Path,
     settings: Settings,
     audit_path: Path | None = None,
-    on_file: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> RunSummary:
     """De-identify every DICOM instance under `source`, verify it, and write it to the folder
     `destination` or send it to the DICOMweb endpoint `destination` (an https:// URL)."""
@@ -152,10 +160,10 @@ def submit(
         line = _Line(engine, gate, folder, audit, lookup, quarantine, summary)
         for path in found.candidates:
             line.process(path)
-            if on_file is not None:
-                on_file(path)
+            if progress is not None:
+                progress.file_done(path)
         if delivery is not None:
-            summary.delivery = delivery.deliver(audit)
+            summary.delivery = delivery.deliver(audit, progress)
             delivery.state.finish_run(run_id)
         summary.changes = audit.changes
         audit.footer(summary.counts())
