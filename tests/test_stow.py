@@ -10,12 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import certifi
+import pydicom
 import pytest
 import requests
 from click.testing import CliRunner, Result
 
 from bsti_submit.cli import main
+from bsti_submit.stow import Endpoint, StowClient
+from bsti_submit.synthetic import FakePatient, make_instance
 
+from .helpers import save
 from .servers import SITE_PASSWORD, SITE_USER, TOKEN, DicomWebServer, dicomweb_server, free_port
 
 SITE = "RX1"
@@ -258,3 +262,30 @@ def test_progress_bars_only_on_a_terminal(export: Path, server: DicomWebServer) 
         screen += chunk
     assert process.wait(timeout=120) == 4
     assert b"\x1b[" in screen and b"De-identified" in screen
+
+
+def test_one_bad_part_fails_alone_while_the_rest_is_stored(
+    server: DicomWebServer, tmp_path: Path, patient: FakePatient
+) -> None:
+    """The server answers 400 for the batch but stores its good part: delivery is judged per
+    instance from the response body."""
+    good = save(make_instance(patient, study=7), tmp_path / "good.dcm")
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"not DICOM at all" * 100)
+    dataset = pydicom.dcmread(good)
+    client = StowClient(Endpoint(server.url, ca_bundle=server.ca_file, token=TOKEN, retries=0))
+    outcomes = client.store(
+        str(dataset.StudyInstanceUID), {str(dataset.SOPInstanceUID): good, "1.2.3.4": bad}
+    )
+    client.close()
+    stored = {outcome.sop: outcome for outcome in outcomes}
+    assert stored[str(dataset.SOPInstanceUID)].stored
+    assert not stored["1.2.3.4"].stored and not stored["1.2.3.4"].retry
+
+
+def test_secrets_stay_out_of_the_audit_log(
+    export: Path, server: DicomWebServer, isolated_folders: Path
+) -> None:
+    assert send(export, server).exit_code == 4
+    for log in isolated_folders.rglob("*.jsonl"):
+        assert TOKEN not in log.read_text()
