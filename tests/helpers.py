@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset
 
 from bsti_submit.synthetic import FakePatient
+
+if TYPE_CHECKING:
+    from .servers import DicomWebServer
 
 
 def save(dataset: Dataset, path: Path) -> Path:
@@ -53,4 +58,23 @@ def planted_identifiers(patient: FakePatient) -> list[str]:
         "FAKE SCANNER",
         "OLDNAME",
         "overlay of a name",
+    ]
+
+
+def cli_command(*args: str) -> list[str]:
+    """The bsti-submit command line, to run in a child process."""
+    return [sys.executable, "-c", "from bsti_submit.cli import main; main()", *args]
+
+
+def stow_args(source: Path, server: DicomWebServer, site: str = "RX1") -> list[str]:
+    """`submit` arguments that send SOURCE to the test server, trusting its CA."""
+    return [
+        "submit",
+        str(source),
+        "--to",
+        server.url,
+        "--site",
+        site,
+        "--ca-bundle",
+        str(server.ca_file),
     ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pty
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from bsti_submit.cli import main
 from bsti_submit.stow import Endpoint, StowClient
 from bsti_submit.synthetic import FakePatient, make_instance
 
-from .helpers import save
+from .helpers import cli_command, save, stow_args
 from .servers import SITE_PASSWORD, SITE_USER, TOKEN, DicomWebServer, dicomweb_server, free_port
 
 SITE = "RX1"
@@ -41,17 +40,7 @@ def run(*args: str) -> Result:
 
 
 def send(export: Path, server: DicomWebServer, *extra: str) -> Result:
-    return run(
-        "submit",
-        str(export),
-        "--to",
-        server.url,
-        "--site",
-        SITE,
-        "--ca-bundle",
-        str(server.ca_file),
-        *extra,
-    )
+    return run(*stow_args(export, server), *extra)
 
 
 def wado(server: DicomWebServer, study: str, series: str, sop: str) -> bytes:
@@ -185,29 +174,12 @@ def test_client_certificates(
     export: Path, server: DicomWebServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("BSTI_SUBMIT_TOKEN")
-    without = run(
-        "submit",
-        str(export),
-        "--to",
-        server.mtls_url,
-        "--site",
-        SITE,
-        "--ca-bundle",
-        str(server.ca_file),
-    )
+    arguments = [a if a != server.url else server.mtls_url for a in stow_args(export, server)]
+    without = run(*arguments)
     assert without.exit_code == 7
     monkeypatch.setenv("BSTI_SUBMIT_CLIENT_CERT", str(server.client_cert))
     monkeypatch.setenv("BSTI_SUBMIT_CLIENT_KEY", str(server.client_key))
-    with_cert = run(
-        "submit",
-        str(export),
-        "--to",
-        server.mtls_url,
-        "--site",
-        SITE,
-        "--ca-bundle",
-        str(server.ca_file),
-    )
+    with_cert = run(*arguments)
     assert with_cert.exit_code == 4, with_cert.output
     assert "Delivered 5" in with_cert.output
 
@@ -225,19 +197,7 @@ def test_a_proxy_that_refuses_is_named(
 
 def test_progress_bars_only_on_a_terminal(export: Path, server: DicomWebServer) -> None:
     """Under a pseudo-terminal rich draws bars; through a pipe (cron) there is no escape code."""
-    command = [
-        sys.executable,
-        "-c",
-        "from bsti_submit.cli import main; main()",
-        "submit",
-        str(export),
-        "--to",
-        server.url,
-        "--site",
-        SITE,
-        "--ca-bundle",
-        str(server.ca_file),
-    ]
+    command = cli_command(*stow_args(export, server))
     piped = subprocess.run(command, capture_output=True, text=True, env=os.environ, timeout=120)
     assert piped.returncode == 4
     assert "\x1b[" not in piped.stdout + piped.stderr

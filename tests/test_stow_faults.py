@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from bsti_submit.cli import main
 
+from .helpers import cli_command, stow_args
 from .servers import TOKEN, DicomWebServer, dicomweb_server
 
 SITE = "RX1"
@@ -29,20 +29,7 @@ def settings_for_faults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def send(export: Path, server: DicomWebServer) -> Result:
-    return CliRunner().invoke(
-        main,
-        [
-            "submit",
-            str(export),
-            "--to",
-            server.url,
-            "--site",
-            SITE,
-            "--ca-bundle",
-            str(server.ca_file),
-        ],
-        catch_exceptions=False,
-    )
+    return CliRunner().invoke(main, stow_args(export, server), catch_exceptions=False)
 
 
 def delivered_rows(state_dir: Path) -> list[tuple[str, str]]:
@@ -78,19 +65,7 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(
 ) -> None:
     state = isolated_folders / "xdg_state_home" / "bsti-submit"
     with dicomweb_server(tmp_path / "server", faults=["slow"] * 3) as server:
-        command = [
-            sys.executable,
-            "-c",
-            "from bsti_submit.cli import main; main()",
-            "submit",
-            str(export),
-            "--to",
-            server.url,
-            "--site",
-            SITE,
-            "--ca-bundle",
-            str(server.ca_file),
-        ]
+        command = cli_command(*stow_args(export, server))
         process = subprocess.Popen(
             command, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -7,7 +7,9 @@ so they read them here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
+from typing import NamedTuple
 
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import dictionary_VR, keyword_for_tag
@@ -93,3 +95,29 @@ def describe(element: DataElement) -> str:
     if isinstance(value, MultiValue | list):
         return "\\".join(str(item) for item in value)
     return str(value)
+
+
+class Leaf(NamedTuple):
+    """One element that is not a sequence, where it sits, and how to read its text."""
+
+    dataset: Dataset
+    tag: int
+    vr: str
+    encodings: Encodings
+
+    def text(self) -> str:
+        return stored_text(self.dataset, self.tag, self.vr, self.encodings)
+
+
+def leaves(dataset: Dataset, encodings: Encodings | None = None) -> Iterator[Leaf]:
+    """Every element that is not a sequence, at every depth, without decoding any value; an
+    item's own Specific Character Set applies to it and below."""
+    if encodings is None or "SpecificCharacterSet" in dataset:
+        encodings = encodings_of(dataset)
+    for tag in dataset.keys():  # noqa: SIM118 - iterating a Dataset decodes every value
+        vr = vr_of(dataset, tag)
+        if vr == "SQ":
+            for item in dataset[tag].value:
+                yield from leaves(item, encodings)
+        else:
+            yield Leaf(dataset, int(tag), vr, encodings)

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from pydicom.dataset import Dataset
 
-from .elements import Encodings, encodings_of, keyword_of, stored_text, vr_of
+from .elements import keyword_of, leaves
 
 # Attributes whose values identify the patient, the visit or the trust, besides every person
 # name (PN) and every date, which are collected at any depth.
@@ -154,7 +154,10 @@ def collect(dataset: Dataset) -> OriginalIdentifiers:
     letters or more, the values of IDENTIFYING_KEYWORDS (and their comma-separated parts), NHS
     numbers anywhere in text, every date and every UID that is not DICOM's own."""
     found = _Found({}, {}, set())
-    _collect_into(dataset, encodings_of(dataset), found)
+    for leaf in leaves(dataset):
+        if leaf.vr in _READ_VRS or keyword_of(leaf.tag) in IDENTIFYING_KEYWORDS:
+            values = [value for value in leaf.text().split("\\") if value]
+            _note(leaf.tag, leaf.vr, values, found)
     strings = {
         string: frozenset(tags)
         for string, tags in found.strings.items()
@@ -175,19 +178,6 @@ class _Found:
             self.strings.setdefault(string, set()).add(tag)
         for day in dates:
             self.dates.setdefault(day, set()).add(tag)
-
-
-def _collect_into(dataset: Dataset, encodings: Encodings, found: _Found) -> None:
-    if "SpecificCharacterSet" in dataset:
-        encodings = encodings_of(dataset)
-    for tag in dataset.keys():  # noqa: SIM118 - iterating a Dataset decodes every value
-        vr = vr_of(dataset, tag)
-        if vr == "SQ":
-            for item in dataset[tag].value:
-                _collect_into(item, encodings, found)
-        elif vr in _READ_VRS or keyword_of(tag) in IDENTIFYING_KEYWORDS:
-            values = [v for v in stored_text(dataset, tag, vr, encodings).split("\\") if v]
-            _note(tag, vr, values, found)
 
 
 def _note(tag: int, vr: str, values: list[str], found: _Found) -> None:

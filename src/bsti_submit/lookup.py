@@ -6,13 +6,11 @@ patient a pseudonym in the central collection stands for, and the reverse.
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import ConfigError
+from .storage import open_private_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (
@@ -41,13 +39,7 @@ class LookupTable:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-            self._connection = sqlite3.connect(path)
-            self._connection.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as error:
-            raise ConfigError(f"lookup table {path} cannot be opened: {error}") from error
+        self._connection = open_private_database(path, _SCHEMA, "lookup table")
 
     def close(self) -> None:
         """Close the underlying file."""

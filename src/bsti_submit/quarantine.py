@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from .errors import ConfigError, UsageError
+from .errors import UsageError
+from .storage import open_private_database
 from .verify import Finding
 
 _SCHEMA = """
@@ -65,14 +65,9 @@ class Quarantine:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            database = folder / "quarantine.sqlite"
-            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
-            self._connection = sqlite3.connect(database)
-            self._connection.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as error:
-            raise ConfigError(f"quarantine {folder} cannot be opened: {error}") from error
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        database = folder / "quarantine.sqlite"
+        self._connection = open_private_database(database, _SCHEMA, "quarantine")
 
     def close(self) -> None:
         """Close the table."""

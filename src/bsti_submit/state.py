@@ -6,13 +6,11 @@ stored is sent again and a killed run resumes where it stopped.
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import ConfigError
+from .storage import open_private_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -55,13 +53,7 @@ class DeliveryState:
     """The state database at `path`, created (mode 0600) on first use; `close()` it."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-            self._connection = sqlite3.connect(path)
-            self._connection.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as error:
-            raise ConfigError(f"state database {path} cannot be opened: {error}") from error
+        self._connection = open_private_database(path, _SCHEMA, "state database")
 
     def close(self) -> None:
         """Close the database."""

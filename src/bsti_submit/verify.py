@@ -12,16 +12,7 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
-from .elements import (
-    BINARY_VRS,
-    TEXT_VRS,
-    Encodings,
-    encodings_of,
-    keyword_of,
-    stored_text,
-    tag_text,
-    vr_of,
-)
+from .elements import BINARY_VRS, TEXT_VRS, keyword_of, leaves, tag_text, vr_of
 from .identifiers import NHS_NUMBER_SOURCE, OriginalIdentifiers, date_spellings, nhs_numbers_in
 from .profile import Action, Profile
 
@@ -140,28 +131,22 @@ class _Haystack:
     def __init__(self, dataset: Dataset) -> None:
         self.values: list[str] = []
         self.free_text: list[str] = []  # all text but UIDs, where NHS numbers are sought
-        self._read(dataset.file_meta, encodings_of(dataset))
-        self._read(dataset, encodings_of(dataset))
+        self._read(dataset.file_meta)
+        self._read(dataset)
         raw = "\n".join(self.values)
         self.raw = raw
         self.words = f" {_normalise(raw)} "
         self.collapsed = self.words.replace(" ", "")
 
-    def _read(self, dataset: Dataset, encodings: Encodings) -> None:
-        if "SpecificCharacterSet" in dataset:
-            encodings = encodings_of(dataset)
-        for tag in dataset.keys():  # noqa: SIM118 - iterating a Dataset decodes every value
-            vr = vr_of(dataset, tag)
-            if vr == "SQ":
-                for item in dataset[tag].value:
-                    self._read(item, encodings)
-            elif vr in TEXT_VRS:
-                value = stored_text(dataset, tag, vr, encodings)
+    def _read(self, dataset: Dataset) -> None:
+        for leaf in leaves(dataset):
+            if leaf.vr in TEXT_VRS:
+                value = leaf.text()
                 self.values.append(value)
-                if vr != "UI":
+                if leaf.vr != "UI":
                     self.free_text.append(value)
-            elif vr in BINARY_VRS and tag not in _PIXEL_TAGS:
-                stored = bytes(dataset[tag].value or b"")
+            elif leaf.vr in BINARY_VRS and leaf.tag not in _PIXEL_TAGS:
+                stored = bytes(leaf.dataset[leaf.tag].value or b"")
                 for decoded in (stored.decode("latin-1"), stored.decode("utf-8", "replace")):
                     self.values.append(decoded)
                     self.free_text.append(decoded)
