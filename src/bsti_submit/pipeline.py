@@ -15,16 +15,14 @@ from typing import Protocol
 
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from . import __version__
 from .audit import AuditLog
-from .burned_in import BurnedInRisk, MaskRules
 from .config import Settings
 from .deidentify import Deidentified, Deidentifier
 from .delivery import Batching, DeliveryCounts, StowDelivery
 from .destination import LocalFolder
-from .discover import Skipped, discover, read_instance
+from .discover import Skipped, discover
 from .errors import (
     ConfigError,
     EndpointError,
@@ -34,15 +32,14 @@ from .errors import (
     NotAnInstanceError,
     UsageError,
 )
-from .identifiers import collect
 from .lookup import LookupTable
-from .pixels import PixelMaskError, Rectangle, apply_mask
+from .processing import DICOM_FILE_ERRORS, Preparer
 from .profile import Profile, load_profile
 from .pseudonym import Pseudonymizer, load_or_create_key
 from .quarantine import Quarantine
 from .state import DeliveryState
 from .stow import Endpoint, StowClient
-from .verify import Finding, Verifier
+from .verify import Finding
 
 
 class Progress(Protocol):
@@ -143,7 +140,7 @@ def submit(
     found = discover(source)
     summary.files_found = len(found.candidates) + len(found.skipped)
     header = _run_header(run_id, profile, source, str(destination), settings)
-    gate = _Gate(profile, settings)
+    preparer = Preparer(engine, profile, settings.local_id_pattern)
     with ExitStack() as stack:
         audit = stack.enter_context(closing(AuditLog(summary.audit_log, header)))
         lookup = stack.enter_context(closing(LookupTable(settings.lookup_file)))
@@ -157,7 +154,7 @@ def submit(
         for skipped in found.skipped:
             summary.skipped.append(skipped)
             audit.outcome(skipped.path, "skipped", skipped.reason)
-        line = _Line(engine, gate, folder, audit, lookup, quarantine, summary)
+        line = _Line(preparer, folder, audit, lookup, quarantine, summary)
         for path in found.candidates:
             line.process(path)
             if progress is not None:
@@ -259,53 +256,27 @@ def _run_header(
     }
 
 
-class _Gate:
-    """What decides, independently of the engine, whether an instance may leave."""
-
-    def __init__(self, profile: Profile, settings: Settings) -> None:
-        self.allowed_classes = profile.sop_classes
-        self.burned_in = BurnedInRisk()
-        self.masks = MaskRules(profile)
-        self.verifier = Verifier(profile, settings.local_id_pattern)
-
-    def admit(self, dataset: Dataset) -> None:
-        """Refuse, as not processed, objects outside the profile's SOP class allowlist."""
-        sop_class = dataset.SOPClassUID
-        if str(sop_class) not in self.allowed_classes:
-            raise NotAnInstanceError(
-                f"{sop_class.name}: not on the profile's list of SOP classes to send"
-            )
-
-
 class _Line:
     """One file at a time through read -> assess -> de-identify -> verify -> write or hold,
     recorded as it goes. Any failure of one file is recorded and the run goes on."""
 
     def __init__(
         self,
-        engine: Deidentifier,
-        gate: _Gate,
+        preparer: Preparer,
         folder: LocalFolder,
         audit: AuditLog,
         lookup: LookupTable,
         quarantine: Quarantine,
         summary: RunSummary,
     ) -> None:
-        self.engine, self.gate, self.folder, self.audit = engine, gate, folder, audit
+        self.preparer, self.folder, self.audit = preparer, folder, audit
         self.lookup, self.quarantine, self.summary = lookup, quarantine, summary
         self.written_from: dict[str, Path] = {}
 
     def process(self, path: Path) -> None:
         try:
-            dataset = read_instance(path)
-            self.gate.admit(dataset)
-            risks = self.gate.burned_in.assess(dataset)  # judged on the original header
-            rectangles = self.gate.masks.rectangles_for(dataset) if risks else []
-            original = collect(dataset)
-            result = self.engine.apply(dataset, original)
-            if rectangles:
-                risks = self._mask(dataset, rectangles, result)
-            findings = risks + self.gate.verifier.check(dataset, original)
+            prepared = self.preparer.prepare(path)
+            dataset, result, findings = prepared.dataset, prepared.result, prepared.findings
             new_sop = str(dataset.SOPInstanceUID)
             if new_sop in self.written_from:
                 reason = f"duplicate of {self.written_from[new_sop]} (same SOP Instance UID)"
@@ -322,15 +293,6 @@ class _Line:
             self._fail(path, error)
             return
         self._written(path, dataset, result, target)
-
-    @staticmethod
-    def _mask(dataset: Dataset, rectangles: list[Rectangle], result: Deidentified) -> list[Finding]:
-        """Blank a mask rule's rectangles; what is still at risk if that cannot be done."""
-        try:
-            result.changes.extend(apply_mask(dataset, rectangles))
-        except PixelMaskError as error:
-            return [Finding("burned-in text risk", f"mask rule not applied ({error})")]
-        return []
 
     def _skip(self, path: Path, reason: str, new_sop: str = "") -> None:
         self.summary.skipped.append(Skipped(path, reason))
@@ -372,20 +334,6 @@ class _Line:
         self.summary.series.add(str(dataset.SeriesInstanceUID))
         output = str(target.relative_to(self.folder.root))
         self.audit.outcome(path, "written", "", new_sop, output=output)
-
-
-# What reading, cleaning or writing one odd file can raise; anything else is a bug and stops.
-DICOM_FILE_ERRORS = (
-    InstanceError,
-    InvalidDicomError,
-    OSError,
-    ValueError,
-    TypeError,
-    KeyError,
-    AttributeError,
-    OverflowError,
-    EOFError,
-)
 
 
 @dataclass(frozen=True)
