@@ -110,6 +110,7 @@ SITE_HELP = "The trust's site code (its ODS code), which prefixes every pseudony
     default=None,
     help="Audit log file to create [default: a new file in the log folder].",
 )
+@click.option("--dry-run", is_flag=True, help="Only show what would happen (as `scan`).")
 def submit(
     source: Path,
     destination: str | None,
@@ -117,8 +118,13 @@ def submit(
     site: str | None,
     ca_bundle: Path | None,
     audit_log: Path | None,
+    dry_run: bool,
 ) -> None:
-    """De-identify every DICOM file under SOURCE into a folder."""
+    """De-identify every DICOM file under SOURCE, verify it, and write it to a folder or send it
+    to the central DICOMweb endpoint."""
+    if dry_run:
+        _scan(source, destination or "", profile, site, False, False, None)
+        return
     from .pipeline import is_url
     from .pipeline import submit as run_submit
 
@@ -223,6 +229,102 @@ def _print_files(console: Console, title: str, files: list[Skipped]) -> None:
     console.print(f"{title}: {len(files)} file(s)")
     for entry in files:
         console.print(f"  {entry.path}: {entry.reason}")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--to", "destination", default=None, help="Where a submit would go (shown only).")
+@click.option("--profile", default=None, help=PROFILE_HELP)
+@click.option("--site", default=None, help=SITE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+@click.option("--hide-values", is_flag=True, help="Mask original values (for a screenshot).")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a self-contained HTML report with a contact sheet.",
+)
+def scan(
+    source: Path,
+    destination: str | None,
+    profile: str | None,
+    site: str | None,
+    as_json: bool,
+    hide_values: bool,
+    report: Path | None,
+) -> None:
+    """Dry run: show what submit would remove, change, hold back and send. Writes nothing
+    (besides --report) and sends nothing."""
+    _scan(source, destination, profile, site, as_json, hide_values, report)
+
+
+def _scan(
+    source: Path,
+    destination: str | None,
+    profile: str | None,
+    site: str | None,
+    as_json: bool,
+    hide_values: bool,
+    report_file: Path | None,
+) -> None:
+    import json
+
+    from .report import render_html
+    from .scan import scan as run_scan
+
+    _quiet_libraries()
+    with _reported_errors():
+        settings = _settings(profile=profile, site=site)
+        report = run_scan(
+            source,
+            settings,
+            destination or settings.destination,
+            thumbnails=report_file is not None,
+        )
+    if report_file is not None:
+        report_file.write_text(render_html(report, hide_values), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(report.as_json(hide_values), indent=2, ensure_ascii=False))
+    else:
+        _print_scan(_console(), report.as_json(hide_values))
+    sys.exit(int(report.exit_status))
+
+
+def _print_scan(console: Console, data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    counts, profile = data["counts"], data["profile"]
+    console.print("Dry run: nothing was written and nothing was sent.")
+    console.print(
+        f"Profile {profile['name']} {profile['version']} (sha256 {profile['sha256']}), "
+        f"options: {', '.join(profile['options']) or 'none'}"
+    )
+    console.print(f"Destination: {data['destination'] or '(none given)'}")
+    modalities = ", ".join(f"{name} {count}" for name, count in data["modalities"].items())
+    console.print(
+        f"Found {counts['instances']} instance(s) in {counts['studies']} study(ies), "
+        f"{counts['series']} series ({modalities or 'none'}): would send "
+        f"{counts['would_send']}, would quarantine {counts['would_quarantine']}."
+    )
+    for entry in data["skipped"] + data["failed"]:
+        console.print(f"  skipped: {entry['file']}: {entry['reason']}")
+    table = Table(title="Attributes that would change", title_justify="left")
+    for column in ("tag", "keyword", "action", "files", "before (example)", "after"):
+        table.add_column(column, overflow="fold")
+    for row in data["changes"]:
+        table.add_row(
+            row["tag_path"],
+            row["keyword"],
+            row["action"],
+            str(row["files"]),
+            row["example_before"],
+            str(row["example_after"]),
+        )
+    console.print(table)
+    for reason, number in data["quarantine_reasons"].items():
+        console.print(f"Would quarantine {number}: {reason}")
+    for patient in data["patients"]:
+        console.print(f"Patient {patient['patient_id']} would be {patient['pseudonym']}")
 
 
 @main.command()
