@@ -221,3 +221,25 @@ def test_a_mask_rule_on_undecodable_pixels_quarantines(
     assert result.exit_code == 5
     assert "mask rule not applied" in result.output
     assert not written(tmp_path)
+
+
+def test_digits_inside_a_uid_are_no_false_alarm(patient: FakePatient) -> None:
+    """Digits that spell an original date inside a longer number (a new UID) are no residual
+    identifier; the same date written with separators in a text value is."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    from bsti_submit.identifiers import collect
+    from bsti_submit.profile import load_profile
+    from bsti_submit.verify import Verifier
+
+    cleaned = Dataset()
+    cleaned.file_meta = FileMetaDataset()
+    cleaned.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    cleaned.PatientIdentityRemoved = "YES"
+    cleaned.FrameOfReferenceUID = "2.25.99915046199"  # 150461: the birth date as dd/mm/yy
+    verifier, original = Verifier(load_profile("ps315-basic")), collect(make_instance(patient))
+    assert verifier.check(cleaned, original) == []
+    cleaned.ImageComments = "born 15-04-61"
+    found = [str(finding) for finding in verifier.check(cleaned, original)]
+    assert found == ["residual identifier: date (PatientBirthDate)"]

@@ -159,7 +159,12 @@ class _Haystack:
             return True
         collapsed = words.replace(" ", "")
         has_digit = any(character.isdigit() for character in collapsed)
-        return len(collapsed) >= _COLLAPSED_MIN and has_digit and collapsed in self.collapsed
+        if len(collapsed) < _COLLAPSED_MIN or not has_digit or collapsed not in self.collapsed:
+            return False
+        # Confirm on word boundaries, separators optional inside: "RX-1234567" is the ID
+        # RX1234567, but the digits of a date found across two UIDs are not a date.
+        spread = " ?".join(re.escape(character) for character in collapsed)
+        return re.search(f" {spread} ", self.words) is not None
 
     def contains_uid(self, uid: str) -> bool:
         start = self.raw.find(uid)
