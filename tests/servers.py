@@ -224,6 +224,11 @@ http {{
 """
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that goes away mid-request is part of the tests, not news."""
+
+
 class FaultProxy:
     """An HTTP proxy between nginx and Orthanc that spoils POSTs on cue, one fault per POST in
     order: "reset" (drop the connection mid-body), "503" and "429" (with Retry-After: 1),
@@ -265,7 +270,7 @@ class FaultProxy:
                     time.sleep(1)
                 proxy.forward(self, body)
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _QuietServer(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def forward(self, handler: http.server.BaseHTTPRequestHandler, body: bytes) -> None:

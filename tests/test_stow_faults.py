@@ -81,7 +81,7 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(
         posts_before = server.posts()
         result = send(export, server)
         assert result.exit_code == 4, result.output
-        assert f"already delivered before {len(first)}" in result.output
+        assert f"Already taken in an earlier run, unchanged: {len(first)} file(s)." in result.output
         assert server.instance_count() == 5
         assert len(delivered_rows(state)) == 5
         assert server.posts() - posts_before <= 3  # only what was left, in batches of 2

@@ -210,6 +210,16 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
             )
         for sop, reason in sent.failed:
             console.print(f"  not delivered: {sop}: {reason}")
+    if summary.already_processed:
+        console.print(
+            f"Already taken in an earlier run, unchanged: {summary.already_processed} file(s)."
+        )
+    if summary.waiting:
+        console.print(
+            f"Left for the next run (their study changed recently): {len(summary.waiting)} file(s)."
+        )
+    if summary.stale_lock_pid:
+        console.print(f"Took over the lock left by an earlier run (pid {summary.stale_lock_pid}).")
     if summary.patients:
         console.print(f"Patients (pseudonyms): {', '.join(sorted(summary.patients))}")
     _print_files(console, "Skipped", summary.skipped)

@@ -66,24 +66,37 @@ class Settings:
     batch_megabytes: int = 64
     idle_timeout: int = 120
     retries: int = 5
+    quiet_seconds: int = 0
+    log_retention_days: int = 30
+    after_delivery: str = "keep"
+    move_to: Path | None = None
+    # Where each value came from: "default", "config file PATH", "environment VAR", "flag".
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:
         """Defaults, then the config file, then `BSTI_SUBMIT_<FIELD>` variables, then the flags
-        that are not None."""
-        layers: list[dict[str, Any]] = [
-            _read_config(config_file or _config_file_in_use()),
-            {
-                item.name: os.environ[_env_name(item.name)]
+        that are not None; each value remembers where it came from."""
+        chosen_file = config_file or _config_file_in_use()
+        layers: list[tuple[str, dict[str, Any]]] = [
+            (f"config file {chosen_file}", _read_config(chosen_file)),
+            *(
+                (
+                    f"environment {_env_name(item.name)}",
+                    {item.name: os.environ[_env_name(item.name)]},
+                )
                 for item in fields(cls)
-                if os.environ.get(_env_name(item.name))
-            },
-            {name: value for name, value in flags.items() if value is not None},
+                if item.name != "sources" and os.environ.get(_env_name(item.name))
+            ),
+            ("flag", {name: value for name, value in flags.items() if value is not None}),
         ]
         merged: dict[str, Any] = {}
-        for layer in layers:
+        sources = {item.name: "default" for item in fields(cls) if item.name != "sources"}
+        for origin, layer in layers:
             merged.update(layer)
-        settings = replace(cls(), **{name: _typed(name, value) for name, value in merged.items()})
+            sources.update(dict.fromkeys(layer, origin))
+        typed = {name: _typed(name, value) for name, value in merged.items()}
+        settings = replace(cls(), **typed, sources=sources)
         _check_pattern(settings.local_id_pattern)
         if settings.site and not SITE_CODE.match(settings.site):
             raise ConfigError(
@@ -104,12 +117,20 @@ def _env_name(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
+def site_config_file() -> Path:
+    """The machine-wide config file, for installs shared by every user of a host."""
+    return platformdirs.site_config_path(APP_NAME) / "config.toml"
+
+
 def _config_file_in_use() -> Path | None:
+    """BSTI_SUBMIT_CONFIG, else the user's config file, else the machine's, else none."""
     named = os.environ.get(_env_name("config"))
     if named:
         return Path(named)
-    default = default_config_file()
-    return default if default.is_file() else None
+    for candidate in (default_config_file(), site_config_file()):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _typed(name: str, value: Any) -> Any:
@@ -137,7 +158,7 @@ def _read_config(path: Path | None) -> dict[str, Any]:
         raise ConfigError(f"config file {path} cannot be read: {error.strerror}") from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path}: {error}") from error
-    known = {item.name for item in fields(Settings)}
+    known = {item.name for item in fields(Settings)} - {"sources"}
     unknown = sorted(set(values) - known)
     if unknown:
         names = ", ".join(sorted(known))

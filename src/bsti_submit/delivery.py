@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -72,9 +72,17 @@ class StowDelivery:
         self.spool = LocalFolder(spool)
         self.counts = DeliveryCounts()
         self._sent = self._total = 0
+        self._on_stored: Callable[[str], None] | None = None
 
-    def deliver(self, audit: AuditLog, progress: BatchSink | None = None) -> DeliveryCounts:
-        """Send everything spooled; the spool is emptied whatever happens."""
+    def deliver(
+        self,
+        audit: AuditLog,
+        progress: BatchSink | None = None,
+        on_stored: Callable[[str], None] | None = None,
+    ) -> DeliveryCounts:
+        """Send everything spooled; `on_stored` hears of each instance the server holds, as
+        soon as it does. The spool is emptied whatever happens."""
+        self._on_stored = on_stored
         try:
             studies = sorted(path for path in self.spool.root.iterdir() if path.is_dir())
             self._total = sum(path.stat().st_size for path in self.spool.root.rglob("*.dcm"))
@@ -94,6 +102,7 @@ class StowDelivery:
             sop, digest = path.stem, _sha256(path)
             if self.state.acknowledged(self.destination, sop, digest):
                 self.counts.already_delivered += 1
+                self._stored(sop)
                 counts.already_delivered += 1
                 self._sent += path.stat().st_size
                 audit.delivery(sop, "already delivered", "")
@@ -121,10 +130,15 @@ class StowDelivery:
                 )
                 if outcome.stored:
                     self.counts.delivered += 1
+                    self._stored(outcome.sop)
                     counts.delivered += 1
                 else:
                     self.counts.failed.append((outcome.sop, outcome.reason))
                     counts.failed += 1
+
+    def _stored(self, sop: str) -> None:
+        if self._on_stored is not None:
+            self._on_stored(sop)
 
     def _batches(self, pending: dict[str, tuple[Path, str]]) -> Iterator[list[str]]:
         batch: list[str] = []

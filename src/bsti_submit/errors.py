@@ -19,6 +19,8 @@ class ExitStatus(IntEnum):
     QUARANTINED = 5
     PARTIAL_DELIVERY = 6
     ENDPOINT = 7
+    ALREADY_RUNNING = 8
+    INTERRUPTED = 9
 
 
 class BstiError(Exception):
@@ -31,6 +33,12 @@ class UsageError(BstiError):
     """The command was given arguments that cannot work together."""
 
     exit_status = ExitStatus.USAGE
+
+
+class AlreadyRunningError(BstiError):
+    """Another run holds the lock on the state folder."""
+
+    exit_status = ExitStatus.ALREADY_RUNNING
 
 
 class ConfigError(BstiError):

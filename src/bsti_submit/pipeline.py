@@ -6,6 +6,7 @@ import getpass
 import os
 import platform
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,8 +38,10 @@ from .processing import DICOM_FILE_ERRORS, Preparer
 from .profile import Profile, load_profile
 from .pseudonym import Pseudonymizer, load_or_create_key
 from .quarantine import Quarantine
+from .runlock import RunLock
 from .state import DeliveryState
 from .stow import Endpoint, StowClient
+from .unattended import AfterDelivery, SourceTracker, quiet_studies
 from .verify import Finding
 
 
@@ -70,6 +73,9 @@ class RunSummary:
     failed: list[Skipped] = field(default_factory=list)
     quarantined: list[Skipped] = field(default_factory=list)
     delivery: DeliveryCounts | None = None
+    already_processed: int = 0
+    waiting: list[Path] = field(default_factory=list)
+    stale_lock_pid: int | None = None
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -94,6 +100,8 @@ class RunSummary:
             "skipped": len(self.skipped),
             "failed": len(self.failed),
             "quarantined": len(self.quarantined),
+            "already_processed": self.already_processed,
+            "waiting": len(self.waiting),
             "studies": len(self.studies),
             "series": len(self.series),
             "patients": len(self.patients),
@@ -141,30 +149,52 @@ def submit(
     summary.files_found = len(found.candidates) + len(found.skipped)
     header = _run_header(run_id, profile, source, str(destination), settings)
     preparer = Preparer(engine, profile, settings.local_id_pattern)
+    after = AfterDelivery(settings.after_delivery, source, settings.move_to)
     with ExitStack() as stack:
+        lock = stack.enter_context(RunLock(settings.state_dir))
+        summary.stale_lock_pid = lock.stale_pid
         audit = stack.enter_context(closing(AuditLog(summary.audit_log, header)))
         lookup = stack.enter_context(closing(LookupTable(settings.lookup_file)))
         quarantine = stack.enter_context(closing(Quarantine(settings.state_dir / "quarantine")))
+        state = stack.enter_context(closing(DeliveryState(settings.state_dir / "state.sqlite")))
+        tracker = SourceTracker(state, str(destination))
         delivery = None
         if endpoint is not None:
-            delivery = _stow_delivery(stack, endpoint, settings, run_id)
+            delivery = _stow_delivery(stack, endpoint, state, settings, run_id)
             folder = delivery.spool
         else:
             folder = LocalFolder(Path(destination))
         for skipped in found.skipped:
             summary.skipped.append(skipped)
             audit.outcome(skipped.path, "skipped", skipped.reason)
+        new_files = [path for path in found.candidates if not tracker.done(path)]
+        summary.already_processed = len(found.candidates) - len(new_files)
+        ready, summary.waiting = quiet_studies(new_files, settings.quiet_seconds)
+        for path in summary.waiting:
+            audit.outcome(path, "waiting", "its study changed recently: left for the next run")
         line = _Line(preparer, folder, audit, lookup, quarantine, summary)
-        for path in found.candidates:
+        line.on_safe = None if delivery else lambda path: _done(tracker, after, path)
+        for path in ready:
             line.process(path)
             if progress is not None:
                 progress.file_done(path)
         if delivery is not None:
-            summary.delivery = delivery.deliver(audit, progress)
+            summary.delivery = delivery.deliver(
+                audit, progress, lambda sop: _done(tracker, after, line.written_from[sop])
+            )
             delivery.state.finish_run(run_id)
+        for path in line.held:
+            tracker.mark(path, "quarantined")
         summary.changes = audit.changes
         audit.footer(summary.counts())
     return summary
+
+
+def _done(tracker: SourceTracker, after: AfterDelivery, path: Path) -> None:
+    """A source file whose instance is safe at its destination: remembered, then kept, moved
+    or deleted as asked."""
+    tracker.mark(path, "delivered")
+    after.act(path)
 
 
 def is_url(destination: str | Path) -> bool:
@@ -173,11 +203,10 @@ def is_url(destination: str | Path) -> bool:
 
 
 def _stow_delivery(
-    stack: ExitStack, endpoint: Endpoint, settings: Settings, run_id: str
+    stack: ExitStack, endpoint: Endpoint, state: DeliveryState, settings: Settings, run_id: str
 ) -> StowDelivery:
     client = stack.enter_context(closing(StowClient(endpoint)))
     client.check()  # fail fast, before any work, on TLS, authentication or the base path
-    state = stack.enter_context(closing(DeliveryState(settings.state_dir / "state.sqlite")))
     state.start_run(run_id, endpoint.base_url)
     spool = settings.state_dir / "spool" / run_id
     batching = Batching(settings.batch_instances, settings.batch_megabytes)
@@ -272,6 +301,10 @@ class _Line:
         self.preparer, self.folder, self.audit = preparer, folder, audit
         self.lookup, self.quarantine, self.summary = lookup, quarantine, summary
         self.written_from: dict[str, Path] = {}
+        self.held: list[Path] = []
+        # Called with a source file once its instance is safe (a local destination only: an
+        # endpoint's acknowledgements come after the whole run's line).
+        self.on_safe: Callable[[Path], None] | None = None
 
     def process(self, path: Path) -> None:
         try:
@@ -315,6 +348,7 @@ class _Line:
         self._record(path, new_sop, result)
         reason = "; ".join(str(finding) for finding in findings)
         self.summary.quarantined.append(Skipped(path, f"{held}: {reason}"))
+        self.held.append(path)
         self.audit.outcome(path, "quarantined", reason, new_sop, quarantine_id=held)
 
     def _record(self, path: Path, new_sop: str, result: Deidentified) -> None:
@@ -334,6 +368,8 @@ class _Line:
         self.summary.series.add(str(dataset.SeriesInstanceUID))
         output = str(target.relative_to(self.folder.root))
         self.audit.outcome(path, "written", "", new_sop, output=output)
+        if self.on_safe is not None:
+            self.on_safe(path)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,15 @@ CREATE TABLE IF NOT EXISTS deliveries (
     at TEXT NOT NULL,
     PRIMARY KEY (destination, sop)
 );
+CREATE TABLE IF NOT EXISTS sources (
+    destination TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    changed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (destination, path)
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     destination TEXT NOT NULL,
@@ -95,6 +104,24 @@ class DeliveryState:
             self._connection.execute(
                 "INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (destination, sop, study, sha256, status, reason, run_id, _now()),
+            )
+
+    def source_done(self, destination: str, path: str, size: int, changed: int) -> bool:
+        """Whether this source file, unchanged, was taken for this destination before."""
+        row = self._connection.execute(
+            "SELECT 1 FROM sources WHERE destination = ? AND path = ? AND size = ? AND changed = ?",
+            (destination, path, size, changed),
+        ).fetchone()
+        return row is not None
+
+    def mark_source(
+        self, destination: str, path: str, size: int, changed: int, status: str
+    ) -> None:
+        """Note that a source file was taken (written, delivered or quarantined)."""
+        with self._connection:
+            self._connection.execute(
+                "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                (destination, path, size, changed, status, _now()),
             )
 
     def studies(self) -> list[StudyStatus]:
