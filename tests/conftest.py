@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,15 @@ SECOND_PATIENT = FakePatient(
 def isolated_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own config, data, state and log folders, and no stray settings."""
     home = tmp_path / "home"
-    for variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+    for variable in (
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_CONFIG_DIRS",
+    ):
         monkeypatch.setenv(variable, str(home / variable.lower()))
-    for variable in ("BSTI_SUBMIT_PROFILE", "BSTI_SUBMIT_KEY_FILE", "BSTI_SUBMIT_LOG_DIR"):
+    for variable in [name for name in os.environ if name.startswith("BSTI_SUBMIT_")]:
         monkeypatch.delenv(variable, raising=False)
     return home
 

@@ -6,7 +6,9 @@ Heavy modules (pydicom, deid, rich) are imported inside the commands, so `--help
 
 from __future__ import annotations
 
+import json
 import logging
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -55,14 +57,53 @@ def main(context: click.Context, config_file: Path | None) -> None:
     context.obj = config_file
 
 
+class _RunLog:
+    """The day's operational log, once the settings say where it is; nothing before."""
+
+    def __init__(self) -> None:
+        self.logger: logging.Logger | None = None
+
+    def open(self, settings: Settings) -> None:
+        from .runlog import open_day_log
+
+        self.logger = open_day_log(settings.log_dir, settings.log_retention_days)
+
+    def info(self, message: str) -> None:
+        if self.logger is not None:
+            self.logger.info(message)
+
+    def error(self, message: str) -> None:
+        if self.logger is not None:
+            self.logger.error(message)
+
+
 @contextmanager
-def _reported_errors() -> Iterator[None]:
-    """Turn our own errors into one clear line on stderr and their exit code."""
+def _reported_errors() -> Iterator[_RunLog]:
+    """Turn our own errors, and an interruption, into one clear line on stderr and their exit
+    code; the log hears of them by kind only (their text may name files)."""
+    log = _RunLog()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        yield
+        yield log
     except BstiError as error:
+        log.error(f"stopped: {type(error).__name__} (exit status {int(error.exit_status)})")
         click.echo(f"bsti-submit: error: {error}", err=True)
         sys.exit(int(error.exit_status))
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        click.echo(
+            "bsti-submit: interrupted: what was written or acknowledged is recorded; "
+            "run again to carry on",
+            err=True,
+        )
+        sys.exit(int(ExitStatus.INTERRUPTED))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (systemd stopping the job) ends the run like Ctrl-C."""
+    raise KeyboardInterrupt
 
 
 def _settings(**flags: Any) -> Settings:
@@ -111,6 +152,21 @@ SITE_HELP = "The trust's site code (its ODS code), which prefixes every pseudony
     help="Audit log file to create [default: a new file in the log folder].",
 )
 @click.option("--dry-run", is_flag=True, help="Only show what would happen (as `scan`).")
+@click.option(
+    "--after-delivery",
+    type=click.Choice(["keep", "move", "delete"]),
+    default=None,
+    help="What to do with a source file once written or acknowledged [default: keep].",
+)
+@click.option(
+    "--move-to",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where --after-delivery move puts delivered source files.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary of the run.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--verbose", "-v", is_flag=True, help="Also list every file written or held.")
 def submit(
     source: Path,
     destination: str | None,
@@ -119,6 +175,11 @@ def submit(
     ca_bundle: Path | None,
     audit_log: Path | None,
     dry_run: bool,
+    after_delivery: str | None,
+    move_to: Path | None,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """De-identify every DICOM file under SOURCE, verify it, and write it to a folder or send it
     to the central DICOMweb endpoint."""
@@ -130,23 +191,52 @@ def submit(
 
     _quiet_libraries()
     console = _console()
-    with _reported_errors():
-        settings = _settings(profile=profile, site=site, ca_bundle=ca_bundle)
+    with _reported_errors() as log:
+        settings = _settings(
+            profile=profile,
+            site=site,
+            ca_bundle=ca_bundle,
+            after_delivery=after_delivery,
+            move_to=move_to,
+        )
+        log.open(settings)
         target = destination or settings.destination
         if not target:
             raise UsageError("no destination: give --to DIR, or set one with bsti-submit init")
-        with _progress(console) as progress:
+        kind = "endpoint" if is_url(target) else "folder"
+        log.info(f"run started: profile {settings.profile}, destination {kind}")
+        with _progress(console if not (quiet or as_json) else None) as progress:
             summary = run_submit(
                 source, target if is_url(target) else Path(target), settings, audit_log, progress
             )
-    _print_summary(console, summary)
+        log.info(
+            f"run {summary.run_id} ended with exit status {int(summary.exit_status)}: "
+            + " ".join(f"{name}={value}" for name, value in summary.counts().items())
+        )
+    if as_json:
+        click.echo(json.dumps(_json_summary(summary)))
+    elif not quiet:
+        _print_summary(console, summary, verbose)
     sys.exit(int(summary.exit_status))
 
 
+def _json_summary(summary: RunSummary) -> dict[str, Any]:
+    """One machine-readable summary; its counts are the audit log footer's."""
+    return {
+        "run_id": summary.run_id,
+        "exit_status": int(summary.exit_status),
+        "exit_meaning": summary.exit_status.name.lower(),
+        "destination": summary.destination,
+        "profile": summary.profile,
+        "audit_log": str(summary.audit_log),
+        "counts": summary.counts(),
+    }
+
+
 @contextmanager
-def _progress(console: Console) -> Iterator[Progress | None]:
-    """Progress bars on a terminal; nothing at all otherwise (cron, logs)."""
-    if not console.is_terminal:
+def _progress(console: Console | None) -> Iterator[Progress | None]:
+    """Progress bars on a terminal; nothing at all otherwise (cron, logs, --quiet, --json)."""
+    if console is None or not console.is_terminal:
         yield None
         return
     from rich.progress import (
@@ -190,7 +280,7 @@ class _Bars:
         self.bars.update(self.sending, completed=sent, description=f"Sending study ...{study[-8:]}")
 
 
-def _print_summary(console: Console, summary: RunSummary) -> None:
+def _print_summary(console: Console, summary: RunSummary, verbose: bool = False) -> None:
     verb = "Verified" if summary.delivery is not None else "Wrote"
     console.print(
         f"{verb} {summary.written} instance(s) of {len(summary.studies)} study(ies), "
@@ -225,6 +315,9 @@ def _print_summary(console: Console, summary: RunSummary) -> None:
     _print_files(console, "Skipped", summary.skipped)
     _print_files(console, "Failed", summary.failed)
     _print_files(console, "Quarantined (held back, not written)", summary.quarantined)
+    if verbose:
+        for path in summary.waiting:
+            console.print(f"  waiting: {path}")
     console.print(f"Audit log: {summary.audit_log}")
     if summary.quarantined:
         console.print("Review with: bsti-submit quarantine list")
@@ -527,3 +620,43 @@ def quarantine_release(held_id: str, reason: str) -> None:
         released = release(held_id, reason, _settings())
     click.echo(f"Released {released.held_id} to {released.target}")
     click.echo(f"Audit log: {released.audit_log}")
+
+
+@main.command()
+def doctor() -> None:
+    """Check the config, the key, the profile, disk space, the state database and the
+    endpoint; one line each, with a fix for each failure."""
+    from .doctor import Check, run_checks
+
+    try:
+        checks = run_checks(_settings())
+    except BstiError as error:  # the config itself: nothing else can be checked without it
+        checks = [Check("config", False, str(error), "correct the file and line named")]
+    for check in checks:
+        mark = "ok  " if check.ok else "FAIL"
+        fix = f" -> fix: {check.fix}" if not check.ok else ""
+        click.echo(f"{mark} {check.name}: {check.detail}{fix}")
+    sys.exit(int(ExitStatus.SUCCESS if all(check.ok for check in checks) else ExitStatus.CONFIG))
+
+
+@main.group("config")
+def config_group() -> None:
+    """Show the settings in effect."""
+
+
+SECRET_VARIABLES = ("BSTI_SUBMIT_TOKEN", "BSTI_SUBMIT_PASSWORD")
+
+
+@config_group.command("show")
+def config_show() -> None:
+    """Print every setting in effect and where it came from; secrets are never shown."""
+    import os
+
+    with _reported_errors():
+        settings = _settings()
+    for name, source in settings.sources.items():
+        value = getattr(settings, name)
+        click.echo(f"{name} = {'' if value is None else value}    ({source})")
+    for variable in SECRET_VARIABLES:
+        state = "set (value hidden)" if os.environ.get(variable) else "not set"
+        click.echo(f"{variable}: {state}")
