@@ -80,7 +80,9 @@ class DicomWebServer:
 
 
 @contextmanager
-def dicomweb_server(folder: Path, faults: list[str] | None = None) -> Iterator[DicomWebServer]:
+def dicomweb_server(
+    folder: Path, faults: list[str] | None = None, stall_seconds: float = 4.0
+) -> Iterator[DicomWebServer]:
     """Orthanc behind nginx; with `faults`, a FaultProxy between the two spoils POSTs."""
     folder.mkdir(parents=True, exist_ok=True)
     orthanc_port, tls_port, mtls_port = free_port(), free_port(), free_port()
@@ -88,7 +90,7 @@ def dicomweb_server(folder: Path, faults: list[str] | None = None) -> Iterator[D
         stack.enter_context(_orthanc(folder / "orthanc", orthanc_port))
         upstream = orthanc_port
         if faults is not None:
-            upstream = stack.enter_context(FaultProxy(orthanc_port, faults)).port
+            upstream = stack.enter_context(FaultProxy(orthanc_port, faults, stall_seconds)).port
         nginx = folder / "nginx"
         ca_file, access_log = stack.enter_context(_nginx(nginx, tls_port, mtls_port, upstream))
         yield DicomWebServer(
@@ -225,6 +227,9 @@ http {{
 
 
 class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # a stalled handler must not hold up the fixture's teardown
+
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that goes away mid-request is part of the tests, not news."""
 

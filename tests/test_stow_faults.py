@@ -85,3 +85,36 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(
         assert server.instance_count() == 5
         assert len(delivered_rows(state)) == 5
         assert server.posts() - posts_before <= 3  # only what was left, in batches of 2
+
+
+def test_after_delivery_delete_keeps_what_the_server_did_not_acknowledge(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BSTI_SUBMIT_RETRIES", "0")
+    monkeypatch.setenv("BSTI_SUBMIT_AFTER_DELIVERY", "delete")
+    with dicomweb_server(tmp_path / "server", faults=["ok", "503", "503"]) as server:
+        result = send(export, server)
+        assert result.exit_code == 6, result.output
+        stored = server.instance_count()
+    remaining = [path for path in export.rglob("*") if path.is_file()]
+    dicom_left = [p for p in remaining if p.name not in ("notes.txt", "DICOMDIR", "BROKEN")]
+    assert 0 < stored < 5
+    assert len(dicom_left) == 5 - stored  # exactly the unacknowledged ones are still there
+
+
+def test_sigterm_interrupts_with_its_own_exit_code(export: Path, tmp_path: Path) -> None:
+    """systemd stops a job with SIGTERM: the run ends at once, says so, and exits 9."""
+    with dicomweb_server(tmp_path / "server", faults=["stall"], stall_seconds=60) as server:
+        env = {**os.environ, "BSTI_SUBMIT_IDLE_TIMEOUT": "120"}
+        process = subprocess.Popen(
+            cli_command(*stow_args(export, server)),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(6)  # long enough to be waiting on the stalled first POST
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 9
+        assert "interrupted" in stderr

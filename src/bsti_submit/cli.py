@@ -166,7 +166,9 @@ SITE_HELP = "The trust's site code (its ODS code), which prefixes every pseudony
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary of the run.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-@click.option("--verbose", "-v", is_flag=True, help="Also list every file written or held.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Also list every file written, held or waiting."
+)
 def submit(
     source: Path,
     destination: str | None,
@@ -316,6 +318,8 @@ def _print_summary(console: Console, summary: RunSummary, verbose: bool = False)
     _print_files(console, "Failed", summary.failed)
     _print_files(console, "Quarantined (held back, not written)", summary.quarantined)
     if verbose:
+        for path in summary.written_files:
+            console.print(f"  written: {path}")
         for path in summary.waiting:
             console.print(f"  waiting: {path}")
     console.print(f"Audit log: {summary.audit_log}")

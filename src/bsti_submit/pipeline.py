@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import platform
+import shutil
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack, closing
@@ -75,6 +76,7 @@ class RunSummary:
     delivery: DeliveryCounts | None = None
     already_processed: int = 0
     waiting: list[Path] = field(default_factory=list)
+    written_files: list[Path] = field(default_factory=list)
     stale_lock_pid: int | None = None
 
     @property
@@ -208,7 +210,9 @@ def _stow_delivery(
     client = stack.enter_context(closing(StowClient(endpoint)))
     client.check()  # fail fast, before any work, on TLS, authentication or the base path
     state.start_run(run_id, endpoint.base_url)
-    spool = settings.state_dir / "spool" / run_id
+    spools = settings.state_dir / "spool"
+    shutil.rmtree(spools, ignore_errors=True)  # a killed run's leftovers: we hold the lock now
+    spool = spools / run_id
     batching = Batching(settings.batch_instances, settings.batch_megabytes)
     return StowDelivery(client, state, spool, run_id, batching)
 
@@ -364,6 +368,7 @@ class _Line:
         self.written_from[new_sop] = path
         self._record(path, new_sop, result)
         self.summary.written += 1
+        self.summary.written_files.append(path)
         self.summary.studies.add(str(dataset.StudyInstanceUID))
         self.summary.series.add(str(dataset.SeriesInstanceUID))
         output = str(target.relative_to(self.folder.root))
