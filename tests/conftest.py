@@ -34,6 +34,8 @@ def isolated_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setenv(variable, str(home / variable.lower()))
     for variable in [name for name in os.environ if name.startswith("BSTI_SUBMIT_")]:
         monkeypatch.delenv(variable, raising=False)
+    # One process per run keeps the suite fast; test_workers.py runs several.
+    monkeypatch.setenv("BSTI_SUBMIT_WORKERS", "1")
     return home
 
 

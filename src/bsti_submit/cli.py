@@ -164,6 +164,12 @@ SITE_HELP = "The trust's site code (its ODS code), which prefixes every pseudony
     default=None,
     help="Where --after-delivery move puts delivered source files.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that de-identify in parallel [default: one per CPU].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary of the run.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.option(
@@ -179,6 +185,7 @@ def submit(
     dry_run: bool,
     after_delivery: str | None,
     move_to: Path | None,
+    workers: int | None,
     as_json: bool,
     quiet: bool,
     verbose: bool,

@@ -68,6 +68,7 @@ class Settings:
     retries: int = 5
     quiet_seconds: int = 0
     log_retention_days: int = 30
+    workers: int = 0  # 0: one per CPU
     after_delivery: str = "keep"
     move_to: Path | None = None
     # Where each value came from: "default", "config file PATH", "environment VAR", "flag".

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Protocol
 
 import pydicom
-from pydicom.dataset import Dataset
 
 from . import __version__
 from .audit import AuditLog
 from .config import Settings
-from .deidentify import Deidentified, Deidentifier
+from .deidentify import Deidentifier
 from .delivery import Batching, DeliveryCounts, StowDelivery
 from .destination import LocalFolder
 from .discover import Skipped, discover
@@ -29,13 +28,10 @@ from .errors import (
     ConfigError,
     EndpointError,
     ExitStatus,
-    InstanceError,
     KeyFileError,
-    NotAnInstanceError,
     UsageError,
 )
 from .lookup import LookupTable
-from .processing import DICOM_FILE_ERRORS, Preparer
 from .profile import Profile, load_profile
 from .pseudonym import Pseudonymizer, load_or_create_key
 from .quarantine import Quarantine
@@ -43,7 +39,7 @@ from .runlock import RunLock
 from .state import DeliveryState
 from .stow import Endpoint, StowClient
 from .unattended import AfterDelivery, SourceTracker, quiet_studies
-from .verify import Finding
+from .workers import Staged, WorkerSetup, staging_pool
 
 
 class Progress(Protocol):
@@ -134,7 +130,8 @@ def submit(
     """De-identify every DICOM instance under `source`, verify it, and write it to the folder
     `destination` or send it to the DICOMweb endpoint `destination` (an https:// URL)."""
     profile = load_profile(settings.profile)
-    engine = Deidentifier(profile, Pseudonymizer(_key(settings)), settings.site)
+    key = _key(settings)
+    Deidentifier(profile, Pseudonymizer(key), settings.site)  # refuse a bad set-up before any work
     run_id = uuid.uuid4().hex
     endpoint = endpoint_for(settings, str(destination)) if is_url(destination) else None
     if endpoint is None:
@@ -150,7 +147,6 @@ def submit(
     found = discover(source)
     summary.files_found = len(found.candidates) + len(found.skipped)
     header = _run_header(run_id, profile, source, str(destination), settings)
-    preparer = Preparer(engine, profile, settings.local_id_pattern)
     after = AfterDelivery(settings.after_delivery, source, settings.move_to)
     with ExitStack() as stack:
         lock = stack.enter_context(RunLock(settings.state_dir))
@@ -174,12 +170,18 @@ def submit(
         ready, summary.waiting = quiet_studies(new_files, settings.quiet_seconds)
         for path in summary.waiting:
             audit.outcome(path, "waiting", "its study changed recently: left for the next run")
-        line = _Line(preparer, folder, audit, lookup, quarantine, summary)
+        line = _Line(folder, audit, lookup, quarantine, summary)
         line.on_safe = None if delivery else lambda path: _done(tracker, after, path)
-        for path in ready:
-            line.process(path)
-            if progress is not None:
-                progress.file_done(path)
+        staging = settings.state_dir / "staging"
+        shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers: we hold the lock
+        setup = WorkerSetup(
+            settings.profile, key, settings.site, settings.local_id_pattern, staging / run_id
+        )
+        with staging_pool(setup, settings.workers or os.cpu_count() or 1) as stage_all:
+            for staged in stage_all(ready):
+                line.take(staged)
+                if progress is not None:
+                    progress.file_done(staged.source)
         if delivery is not None:
             summary.delivery = delivery.deliver(
                 audit, progress, lambda sop: _done(tracker, after, line.written_from[sop])
@@ -295,14 +297,13 @@ class _Line:
 
     def __init__(
         self,
-        preparer: Preparer,
         folder: LocalFolder,
         audit: AuditLog,
         lookup: LookupTable,
         quarantine: Quarantine,
         summary: RunSummary,
     ) -> None:
-        self.preparer, self.folder, self.audit = preparer, folder, audit
+        self.folder, self.audit = folder, audit
         self.lookup, self.quarantine, self.summary = lookup, quarantine, summary
         self.written_from: dict[str, Path] = {}
         self.held: list[Path] = []
@@ -310,69 +311,76 @@ class _Line:
         # endpoint's acknowledgements come after the whole run's line).
         self.on_safe: Callable[[Path], None] | None = None
 
-    def process(self, path: Path) -> None:
+    def take(self, staged: Staged) -> None:
+        """Commit what a worker staged, or record why there is nothing to commit."""
+        path = staged.source
+        if staged.kind == "skipped":
+            self._skip(path, staged.reason)
+            return
+        if staged.kind == "failed":
+            self._fail(path, staged.reason)
+            return
+        assert staged.file is not None
+        sop = staged.parts[2]
+        if sop in self.written_from:
+            staged.file.unlink(missing_ok=True)
+            self._skip(path, f"duplicate of {self.written_from[sop]} (same SOP Instance UID)", sop)
+            return
+        if staged.findings:
+            self._hold(staged)
+            return
         try:
-            prepared = self.preparer.prepare(path)
-            dataset, result, findings = prepared.dataset, prepared.result, prepared.findings
-            new_sop = str(dataset.SOPInstanceUID)
-            if new_sop in self.written_from:
-                reason = f"duplicate of {self.written_from[new_sop]} (same SOP Instance UID)"
-                self._skip(path, reason, new_sop)
-                return
-            if findings:
-                self._hold(path, dataset, result, findings)
-                return
-            target = self.folder.write(dataset)
-        except NotAnInstanceError as error:
-            self._skip(path, str(error))
+            target = self.folder.commit(staged.file, staged.parts)
+        except OSError as error:
+            staged.file.unlink(missing_ok=True)
+            self._fail(path, f"cannot be written: {error.strerror or error}")
             return
-        except DICOM_FILE_ERRORS as error:
-            self._fail(path, error)
-            return
-        self._written(path, dataset, result, target)
+        self._written(staged, target)
 
     def _skip(self, path: Path, reason: str, new_sop: str = "") -> None:
         self.summary.skipped.append(Skipped(path, reason))
         self.audit.outcome(path, "skipped", reason, new_sop)
 
-    def _fail(self, path: Path, error: Exception) -> None:
-        known = isinstance(error, InstanceError)
-        reason = str(error) if known else f"{type(error).__name__}: {error}"
+    def _fail(self, path: Path, reason: str) -> None:
         self.summary.failed.append(Skipped(path, reason))
         self.audit.outcome(path, "failed", reason)
 
-    def _hold(
-        self, path: Path, dataset: Dataset, result: Deidentified, findings: list[Finding]
-    ) -> None:
-        new_sop = str(dataset.SOPInstanceUID)
+    def _hold(self, staged: Staged) -> None:
+        path, sop = staged.source, staged.parts[2]
+        assert staged.file is not None
         held = self.quarantine.hold(
-            dataset, path, str(self.folder.root), findings, self.summary.run_id
+            staged.file,
+            sop,
+            path,
+            self.summary.destination,
+            staged.findings,
+            self.summary.run_id,
         )
-        self.written_from[new_sop] = path
-        self._record(path, new_sop, result)
-        reason = "; ".join(str(finding) for finding in findings)
+        self.written_from[sop] = path
+        self._record(path, sop, staged)
+        reason = "; ".join(str(finding) for finding in staged.findings)
         self.summary.quarantined.append(Skipped(path, f"{held}: {reason}"))
         self.held.append(path)
-        self.audit.outcome(path, "quarantined", reason, new_sop, quarantine_id=held)
+        self.audit.outcome(path, "quarantined", reason, sop, quarantine_id=held)
 
-    def _record(self, path: Path, new_sop: str, result: Deidentified) -> None:
-        if result.patient is not None:
-            link = result.patient
+    def _record(self, path: Path, new_sop: str, staged: Staged) -> None:
+        if staged.patient is not None:
+            link = staged.patient
             self.lookup.record(link.pseudonym, link.issuer, link.patient_id)
             self.summary.patients.add(link.pseudonym)
-        for change in result.changes:
+        for change in staged.changes:
             self.audit.change(path, new_sop, change)
 
-    def _written(self, path: Path, dataset: Dataset, result: Deidentified, target: Path) -> None:
-        new_sop = str(dataset.SOPInstanceUID)
-        self.written_from[new_sop] = path
-        self._record(path, new_sop, result)
+    def _written(self, staged: Staged, target: Path) -> None:
+        path, (study, series, sop) = staged.source, staged.parts
+        self.written_from[sop] = path
+        self._record(path, sop, staged)
         self.summary.written += 1
         self.summary.written_files.append(path)
-        self.summary.studies.add(str(dataset.StudyInstanceUID))
-        self.summary.series.add(str(dataset.SeriesInstanceUID))
+        self.summary.studies.add(study)
+        self.summary.series.add(series)
         output = str(target.relative_to(self.folder.root))
-        self.audit.outcome(path, "written", "", new_sop, output=output)
+        self.audit.outcome(path, "written", "", sop, output=output)
         if self.on_safe is not None:
             self.on_safe(path)
 

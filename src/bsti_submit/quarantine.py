@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydicom.dataset import Dataset
-
 from .errors import UsageError
 from .storage import open_private_database
 from .verify import Finding
@@ -74,17 +72,17 @@ class Quarantine:
         self._connection.close()
 
     def hold(
-        self, dataset: Dataset, source: Path, destination: str, findings: list[Finding], run: str
+        self,
+        staged: Path,
+        sop: str,
+        source: Path,
+        destination: str,
+        findings: list[Finding],
+        run: str,
     ) -> str:
-        """Keep a cleaned instance that failed the gate; returns its quarantine ID."""
-        sop = str(dataset.SOPInstanceUID)
+        """Keep a staged cleaned instance that failed the gate; returns its quarantine ID."""
         held_id = hashlib.sha256(sop.encode()).hexdigest()[:12]
-        target = self.folder / f"{held_id}.dcm"
-        temporary = target.with_suffix(".partial")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            dataset.save_as(handle, enforce_file_format=True)
-        os.replace(temporary, target)
+        os.replace(staged, self.folder / f"{held_id}.dcm")
         reasons = json.dumps([str(finding) for finding in findings])
         with self._connection:
             self._connection.execute(

@@ -1,0 +1,112 @@
+"""De-identification and verification in worker processes, one source file per task.
+
+Each worker reads, cleans and verifies a file and writes the cleaned instance to a private
+staging folder; only a small record of what it did comes back. The parent process, the one
+writer, then commits staged files to their destination and records them in the audit log, the
+state database and the lookup table, in source order, so the output is the same whatever the
+number of workers. Nothing large crosses between processes, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .deidentify import Change, Deidentifier, PatientLink
+from .destination import output_parts
+from .errors import InstanceError, NotAnInstanceError
+from .processing import DICOM_FILE_ERRORS, Preparer
+from .profile import load_profile
+from .pseudonym import Pseudonymizer
+from .verify import Finding
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker needs to build its own engine (the key never leaves memory)."""
+
+    profile: str
+    key: bytes = field(repr=False)
+    site: str
+    local_id_pattern: str
+    staging: Path
+
+
+@dataclass
+class Staged:
+    """What a worker did with one source file."""
+
+    source: Path
+    kind: str  # "ready", "skipped" or "failed"
+    reason: str = ""
+    file: Path | None = None  # the staged cleaned instance
+    parts: tuple[str, str, str] = ("", "", "")  # study, series and SOP instance UIDs
+    changes: list[Change] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    patient: PatientLink | None = None
+
+
+_preparer: Preparer | None = None
+_staging: Path | None = None
+
+
+def start_worker(setup: WorkerSetup) -> None:
+    """Build this process's engine once (a pool initializer)."""
+    global _preparer, _staging
+    profile = load_profile(setup.profile)
+    engine = Deidentifier(profile, Pseudonymizer(setup.key), setup.site)
+    _preparer = Preparer(engine, profile, setup.local_id_pattern)
+    _staging = setup.staging
+
+
+def stage(task: tuple[int, Path]) -> Staged:
+    """Read, clean, verify and stage one source file; never raises for a bad file."""
+    index, source = task
+    assert _preparer is not None and _staging is not None, "start_worker was not called"
+    try:
+        prepared = _preparer.prepare(source)
+        parts = output_parts(prepared.dataset)
+        staged = _staging / f"{index:09d}.dcm"
+        descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            prepared.dataset.save_as(handle, enforce_file_format=True)
+    except NotAnInstanceError as error:
+        return Staged(source, "skipped", str(error))
+    except DICOM_FILE_ERRORS as error:
+        reason = (
+            str(error) if isinstance(error, InstanceError) else f"{type(error).__name__}: {error}"
+        )
+        return Staged(source, "failed", reason)
+    result = prepared.result
+    return Staged(
+        source,
+        "ready",
+        file=staged,
+        parts=parts,
+        changes=result.changes,
+        findings=prepared.findings,
+        patient=result.patient,
+    )
+
+
+@contextmanager
+def staging_pool(
+    setup: WorkerSetup, workers: int
+) -> Iterator[Callable[[Iterable[Path]], Iterator[Staged]]]:
+    """A function that stages source files and yields the results in source order: in this
+    process for one worker, else in a pool of spawned processes."""
+    setup.staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if workers <= 1:
+        start_worker(setup)
+        yield lambda paths: map(stage, enumerate(paths))
+        return
+    context = multiprocessing.get_context("spawn")  # no inherited database handles or threads
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=start_worker, initargs=(setup,)
+    ) as pool:
+        yield lambda paths: pool.map(stage, enumerate(paths), chunksize=4)

@@ -1,0 +1,75 @@
+"""Parallel de-identification: the same output whatever the number of workers; a quick start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bsti_submit.audit import read_records
+from bsti_submit.config import Settings
+from bsti_submit.pipeline import submit
+from bsti_submit.synthetic import FakePatient, make_instance
+
+from .helpers import save
+
+
+def recorded(audit: Path) -> list[tuple[object, ...]]:
+    """The audit log without what differs between any two runs (run IDs, times, hashes)."""
+    kept = []
+    for record in read_records(audit):
+        if record["type"] in ("change", "file"):
+            kept.append(
+                tuple(
+                    value
+                    for key, value in sorted(record.items())
+                    if key not in ("seq", "prev", "time")
+                )
+            )
+    return kept
+
+
+def test_output_audit_and_pseudonyms_are_the_same_whatever_the_workers(
+    export: Path, tmp_path: Path, patient: FakePatient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for index in range(12):  # enough files for the pool to interleave
+        save(
+            make_instance(patient, study=3, series=index % 3, instance=index),
+            export / "more" / f"file{index}",
+        )
+    results = {}
+    for workers in (1, 3):
+        monkeypatch.setenv("BSTI_SUBMIT_WORKERS", str(workers))
+        out, audit = tmp_path / f"out{workers}", tmp_path / f"audit{workers}.jsonl"
+        results[workers] = submit(export, out, Settings.load(site="RX1"), audit)
+    one, three = results[1], results[3]
+    assert one.written == three.written == 17 and one.patients == three.patients
+    files_one = {
+        p.relative_to(tmp_path / "out1"): p.read_bytes() for p in (tmp_path / "out1").rglob("*.dcm")
+    }
+    files_three = {
+        p.relative_to(tmp_path / "out3"): p.read_bytes() for p in (tmp_path / "out3").rglob("*.dcm")
+    }
+    assert files_one == files_three
+    assert recorded(tmp_path / "audit1.jsonl") == recorded(tmp_path / "audit3.jsonl")
+
+
+def test_help_and_version_start_without_the_heavy_modules() -> None:
+    probe = (
+        "import sys\n"
+        "from bsti_submit.cli import main\n"
+        "for arguments in (['--version'], ['--help'], ['submit', '--help']):\n"
+        "    sys.argv = ['bsti-submit', *arguments]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'pydicom', 'deid', 'numpy', 'requests', 'rich', 'matplotlib'}\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
