@@ -6,9 +6,13 @@ import errno
 import os
 import re
 import shutil
+import struct
 from pathlib import Path
+from typing import BinaryIO
 
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from .errors import DestinationError, InstanceError
 
@@ -21,6 +25,45 @@ def _safe_uid(dataset: Dataset, keyword: str) -> str:
     if len(uid) > 64 or not _UID_PATTERN.match(uid):
         raise InstanceError(f"{keyword} is not a valid UID, so no output path can be made")
     return uid
+
+
+_COPY_CHUNK = 1 << 20
+PIXEL_DATA = 0x7FE00010
+
+
+def write_instance(dataset: Dataset, handle: BinaryIO) -> None:
+    """Write a cleaned instance as Part 10. Pixel data still in the source file (deferred by
+    `read_instance`) is copied across in chunks after the rest, never held whole in memory."""
+    pixels = dataset.get_item(PIXEL_DATA, keep_deferred=True) if PIXEL_DATA in dataset else None
+    deferred = isinstance(pixels, RawDataElement) and pixels.value is None
+    if not isinstance(pixels, RawDataElement) or not deferred or max(dataset.keys()) != PIXEL_DATA:
+        dataset.save_as(handle, enforce_file_format=True)
+        return
+    del dataset[PIXEL_DATA]
+    try:
+        dataset.save_as(handle, enforce_file_format=True)
+    finally:
+        dataset[PIXEL_DATA] = pixels
+    syntax = dataset.file_meta.TransferSyntaxUID
+    handle.write(_element_header(pixels.VR or "OW", pixels.length, syntax))
+    with open(dataset.filename, "rb") as source:
+        source.seek(pixels.value_tell)
+        left = pixels.length
+        while left:
+            chunk = source.read(min(_COPY_CHUNK, left))
+            if not chunk:
+                raise InstanceError("the source file ended while its pixel data was copied")
+            handle.write(chunk)
+            left -= len(chunk)
+
+
+def _element_header(vr: str, length: int, syntax: UID) -> bytes:
+    """The Pixel Data element's tag, VR and length as the transfer syntax encodes them."""
+    order = "<" if syntax.is_little_endian else ">"
+    tag = struct.pack(f"{order}HH", PIXEL_DATA >> 16, PIXEL_DATA & 0xFFFF)
+    if syntax.is_implicit_VR:
+        return tag + struct.pack(f"{order}I", length)
+    return tag + vr.encode("ascii") + b"\x00\x00" + struct.pack(f"{order}I", length)
 
 
 def output_parts(dataset: Dataset) -> tuple[str, str, str]:
@@ -62,7 +105,8 @@ class LocalFolder:
         target = self.path_for(output_parts(dataset))
         temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
         try:
-            dataset.save_as(temporary, enforce_file_format=True)
+            with temporary.open("wb") as handle:
+                write_instance(dataset, handle)
             os.replace(temporary, target)
         except BaseException:
             temporary.unlink(missing_ok=True)

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.encaps import generate_fragments
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import (
     UID,
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -27,6 +29,8 @@ from pydicom.uid import (
 from .errors import InstanceError, NotAnInstanceError
 
 _PREAMBLE_LENGTH = 128
+DEFER_SIZE = 4 << 20  # values larger than this are read from the file only when written
+PIXEL_DATA = 0x7FE00010
 _MAGIC = b"DICM"
 # A Part 10 file without its preamble starts with the file meta group; a bare dataset written
 # without file meta starts with group 0008. Either is little endian on disk.
@@ -109,9 +113,17 @@ def _looks_like_element(head: bytes) -> bool:
 
 
 def read_instance(path: Path) -> FileDataset:
-    """Read one whole instance, rejecting DICOMDIRs, non-instances and truncated files."""
+    """Read one instance, rejecting DICOMDIRs, non-instances and truncated files. Values over
+    DEFER_SIZE (pixel data, above all) stay in the file until written, so a large instance
+    never sits whole in memory; a deflated file, whose offsets are not the file's, is read
+    whole."""
     try:
-        dataset = pydicom.dcmread(path, force=True)
+        dataset = pydicom.dcmread(path, force=True, defer_size=DEFER_SIZE)
+        if (
+            getattr(dataset, "file_meta", {}).get("TransferSyntaxUID")
+            == DeflatedExplicitVRLittleEndian
+        ):
+            dataset = pydicom.dcmread(path, force=True)
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OverflowError) as error:
         raise InstanceError(f"corrupt DICOM: {error}") from error
     except OSError as error:
@@ -138,7 +150,7 @@ def _check_complete(path: Path, dataset: FileDataset) -> None:
     tags = dataset.keys()
     if not tags:
         return
-    last = dataset.get_item(max(tags))
+    last = dataset.get_item(max(tags), keep_deferred=True)
     offset = getattr(last, "value_tell", None)
     length = getattr(last, "length", None)
     if offset is None or length is None or length == 0xFFFFFFFF:
@@ -165,18 +177,22 @@ def _check_pixel_data(dataset: FileDataset) -> None:
         if "Image Storage" in dataset.SOPClassUID.name or "Rows" in dataset:
             raise InstanceError("truncated: an image without Pixel Data")
         return
-    pixel_data = dataset.PixelData
+    pixel_data = dataset.get_item(PIXEL_DATA, keep_deferred=True)
     if dataset.file_meta.TransferSyntaxUID.is_encapsulated:
         try:
-            for _ in generate_fragments(pixel_data):
+            for _ in generate_fragments(dataset.PixelData):
                 pass
         except (ValueError, EOFError) as error:
             raise InstanceError(f"truncated or corrupt compressed Pixel Data: {error}") from error
         return
+    if isinstance(pixel_data, RawDataElement) and pixel_data.value is None:
+        length = pixel_data.length  # still in the file: its declared length
+    else:
+        length = len(pixel_data.value)
     expected = _expected_pixel_bytes(dataset)
-    if expected is not None and len(pixel_data) < expected:
+    if expected is not None and length < expected:
         raise InstanceError(
-            f"truncated: Pixel Data has {len(pixel_data)} bytes, the header needs {expected}"
+            f"truncated: Pixel Data has {length} bytes, the header needs {expected}"
         )
 
 

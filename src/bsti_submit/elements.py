@@ -48,7 +48,7 @@ def keyword_of(tag: int) -> str:
 
 def vr_of(dataset: Dataset, tag: int) -> str:
     """An element's VR without decoding its value where the file or the dictionary says it."""
-    vr = dataset.get_item(tag).VR or dictionary_vr(tag)
+    vr = dataset.get_item(tag, keep_deferred=True).VR or dictionary_vr(tag)
     if vr is None or vr == "UN":  # unknown to the dictionary: decode to find out
         vr = dataset[tag].VR
     return str(vr)
@@ -69,7 +69,7 @@ def encodings_of(dataset: Dataset) -> Encodings:
 def stored_text(dataset: Dataset, tag: int, vr: str, encodings: Encodings) -> str:
     """`describe` of an element as read, decoding text straight from its bytes: much cheaper
     than pydicom's full conversion for the many short values a profile replaces."""
-    raw = dataset.get_item(tag)
+    raw = dataset.get_item(tag, keep_deferred=True)
     if isinstance(raw, DataElement) or raw.value is None:
         return describe(dataset[tag])
     if vr in BINARY_VRS:

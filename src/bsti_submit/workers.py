@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .deidentify import Change, Deidentifier, PatientLink
-from .destination import output_parts
+from .destination import output_parts, write_instance
 from .errors import InstanceError, NotAnInstanceError
 from .processing import DICOM_FILE_ERRORS, Preparer
 from .profile import load_profile
@@ -74,7 +74,7 @@ def stage(task: tuple[int, Path]) -> Staged:
         staged = _staging / f"{index:09d}.dcm"
         descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
-            prepared.dataset.save_as(handle, enforce_file_format=True)
+            write_instance(prepared.dataset, handle)
     except NotAnInstanceError as error:
         return Staged(source, "skipped", str(error))
     except DICOM_FILE_ERRORS as error:
