@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,30 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     """All records of a log, in order."""
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The verdict on one audit log's hash chain."""
+
+    records: int
+    broken_at: int | None  # the line number (from 1) of the first record that does not follow
+    reason: str = ""
+
+
+def verify_chain(path: Path) -> ChainCheck:
+    """Check that every record carries the hash of the line before it and its sequence number.
+    A last line cut short by a crash counts as broken there: everything before it verifies."""
+    previous, count = GENESIS, 0
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.rstrip("\n")
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError:
+                return ChainCheck(count, number, "not a complete JSON record")
+            if record.get("prev") != previous or record.get("seq") != number - 1:
+                return ChainCheck(count, number, "does not follow the record before it")
+            previous = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            count += 1
+    return ChainCheck(count, None)

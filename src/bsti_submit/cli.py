@@ -671,3 +671,25 @@ def config_show() -> None:
     for variable in SECRET_VARIABLES:
         state = "set (value hidden)" if os.environ.get(variable) else "not set"
         click.echo(f"{variable}: {state}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Check audit logs."""
+
+
+@audit_group.command("verify")
+@click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def audit_verify(log: Path) -> None:
+    """Check LOG's hash chain; name the first record that is missing, altered or cut short."""
+    from .audit import verify_chain
+
+    verdict = verify_chain(log)
+    if verdict.broken_at is None:
+        click.echo(f"OK: {verdict.records} record(s), the chain is intact.")
+        sys.exit(int(ExitStatus.SUCCESS))
+    click.echo(
+        f"BROKEN at line {verdict.broken_at}: {verdict.reason}; "
+        f"the {verdict.records} record(s) before it verify."
+    )
+    sys.exit(int(ExitStatus.ERROR))

@@ -16,7 +16,6 @@ import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.encaps import generate_fragments
-from pydicom.errors import InvalidDicomError
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -124,10 +123,10 @@ def read_instance(path: Path) -> FileDataset:
             == DeflatedExplicitVRLittleEndian
         ):
             dataset = pydicom.dcmread(path, force=True)
-    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OverflowError) as error:
-        raise InstanceError(f"corrupt DICOM: {error}") from error
     except OSError as error:
         raise InstanceError(f"cannot be read: {error.strerror or error}") from error
+    except Exception as error:  # pydicom raises all sorts on damaged bytes: each is the file's
+        raise InstanceError(f"corrupt DICOM: {type(error).__name__}: {error}") from error
     meta = getattr(dataset, "file_meta", None)
     media_class = meta.get("MediaStorageSOPClassUID") if meta is not None else None
     if media_class == MediaStorageDirectoryStorage or "DirectoryRecordSequence" in dataset:

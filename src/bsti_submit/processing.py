@@ -4,11 +4,12 @@ out; `scan` only reports it, so the dry run predicts exactly what a submit does.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from .burned_in import BurnedInRisk, MaskRules
 from .deidentify import Deidentified, Deidentifier
@@ -30,6 +31,9 @@ DICOM_FILE_ERRORS = (
     AttributeError,
     OverflowError,
     EOFError,
+    NotImplementedError,  # pydicom, for a VR it does not know (a damaged header)
+    BytesLengthException,  # pydicom, for a value whose length does not fit its VR
+    struct.error,
 )
 
 
