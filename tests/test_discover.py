@@ -113,3 +113,39 @@ def test_links_never_lead_outside_the_source(tmp_path: Path, patient: FakePatien
     reasons = {entry.path.name: entry.reason for entry in found.skipped}
     assert "outside the source folder" in reasons["link_out"]
     assert "not followed" in reasons["folder_link"]
+
+
+@pytest.mark.parametrize(
+    "syntax",
+    [
+        pydicom.uid.ExplicitVRBigEndian,
+        pydicom.uid.DeflatedExplicitVRLittleEndian,
+        pydicom.uid.JPEG2000Lossless,
+        pydicom.uid.RLELossless,
+        pydicom.uid.ImplicitVRLittleEndian,
+    ],
+    ids=lambda syntax: syntax.name,
+)
+def test_odd_but_valid_transfer_syntaxes_work_without_decoding(
+    tmp_path: Path, patient: FakePatient, syntax: pydicom.uid.UID
+) -> None:
+    dataset = make_instance(patient)
+    dataset.ReferencedStudySequence = []  # an empty sequence too
+    if syntax.is_encapsulated:
+        dataset.PixelData = encapsulate([b"\x00\x01 compressed frame bytes \x02\x03"])
+        dataset["PixelData"].VR = "OB"
+    dataset.file_meta.TransferSyntaxUID = syntax
+    source = tmp_path / "src"
+    source.mkdir()
+    dataset.save_as(
+        source / "one",
+        enforce_file_format=True,
+        little_endian=syntax.is_little_endian,
+        implicit_vr=syntax.is_implicit_VR,
+    )
+    summary = submit(source, tmp_path / "out", Settings(profile="ps315-basic"))
+    assert summary.written == 1, summary.failed
+    output = pydicom.dcmread(next((tmp_path / "out").rglob("*.dcm")))
+    assert output.file_meta.TransferSyntaxUID == syntax
+    assert output.PixelData == pydicom.dcmread(source / "one").PixelData
+    assert output.PatientIdentityRemoved == "YES" and "PatientAddress" not in output
