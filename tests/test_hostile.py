@@ -86,6 +86,23 @@ ELEMENTS = {
 }
 
 
+# A value valid for each VR, for private elements of random VRs.
+VALUES_BY_VR: dict[str, st.SearchStrategy[object]] = {
+    "LO": ELEMENTS["PatientName"],
+    "PN": ELEMENTS["PatientName"],
+    "UT": TEXT,
+    "SH": st.text("ABCXYZ 0123", max_size=16),
+    "DA": ELEMENTS["StudyDate"],
+    "DS": st.integers(-9999, 9999).map(str),
+    "IS": st.integers(-9999, 9999).map(str),
+    "US": st.integers(0, 65535),
+    "UL": st.integers(0, 2**32 - 1),
+    "FD": st.floats(allow_nan=False, allow_infinity=False),
+    "OB": st.binary(max_size=64).map(lambda b: b + b"\x00" * (len(b) % 2)),
+    "UN": st.binary(max_size=64).map(lambda b: b + b"\x00" * (len(b) % 2)),
+}
+
+
 @st.composite
 def nested_items(draw: st.DrawFn, depth: int) -> Dataset:
     item = Dataset()
