@@ -125,6 +125,12 @@ def _quiet_libraries() -> None:
     logging.getLogger("pydicom").setLevel(logging.ERROR)
 
 
+ca_bundle_option = click.option(
+    "--ca-bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CA certificates to trust for the endpoint (a trust's own CA, for TLS interception).",
+)
 PROFILE_HELP = "Built-in profile name or a .deid recipe file [default: bsti-covid19]."
 SITE_HELP = "The trust's site code (its ODS code), which prefixes every pseudonym."
 
@@ -139,12 +145,7 @@ SITE_HELP = "The trust's site code (its ODS code), which prefixes every pseudony
 )
 @click.option("--profile", default=None, help=PROFILE_HELP)
 @click.option("--site", default=None, help=SITE_HELP)
-@click.option(
-    "--ca-bundle",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="CA certificates to trust for the endpoint (a trust's own CA).",
-)
+@ca_bundle_option
 @click.option(
     "--audit-log",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -554,12 +555,7 @@ def profile_check(name: str) -> None:
 
 @main.command("check-endpoint")
 @click.argument("url", required=False)
-@click.option(
-    "--ca-bundle",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="CA certificates to trust for the endpoint.",
-)
+@ca_bundle_option
 def check_endpoint(url: str | None, ca_bundle: Path | None) -> None:
     """Prove the endpoint works before a first upload: TLS, authentication and a harmless
     DICOMweb query (QIDO-RS). URL defaults to the config's destination."""
