@@ -382,8 +382,6 @@ def _scan(
     hide_values: bool,
     report_file: Path | None,
 ) -> None:
-    import json
-
     from .report import render_html
     from .scan import scan as run_scan
 
