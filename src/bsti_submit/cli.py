@@ -194,7 +194,8 @@ def submit(
     """De-identify every DICOM file under SOURCE, verify it, and write it to a folder or send it
     to the central DICOMweb endpoint."""
     if dry_run:
-        _scan(source, destination or "", profile, site, False, False, None)
+        context = click.get_current_context()
+        context.invoke(scan, source=source, destination=destination, profile=profile, site=site)
         return
     from .pipeline import is_url
     from .pipeline import submit as run_submit
@@ -370,37 +371,25 @@ def scan(
 ) -> None:
     """Dry run: show what submit would remove, change, hold back and send. Writes nothing
     (besides --report) and sends nothing."""
-    _scan(source, destination, profile, site, as_json, hide_values, report)
-
-
-def _scan(
-    source: Path,
-    destination: str | None,
-    profile: str | None,
-    site: str | None,
-    as_json: bool,
-    hide_values: bool,
-    report_file: Path | None,
-) -> None:
     from .report import render_html
     from .scan import scan as run_scan
 
     _quiet_libraries()
     with _reported_errors():
         settings = _settings(profile=profile, site=site)
-        report = run_scan(
+        predicted = run_scan(
             source,
             settings,
             destination or settings.destination,
-            thumbnails=report_file is not None,
+            thumbnails=report is not None,
         )
-    if report_file is not None:
-        report_file.write_text(render_html(report, hide_values), encoding="utf-8")
+    if report is not None:
+        report.write_text(render_html(predicted, hide_values), encoding="utf-8")
     if as_json:
-        click.echo(json.dumps(report.as_json(hide_values), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(predicted.as_json(hide_values), indent=2, ensure_ascii=False))
     else:
-        _print_scan(_console(), report.as_json(hide_values))
-    sys.exit(int(report.exit_status))
+        _print_scan(_console(), predicted.as_json(hide_values))
+    sys.exit(int(predicted.exit_status))
 
 
 def _print_scan(console: Console, data: dict[str, Any]) -> None:
