@@ -45,6 +45,9 @@ def outcome(path: Path) -> str:
     except DICOM_FILE_ERRORS as error:
         assert str(error) or type(error).__name__
         return "failed"
+    by_pydicom = io.BytesIO()
+    prepared.dataset.save_as(by_pydicom, enforce_file_format=True)
+    assert output.getvalue() == by_pydicom.getvalue()  # the fast writer writes pydicom's bytes
     reread = pydicom.dcmread(io.BytesIO(output.getvalue()))
     assert reread.PatientIdentityRemoved == "YES"
     if not prepared.findings:

@@ -15,6 +15,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from .errors import DestinationError, InstanceError
+from .part10 import fast_path_applies, write_part10
 
 _UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
@@ -37,11 +38,11 @@ def write_instance(dataset: Dataset, handle: BinaryIO) -> None:
     pixels = dataset.get_item(PIXEL_DATA, keep_deferred=True) if PIXEL_DATA in dataset else None
     deferred = isinstance(pixels, RawDataElement) and pixels.value is None
     if not isinstance(pixels, RawDataElement) or not deferred or max(dataset.keys()) != PIXEL_DATA:
-        dataset.save_as(handle, enforce_file_format=True)
+        _write(dataset, handle)
         return
     del dataset[PIXEL_DATA]
     try:
-        dataset.save_as(handle, enforce_file_format=True)
+        _write(dataset, handle)
     finally:
         dataset[PIXEL_DATA] = pixels
     syntax = dataset.file_meta.TransferSyntaxUID
@@ -55,6 +56,13 @@ def write_instance(dataset: Dataset, handle: BinaryIO) -> None:
                 raise InstanceError("the source file ended while its pixel data was copied")
             handle.write(chunk)
             left -= len(chunk)
+
+
+def _write(dataset: Dataset, handle: BinaryIO) -> None:
+    if fast_path_applies(dataset):
+        write_part10(dataset, handle)
+    else:
+        dataset.save_as(handle, enforce_file_format=True)
 
 
 def _element_header(vr: str, length: int, syntax: UID) -> bytes:
