@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,7 @@ from pydicom.dataset import Dataset
 from bsti_submit.cli import main
 from bsti_submit.config import Settings
 from bsti_submit.identifiers import parse_da
+from bsti_submit.lookup import LookupTable
 from bsti_submit.pipeline import submit
 from bsti_submit.synthetic import FakePatient, make_instance
 
@@ -187,6 +189,24 @@ def test_lookup_maps_back_and_is_private(
     assert stat.S_IMODE(table.stat().st_mode) == 0o600
     for path in (tmp_path / "out").rglob("*"):
         assert patient.patient_id.encode() not in (path.read_bytes() if path.is_file() else b"")
+
+
+def test_the_lookup_table_and_its_write_ahead_log_are_private(tmp_path: Path) -> None:
+    old_umask = os.umask(0o022)  # files readable by all unless made otherwise
+    try:
+        table = LookupTable(tmp_path / "lookup.sqlite")
+        table.record(f"{SITE}-AAAAAAAAAAAA", "RX HOSPITAL NUMBERS", "RX1234567")
+        files = sorted(tmp_path.glob("lookup.sqlite*"))
+        assert [path.name for path in files] == [
+            "lookup.sqlite",
+            "lookup.sqlite-shm",
+            "lookup.sqlite-wal",
+        ]
+        for path in files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+        table.close()
+    finally:
+        os.umask(old_umask)
 
 
 def test_init_writes_config_and_key_and_never_replaces_the_key_silently(

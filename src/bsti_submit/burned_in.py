@@ -15,6 +15,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from .elements import header_text, stored_form, tag_for
 from .pixels import Rectangle, parse_rectangle
 from .profile import Profile, parse_with_deid
 from .verify import Finding
@@ -48,13 +49,14 @@ class DeidFilters:
                 for group in item.get("filters", []):
                     fields |= {field.strip() for field in group["field"]}
         self._fields = tuple(sorted(fields))
-        self._cache: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self._tags = tuple(tag for field in self._fields if (tag := tag_for(field)) is not None)
+        self._cache: dict[tuple[object, ...], list[dict[str, Any]]] = {}
 
     def matches(self, dataset: Dataset) -> list[dict[str, Any]]:
         """deid's results for a header: each with its filter group and coordinates."""
         from deid.dicom.pixels.detect import _has_burned_pixels_single
 
-        key = tuple(str(dataset.get(field, "")) for field in self._fields)
+        key = tuple(stored_form(dataset, tag) for tag in self._tags)
         if key not in self._cache:
             self._cache[key] = _has_burned_pixels_single(dataset, True, self.recipe)["results"]
         return self._cache[key]
@@ -95,24 +97,23 @@ class MaskRules:
         ]
 
 
+def _upper(dataset: Dataset, keyword: str) -> str:
+    return header_text(dataset, keyword).strip().upper()
+
+
 def _image_type(dataset: Dataset) -> list[str]:
-    value = dataset.get("ImageType") or []
-    items = [value] if isinstance(value, str) else list(value)
-    return [str(item).upper() for item in items]
+    return [value.strip() for value in _upper(dataset, "ImageType").split("\\")]
 
 
 _HEADER_TESTS: tuple[tuple[Callable[[Dataset], bool], str], ...] = (
-    (lambda ds: str(ds.get("BurnedInAnnotation", "")).upper() == "YES", "BurnedInAnnotation YES"),
-    (lambda ds: str(ds.get("SOPClassUID", "")) in SECONDARY_CAPTURE_CLASSES, "secondary capture"),
-    (
-        lambda ds: str(ds.get("Modality", "")).upper() in RISKY_MODALITIES,
-        "modality SC, OT, US or XC",
-    ),
+    (lambda ds: _upper(ds, "BurnedInAnnotation") == "YES", "BurnedInAnnotation YES"),
+    (lambda ds: _upper(ds, "SOPClassUID") in SECONDARY_CAPTURE_CLASSES, "secondary capture"),
+    (lambda ds: _upper(ds, "Modality") in RISKY_MODALITIES, "modality SC, OT, US or XC"),
     (lambda ds: "SECONDARY" in _image_type(ds), "ImageType SECONDARY"),
     (
         lambda ds: (
             any(
-                _SCREEN_CAPTURE.search(str(ds.get(keyword, "")))
+                _SCREEN_CAPTURE.search(header_text(ds, keyword))
                 for keyword in ("SeriesDescription", "ImageComments", "ProtocolName")
             )
             or "SCREEN SAVE" in " ".join(_image_type(ds))

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -81,6 +81,30 @@ def stored_text(dataset: Dataset, tag: int, vr: str, encodings: Encodings) -> st
     else:
         text = raw.value.decode("ascii", errors="replace")
     return text.rstrip(" \x00")
+
+
+@lru_cache(maxsize=256)
+def tag_for(keyword: str) -> int | None:
+    """The tag of a dictionary keyword; None for a name the dictionary does not know."""
+    return tag_for_keyword(keyword)
+
+
+def stored_form(dataset: Dataset, tag: int) -> bytes | str | None:
+    """An element's value as stored (bytes), or as text if it was decoded already, without
+    decoding anything: enough to tell two headers' values apart, for caching."""
+    if tag not in dataset:
+        return None
+    value = dataset.get_item(tag, keep_deferred=True).value
+    return value if isinstance(value, bytes) else str(value)
+
+
+def header_text(dataset: Dataset, keyword: str) -> str:
+    """A top-level attribute as stored text ('' when absent), without decoding it: reading a
+    value through pydicom would leave it decoded, to be encoded again on writing."""
+    tag = tag_for(keyword)
+    if tag is None or tag not in dataset:
+        return ""
+    return stored_text(dataset, tag, vr_of(dataset, tag), encodings_of(dataset))
 
 
 def describe(element: DataElement) -> str:

@@ -364,8 +364,8 @@ class _Line:
         self.audit.outcome(path, "quarantined", reason, sop, quarantine_id=held)
 
     def _record(self, path: Path, new_sop: str, staged: Staged) -> None:
-        if staged.patient is not None:
-            link = staged.patient
+        link = staged.patient
+        if link is not None and link.pseudonym not in self.summary.patients:  # once a run
             self.lookup.record(link.pseudonym, link.issuer, link.patient_id)
             self.summary.patients.add(link.pseudonym)
         for change in staged.changes:
