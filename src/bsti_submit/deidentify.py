@@ -74,6 +74,7 @@ _WALKED_ACTIONS = frozenset({Action.KEEP, Action.CLEAN, Action.SHIFT_DATE})
 # Dates that tell the age at the study, in order of preference.
 _STUDY_DATES = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate")
 _REMOVE = object()  # a value that means: remove the element after all
+_META_ENCODINGS = ("iso8859",)  # the file meta is always in the default repertoire
 
 
 class Change(NamedTuple):
@@ -116,6 +117,7 @@ class Deidentifier:
         self.profile = profile
         self.pseudonyms = pseudonyms
         self.site = site
+        self._method_code_items = _method_code_items(profile)
 
     def apply(
         self, dataset: Dataset, identifiers: OriginalIdentifiers | None = None
@@ -125,7 +127,7 @@ class Deidentifier:
         run = _Run(self, dataset, identifiers)
         run.walk(dataset, "", encodings_of(dataset))
         run.add_attributes(dataset)
-        _record_method(dataset, self.profile, run.changes)
+        _record_method(dataset, self.profile, self._method_code_items, run.changes)
         _rebuild_file_meta(dataset, run.changes)
         dataset.preamble = b"\x00" * 128  # a preamble can carry anything, even a TIFF header
         return Deidentified(run.changes, run.patient_link())
@@ -279,19 +281,27 @@ def _block_in_use(dataset: Dataset, creator_tag: int) -> bool:
     return any(tag >> 16 == group and (tag & 0xFF00) >> 8 == block for tag in tags)
 
 
-def _record_method(dataset: Dataset, profile: Profile, changes: list[Change]) -> None:
-    """PatientIdentityRemoved, DeidentificationMethod and its CID 7050 codes."""
-    codes = Sequence()
+def _method_code_items(profile: Profile) -> tuple[Dataset, ...]:
+    """The items of DeidentificationMethodCodeSequence, made once: every instance shares them
+    (they are only ever read)."""
+    items = []
     for code in profile.method_codes:
         item = Dataset()
         item.CodeValue = code
         item.CodingSchemeDesignator = "DCM"
         item.CodeMeaning = DEIDENTIFICATION_METHODS[code]
-        codes.append(item)
+        items.append(item)
+    return tuple(items)
+
+
+def _record_method(
+    dataset: Dataset, profile: Profile, code_items: tuple[Dataset, ...], changes: list[Change]
+) -> None:
+    """PatientIdentityRemoved, DeidentificationMethod and its CID 7050 codes."""
     values: list[tuple[str, Any]] = [
         ("PatientIdentityRemoved", "YES"),
         ("DeidentificationMethod", f"bsti-submit {__version__} {profile.label}"),
-        ("DeidentificationMethodCodeSequence", codes),
+        ("DeidentificationMethodCodeSequence", Sequence(code_items)),
     ]
     for keyword, value in values:
         old = describe(dataset[keyword]) if keyword in dataset else ""
@@ -302,23 +312,35 @@ def _record_method(dataset: Dataset, profile: Profile, changes: list[Change]) ->
         )
 
 
+_META_VRS = {
+    0x00020002: "UI",
+    0x00020003: "UI",
+    0x00020010: "UI",
+    0x00020012: "UI",
+    0x00020013: "SH",
+}
+
+
 def _rebuild_file_meta(dataset: Dataset, changes: list[Change]) -> None:
     """A fresh file meta: only what Part 10 needs, naming the new instance and this tool."""
     old_meta = dataset.file_meta  # read_instance guarantees a transfer syntax
+    values = {
+        0x00020002: dataset.SOPClassUID,
+        0x00020003: dataset.SOPInstanceUID,
+        0x00020010: old_meta.TransferSyntaxUID,
+        0x00020012: IMPLEMENTATION_CLASS_UID,
+        0x00020013: IMPLEMENTATION_VERSION_NAME,
+    }
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    meta.TransferSyntaxUID = old_meta.TransferSyntaxUID
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
-    for element in old_meta:
-        if element.tag in (0x00020000, 0x00020001):
+    for tag, value in values.items():
+        meta[tag] = DataElement(tag, _META_VRS[tag], value)
+    for tag in old_meta.keys():  # noqa: SIM118 - iterating a Dataset decodes every value
+        if tag in (0x00020000, 0x00020001):
             continue
-        new = describe(meta[element.tag]) if element.tag in meta else None
-        old = describe(element)
+        vr = vr_of(old_meta, tag)
+        old = stored_text(old_meta, tag, vr, _META_ENCODINGS)
+        new = str(values[tag]) if tag in values else None
         if new != old:
             action = "REMOVE" if new is None else "SET"
-            changes.append(
-                Change(tag_text(element.tag), element.keyword, element.VR, action, old, new)
-            )
+            changes.append(Change(tag_text(tag), keyword_of(tag), vr, action, old, new))
     dataset.file_meta = meta

@@ -59,6 +59,8 @@ def write_part10(dataset: Dataset, handle: BinaryIO) -> None:
     """Preamble, prefix, file meta and dataset, as pydicom writes them with
     `enforce_file_format=True`; the caller has checked `fast_path_applies`."""
     implicit = dataset.file_meta.TransferSyntaxUID.is_implicit_VR
+    if any(tag >> 16 in (0, 2) for tag in dataset.keys()):  # noqa: SIM118
+        raise ValueError("command or file meta elements (0000/0002,eeee) inside the dataset")
     handle.write(dataset.preamble or b"\x00" * 128)
     handle.write(b"DICM")
     meta = DicomBytesIO()
@@ -95,7 +97,8 @@ def _element_bytes(
 ) -> bytes:
     value: bytes | None
     if isinstance(element, RawDataElement):
-        value = element.value if element.length != UNDEFINED_LENGTH else None
+        readable = element.length != UNDEFINED_LENGTH and (implicit or element.VR is not None)
+        value = element.value if readable else None
     elif element.VR == "SQ":
         return _sequence_bytes(element, implicit, encodings)
     else:
@@ -162,7 +165,7 @@ def _header(tag: int, vr: str | None, length: int, implicit: bool) -> bytes:
     tag_bytes = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
     if implicit:
         return tag_bytes + struct.pack("<I", length)
-    assert vr is not None, "an explicit VR element read from a file has its VR"
+    assert vr is not None, "callers leave elements without a VR to pydicom"
     if vr in _LONG_LENGTH_VRS:
         return tag_bytes + vr.encode("ascii") + struct.pack("<HI", 0, length)
     return tag_bytes + vr.encode("ascii") + struct.pack("<H", length)
