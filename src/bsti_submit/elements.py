@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
@@ -46,11 +46,26 @@ def keyword_of(tag: int) -> str:
     return str(keyword_for_tag(tag) or "")
 
 
+Stored = DataElement | RawDataElement
+
+
+def stored_elements(dataset: Dataset) -> dict[int, Stored]:
+    """A dataset's elements by tag as they are now, read (raw bytes, or a deferred value still
+    in the file) or decoded. pydicom's public accessors decode or load each one they return,
+    so this reads the map behind them, which every pydicom 3 dataset has."""
+    return dataset._dict  # type: ignore[return-value]
+
+
 def vr_of(dataset: Dataset, tag: int) -> str:
     """An element's VR without decoding its value where the file or the dictionary says it."""
-    vr = dataset.get_item(tag, keep_deferred=True).VR or dictionary_vr(tag)
+    return element_vr(dataset, dataset.get_item(tag, keep_deferred=True))
+
+
+def element_vr(dataset: Dataset, element: Stored) -> str:
+    """`vr_of` for an element in hand."""
+    vr = element.VR or dictionary_vr(element.tag)
     if vr is None or vr == "UN":  # unknown to the dictionary: decode to find out
-        vr = dataset[tag].VR
+        vr = dataset[element.tag].VR
     return str(vr)
 
 
@@ -69,13 +84,17 @@ def encodings_of(dataset: Dataset) -> Encodings:
 def stored_text(dataset: Dataset, tag: int, vr: str, encodings: Encodings) -> str:
     """`describe` of an element as read, decoding text straight from its bytes: much cheaper
     than pydicom's full conversion for the many short values a profile replaces."""
-    raw = dataset.get_item(tag, keep_deferred=True)
+    return element_text(dataset, dataset.get_item(tag, keep_deferred=True), vr, encodings)
+
+
+def element_text(dataset: Dataset, raw: Stored, vr: str, encodings: Encodings) -> str:
+    """`stored_text` for an element in hand."""
     if isinstance(raw, DataElement) or raw.value is None:
-        return describe(dataset[tag])
+        return describe(dataset[raw.tag])
     if vr in BINARY_VRS:
         return f"<{len(raw.value)} bytes>"
     if vr not in TEXT_VRS:
-        return describe(dataset[tag])
+        return describe(dataset[raw.tag])
     if vr in ENCODED_TEXT_VRS:
         text = decode_bytes(raw.value, list(encodings), _PN_DELIMITERS if vr == "PN" else set())
     else:
@@ -125,12 +144,16 @@ class Leaf(NamedTuple):
     """One element that is not a sequence, where it sits, and how to read its text."""
 
     dataset: Dataset
-    tag: int
+    element: Stored
     vr: str
     encodings: Encodings
 
+    @property
+    def tag(self) -> int:
+        return int(self.element.tag)
+
     def text(self) -> str:
-        return stored_text(self.dataset, self.tag, self.vr, self.encodings)
+        return element_text(self.dataset, self.element, self.vr, self.encodings)
 
 
 def leaves(dataset: Dataset, encodings: Encodings | None = None) -> Iterator[Leaf]:
@@ -138,10 +161,11 @@ def leaves(dataset: Dataset, encodings: Encodings | None = None) -> Iterator[Lea
     item's own Specific Character Set applies to it and below."""
     if encodings is None or "SpecificCharacterSet" in dataset:
         encodings = encodings_of(dataset)
-    for tag in dataset.keys():  # noqa: SIM118 - iterating a Dataset decodes every value
-        vr = vr_of(dataset, tag)
+    elements = stored_elements(dataset)
+    for tag, element in list(elements.items()):
+        vr = element_vr(dataset, element)
         if vr == "SQ":
             for item in dataset[tag].value:
                 yield from leaves(item, encodings)
-        else:
-            yield Leaf(dataset, int(tag), vr, encodings)
+        else:  # as it is now: finding the VR may have decoded it
+            yield Leaf(dataset, elements[tag], vr, encodings)

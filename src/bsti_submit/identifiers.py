@@ -11,11 +11,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
-from .elements import keyword_of, leaves
+from .elements import leaves
 
 # Attributes whose values identify the patient, the visit or the trust, besides every person
 # name (PN) and every date, which are collected at any depth.
@@ -40,6 +41,7 @@ IDENTIFYING_KEYWORDS = frozenset(
         "PatientInsurancePlanCodeSequence",
     }
 )
+_IDENTIFYING_TAGS = frozenset(tag_for_keyword(keyword) for keyword in IDENTIFYING_KEYWORDS)
 _DATE_FORMATS = (
     "%Y%m%d",
     "%Y-%m-%d",
@@ -81,17 +83,21 @@ def nhs_numbers_in(text: str) -> list[str]:
     ]
 
 
-def date_spellings(day: date) -> set[str]:
+@lru_cache(maxsize=4096)
+def date_spellings(day: date) -> frozenset[str]:
     """The ways a date is commonly written in a free-text field."""
     spellings = {day.strftime(pattern) for pattern in _DATE_FORMATS}
     spellings.add(f"{day.day}/{day.month}/{day.year}")
-    return spellings
+    return frozenset(spellings)
 
 
 def parse_da(value: str) -> date | None:
     """A DA value (or the date part of a DT) as a date, or None when it is not a full date."""
+    text = value.strip()[:8]
     try:
-        return datetime.strptime(value.strip()[:8], "%Y%m%d").date()
+        if len(text) == 8 and text.isascii() and text.isdigit():  # the usual case, 10x faster
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        return datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
         return None
 
@@ -155,7 +161,7 @@ def collect(dataset: Dataset) -> OriginalIdentifiers:
     numbers anywhere in text, every date and every UID that is not DICOM's own."""
     found = _Found({}, {}, set())
     for leaf in leaves(dataset):
-        if leaf.vr in _READ_VRS or keyword_of(leaf.tag) in IDENTIFYING_KEYWORDS:
+        if leaf.vr in _READ_VRS or leaf.tag in _IDENTIFYING_TAGS:
             values = [value for value in leaf.text().split("\\") if value]
             _note(leaf.tag, leaf.vr, values, found)
     strings = {
@@ -187,7 +193,7 @@ def _note(tag: int, vr: str, values: list[str], found: _Found) -> None:
         found.add(tag, dates=[day for day in map(parse_da, values) if day])
     elif vr == "UI":
         found.uids |= {uid for uid in values if not uid.startswith(_DICOM_UID_ROOT)}
-    elif keyword_of(tag) in IDENTIFYING_KEYWORDS:
+    elif tag in _IDENTIFYING_TAGS:
         for value in values:
             found.add(tag, strings=[value, *(part.strip() for part in value.split(","))])
     if vr in _FREE_TEXT_VRS:

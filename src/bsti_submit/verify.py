@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
-from .elements import BINARY_VRS, TEXT_VRS, keyword_of, leaves, tag_text, vr_of
+from .elements import (
+    BINARY_VRS,
+    TEXT_VRS,
+    element_vr,
+    keyword_of,
+    leaves,
+    stored_elements,
+    tag_text,
+)
 from .identifiers import NHS_NUMBER_SOURCE, OriginalIdentifiers, date_spellings, nhs_numbers_in
 from .profile import Action, Profile
 
@@ -115,9 +123,9 @@ def _kind(sources: frozenset[int]) -> str:
 
 def _all_tags(dataset: Dataset) -> list[int]:
     tags = []
-    for tag in dataset.keys():  # noqa: SIM118 - iterating a Dataset decodes every value
+    for tag, element in list(stored_elements(dataset).items()):
         tags.append(int(tag))
-        if vr_of(dataset, tag) == "SQ":
+        if element_vr(dataset, element) == "SQ":
             for item in dataset[tag].value:
                 tags += _all_tags(item)
     return tags
