@@ -17,14 +17,15 @@ from typing import BinaryIO
 
 from pydicom.charset import convert_encodings, default_encoding, encode_string
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_data_element, write_dataset, write_file_meta_info
+from pydicom.filewriter import write_data_element, write_dataset
 from pydicom.multival import MultiValue
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import PersonName
 
 UNDEFINED_LENGTH = 0xFFFFFFFF
+_META_GROUP_LENGTH = 0x00020000
 _LONG_LENGTH_VRS = frozenset(
     {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
 )
@@ -32,6 +33,7 @@ _LONG_LENGTH_VRS = frozenset(
 # the struct formats of binary numbers (as pydicom's writers have them).
 _ENCODED_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UC", "UT"})
 _PLAIN_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR"})
+_PADDED_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW"})
 _NUMBER_FORMATS = {
     "FD": "d",
     "FL": "f",
@@ -63,11 +65,21 @@ def write_part10(dataset: Dataset, handle: BinaryIO) -> None:
         raise ValueError("command or file meta elements (0000/0002,eeee) inside the dataset")
     handle.write(dataset.preamble or b"\x00" * 128)
     handle.write(b"DICM")
-    meta = DicomBytesIO()
-    write_file_meta_info(meta, dataset.file_meta, enforce_standard=True)
-    handle.write(meta.getvalue())
+    handle.write(_file_meta_bytes(dataset.file_meta))
     for part in _dataset_parts(dataset, implicit, default_encoding):
         handle.write(part)
+
+
+def _file_meta_bytes(file_meta: FileMetaDataset) -> bytes:
+    """The file meta group as pydicom writes it: completed and checked by pydicom's own rules,
+    then its group length and its elements, explicit VR little endian."""
+    validate_file_meta(file_meta, enforce_standard=True)
+    body = b"".join(
+        _element_bytes(file_meta.get_item(tag), False, default_encoding)
+        for tag in sorted(file_meta.keys())
+        if tag != _META_GROUP_LENGTH
+    )
+    return _header(_META_GROUP_LENGTH, "UL", 4, False) + struct.pack("<I", len(body)) + body
 
 
 def _dataset_parts(dataset: Dataset, implicit: bool, parent_encoding: Encodings) -> Iterator[bytes]:
@@ -101,6 +113,8 @@ def _element_bytes(
         value = element.value if readable else None
     elif element.VR == "SQ":
         return _sequence_bytes(element, implicit, encodings)
+    elif element.is_undefined_length:  # encapsulated pixel data: fragments and a delimiter
+        value = None
     else:
         value = _value_bytes(element, _python_encodings(encodings))
     if value is None or (len(value) > 0xFFFF and element.VR not in _LONG_LENGTH_VRS):
@@ -119,6 +133,8 @@ def _value_bytes(element: DataElement, encodings: tuple[str, ...]) -> bytes | No
         if not all(isinstance(number, int | float) for number in numbers):
             return None
         return struct.pack(f"<{len(numbers)}{_NUMBER_FORMATS[vr]}", *numbers)
+    if vr in _PADDED_BINARY_VRS and isinstance(value, bytes):
+        return _padded(value, b"\x00")
     values = list(value) if isinstance(value, MultiValue | list) else [value]
     if vr == "PN" and all(isinstance(name, PersonName) for name in values):
         return _padded(b"\\".join(name.encode(encodings) for name in values), b" ")
