@@ -63,6 +63,11 @@ LEAKS = {
         lambda ds, p: setattr(ds.DerivationCodeSequence[0], "CodeValue", p.study_date),
         "residual identifier: date",
     ),
+    "patient ID glued into an element DICOM does not know": (
+        [],  # a damaged tag, say: the profile keeps what it does not list
+        lambda ds, p: ds.add_new(0x005A1011, "OB", f"CSA{p.patient_id}".encode()),
+        "element (005A,1011) unknown to DICOM",
+    ),
     "original SOP UID in free text": (
         ["KEEP ImageComments  # justification: test"],
         lambda ds, p: setattr(ds, "ImageComments", f"copy of {ds.SOPInstanceUID}"),

@@ -15,6 +15,7 @@ from pydicom.dataset import Dataset
 from .elements import (
     BINARY_VRS,
     TEXT_VRS,
+    dictionary_vr,
     element_vr,
     keyword_of,
     leaves,
@@ -102,6 +103,10 @@ class Verifier:
                 findings.append(Finding("structure", f"private element {tag_text(tag)}"))
             elif group & 0xFF00 in (0x5000, 0x6000) and not self._kept(tag):
                 findings.append(Finding("structure", f"curve or overlay group {group:04X}"))
+            elif group % 2 == 0 and dictionary_vr(tag) is None and not self._kept(tag):
+                # Damage, or an attribute newer than our dictionary: nobody can say whether
+                # it identifies, so it does not leave unless a profile line keeps it.
+                findings.append(Finding("structure", f"element {tag_text(tag)} unknown to DICOM"))
         return findings
 
     def _private_kept(self, dataset: Dataset, tag: int) -> bool:
