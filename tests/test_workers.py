@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bsti_submit import workers as workers_module
 from bsti_submit.audit import read_records
 from bsti_submit.config import Settings
 from bsti_submit.pipeline import submit
@@ -31,9 +32,15 @@ def recorded(audit: Path) -> list[tuple[object, ...]]:
     return kept
 
 
+@pytest.mark.parametrize("fork", [True, False], ids=["forked (Linux)", "spawned (elsewhere)"])
 def test_output_audit_and_pseudonyms_are_the_same_whatever_the_workers(
-    export: Path, tmp_path: Path, patient: FakePatient, monkeypatch: pytest.MonkeyPatch
+    export: Path,
+    tmp_path: Path,
+    patient: FakePatient,
+    monkeypatch: pytest.MonkeyPatch,
+    fork: bool,
 ) -> None:
+    monkeypatch.setattr(workers_module, "_FORK_IS_SAFE", fork)
     for index in range(12):  # enough files for the pool to interleave
         save(
             make_instance(patient, study=3, series=index % 3, instance=index),

@@ -65,6 +65,12 @@ class DeidFilters:
 class BurnedInRisk:
     """Assesses original headers for text that may be burned into the pixels."""
 
+    def warm_up(self) -> None:
+        """Load deid's detector and device lists now rather than on the first header."""
+        import deid.dicom.pixels.detect  # noqa: F401
+
+        assert self._bundled.recipe is not None
+
     def assess(self, dataset: Dataset) -> list[Finding]:
         """The burned-in risks of one original instance; empty when none is seen."""
         findings = [Finding(_CHECK, reason) for test, reason in _HEADER_TESTS if test(dataset)]
