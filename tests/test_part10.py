@@ -14,6 +14,7 @@ from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless
 
+from bsti_submit import discover
 from bsti_submit.deidentify import Deidentifier
 from bsti_submit.destination import write_instance
 from bsti_submit.processing import Preparer
@@ -100,3 +101,19 @@ def test_an_untouched_file_is_copied_as_read(tmp_path: Path, patient: FakePatien
     ours = io.BytesIO()
     write_instance(dataset, ours)
     assert ours.getvalue() == path.read_bytes()
+
+
+def test_values_left_in_the_source_file_are_copied_across(
+    tmp_path: Path, patient: FakePatient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large values stay in the source file until written: Pixel Data last (copied in chunks)
+    and not last (trailing padding after it, as some exports have)."""
+    monkeypatch.setattr(discover, "DEFER_SIZE", 1024)
+    dataset = make_ct_slice(patient, 1, rows=64, columns=64)
+    plain = save(dataset, tmp_path / "plain.dcm")
+    dataset.add_new(0xFFFCFFFC, "OB", b"\x00" * 2048)  # Data Set Trailing Padding
+    padded = save(dataset, tmp_path / "padded.dcm")
+    for path in (plain, padded):
+        ours, theirs = cleaned_both_ways(path, "bsti-covid19")
+        assert ours == theirs
+        assert pydicom.dcmread(io.BytesIO(ours)).PixelData == dataset.PixelData

@@ -24,6 +24,8 @@ from pydicom.multival import MultiValue
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import PersonName
 
+from .elements import stored_elements
+
 UNDEFINED_LENGTH = 0xFFFFFFFF
 _META_GROUP_LENGTH = 0x00020000
 _LONG_LENGTH_VRS = frozenset(
@@ -88,10 +90,12 @@ def _dataset_parts(dataset: Dataset, implicit: bool, parent_encoding: Encodings)
         yield _by_pydicom(lambda buffer: write_dataset(buffer, dataset, parent_encoding), implicit)
         return
     encodings = dataset.get("SpecificCharacterSet", parent_encoding)
-    for tag in sorted(dataset.keys()):
+    for tag, element in sorted(stored_elements(dataset).items()):
         if tag & 0xFFFF == 0 and tag >> 16 > 6:
             continue  # retired group lengths are never written
-        yield _element_bytes(dataset.get_item(tag), implicit, encodings)
+        if isinstance(element, RawDataElement) and element.value is None:
+            element = dataset.get_item(tag)  # a deferred value: read now, as pydicom does
+        yield _element_bytes(element, implicit, encodings)
 
 
 def _pydicom_recodes(dataset: Dataset, implicit: bool) -> bool:
