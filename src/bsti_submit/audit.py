@@ -19,6 +19,7 @@ from typing import Any
 from .deidentify import Change
 
 GENESIS = "0" * 64
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps makes one per call
 
 
 def _now() -> str:
@@ -44,11 +45,7 @@ class AuditLog:
         self._handle.close()
 
     def _write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(
-            {"seq": self._sequence, "prev": self._previous, **record},
-            ensure_ascii=False,
-            sort_keys=False,
-        )
+        line = _ENCODER.encode({"seq": self._sequence, "prev": self._previous, **record})
         self._handle.write(line + "\n")
         self._previous = hashlib.sha256(line.encode("utf-8")).hexdigest()
         self._sequence += 1

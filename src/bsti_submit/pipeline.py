@@ -156,6 +156,7 @@ def submit(
         quarantine = stack.enter_context(closing(Quarantine(settings.state_dir / "quarantine")))
         state = stack.enter_context(closing(DeliveryState(settings.state_dir / "state.sqlite")))
         tracker = SourceTracker(state, str(destination))
+        stack.callback(tracker.flush)  # before the state database closes, however the run ends
         delivery = None
         if endpoint is not None:
             delivery = _stow_delivery(stack, endpoint, state, settings, run_id)

@@ -114,14 +114,14 @@ class DeliveryState:
         ).fetchone()
         return row is not None
 
-    def mark_source(
-        self, destination: str, path: str, size: int, changed: int, status: str
-    ) -> None:
-        """Note that a source file was taken (written, delivered or quarantined)."""
+    def mark_sources(self, destination: str, files: list[tuple[str, int, int, str]]) -> None:
+        """Note that source files (path, size, time of change, status) were taken: written,
+        delivered or quarantined. One commit for them all."""
+        now = _now()
         with self._connection:
-            self._connection.execute(
+            self._connection.executemany(
                 "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
-                (destination, path, size, changed, status, _now()),
+                [(destination, *file, now) for file in files],
             )
 
     def studies(self) -> list[StudyStatus]:

@@ -20,10 +20,18 @@ AFTER_DELIVERY = ("keep", "move", "delete")
 
 class SourceTracker:
     """Remembers, in the state database, each source file taken (by path, size and time of
-    change) for a destination, so a rerun skips it while it is unchanged."""
+    change) for a destination, so a rerun skips it while it is unchanged.
+
+    Marks are written in batches, as one commit per file would wait for the disk once per file.
+    A run killed before a batch is written takes those files again next time: the same output
+    is written again, and instances an endpoint acknowledged are known to the delivery state
+    (committed at once), so none is sent twice."""
+
+    BATCH = 256
 
     def __init__(self, state: DeliveryState, destination: str) -> None:
         self.state, self.destination = state, destination
+        self._pending: list[tuple[str, int, int, str]] = []
 
     def done(self, path: Path) -> bool:
         size, changed = _fingerprint(path)
@@ -31,7 +39,14 @@ class SourceTracker:
 
     def mark(self, path: Path, status: str) -> None:
         size, changed = _fingerprint(path)
-        self.state.mark_source(self.destination, str(path), size, changed, status)
+        self._pending.append((str(path), size, changed, status))
+        if len(self._pending) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the marks not written yet."""
+        self.state.mark_sources(self.destination, self._pending)
+        self._pending.clear()
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:
