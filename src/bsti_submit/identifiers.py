@@ -124,10 +124,7 @@ class OriginalIdentifiers:
 
     @cached_property
     def _pattern(self) -> re.Pattern[str] | None:
-        if not self.spellings:
-            return None
-        alternatives = "|".join(_bounded(spelling) for spelling in self.spellings)
-        return re.compile(alternatives, re.IGNORECASE)
+        return _pattern_for(tuple(self.spellings)) if self.spellings else None
 
     def clean(self, text: str) -> str:
         """`text` without any of these identifiers or NHS/CHI-shaped numbers, tidied."""
@@ -138,6 +135,13 @@ class OriginalIdentifiers:
             text,
         )
         return _tidy(text)
+
+
+@lru_cache(maxsize=256)
+def _pattern_for(spellings: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for all of a header's identifiers; the files of a series share theirs."""
+    alternatives = "|".join(_bounded(spelling) for spelling in spellings)
+    return re.compile(alternatives, re.IGNORECASE)
 
 
 def _bounded(spelling: str) -> str:

@@ -75,7 +75,10 @@ class Pseudonymizer:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        # Every file of a series asks for the same few values: each is computed once.
         self.uid = lru_cache(maxsize=65536)(self._uid)
+        self.patient = lru_cache(maxsize=4096)(self._patient)
+        self.date_shift_days = lru_cache(maxsize=4096)(self._date_shift_days)
 
     def __repr__(self) -> str:  # never show the key
         return "Pseudonymizer(<key hidden>)"
@@ -90,13 +93,13 @@ class Pseudonymizer:
             return original
         return f"2.25.{int.from_bytes(self._digest('uid', original)[:16], 'big')}"
 
-    def patient(self, site: str, issuer: str, patient_id: str) -> str:
+    def _patient(self, site: str, issuer: str, patient_id: str) -> str:
         """`<site>-<code>`: the same patient (issuer and ID) always gets the same pseudonym."""
         digest = self._digest("patient", f"{issuer}\x00{patient_id}")
         code = base64.b32encode(digest).decode("ascii")[:PATIENT_CODE_LENGTH]
         return f"{site}-{code}"
 
-    def date_shift_days(self, issuer: str, patient_id: str) -> int:
+    def _date_shift_days(self, issuer: str, patient_id: str) -> int:
         """The patient's date offset: 1 to MAX_DATE_SHIFT_DAYS days back, the same every run."""
         digest = self._digest("date-shift", f"{issuer}\x00{patient_id}")
         return -(1 + int.from_bytes(digest[:8], "big") % MAX_DATE_SHIFT_DAYS)
