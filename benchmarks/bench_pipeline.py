@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -33,11 +34,14 @@ RAM_DISK = Path("/dev/shm")  # noqa: S108 - only a parent for mkdtemp, which mak
 
 
 def peak_memory_mb() -> float:
-    """This process's own high-water mark (VmHWM), which a spawned child does not inherit."""
+    """The highest peak of this process (VmHWM, which a spawned child does not inherit) and of
+    any worker process it started and waited for (each worker's own peak, not their sum)."""
+    own = float("nan")
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+            own = int(line.split()[1]) / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return max(own, workers)
 
 
 def make_files(folder: Path, count: int, frames: int = 1) -> None:

@@ -155,7 +155,7 @@ def submit(
         lookup = stack.enter_context(closing(LookupTable(settings.lookup_file)))
         quarantine = stack.enter_context(closing(Quarantine(settings.state_dir / "quarantine")))
         state = stack.enter_context(closing(DeliveryState(settings.state_dir / "state.sqlite")))
-        tracker = SourceTracker(state, str(destination))
+        tracker = SourceTracker(state, str(destination), batch=1 if endpoint else 256)
         stack.callback(tracker.flush)  # before the state database closes, however the run ends
         delivery = None
         if endpoint is not None:

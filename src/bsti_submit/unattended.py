@@ -22,15 +22,13 @@ class SourceTracker:
     """Remembers, in the state database, each source file taken (by path, size and time of
     change) for a destination, so a rerun skips it while it is unchanged.
 
-    Marks are written in batches, as one commit per file would wait for the disk once per file.
-    A run killed before a batch is written takes those files again next time: the same output
-    is written again, and instances an endpoint acknowledged are known to the delivery state
-    (committed at once), so none is sent twice."""
+    Marks of files written to a folder are committed in batches of `batch`, as one commit per
+    file would wait for the disk once per file: a run killed before a batch is committed takes
+    those files again next time and writes the same output. Marks of files sent to an endpoint
+    (batch 1) are committed as each is acknowledged, beside the delivery state."""
 
-    BATCH = 256
-
-    def __init__(self, state: DeliveryState, destination: str) -> None:
-        self.state, self.destination = state, destination
+    def __init__(self, state: DeliveryState, destination: str, batch: int = 256) -> None:
+        self.state, self.destination, self.batch = state, destination, batch
         self._pending: list[tuple[str, int, int, str]] = []
 
     def done(self, path: Path) -> bool:
@@ -40,7 +38,7 @@ class SourceTracker:
     def mark(self, path: Path, status: str) -> None:
         size, changed = _fingerprint(path)
         self._pending.append((str(path), size, changed, status))
-        if len(self._pending) >= self.BATCH:
+        if len(self._pending) >= self.batch:
             self.flush()
 
     def flush(self) -> None:
