@@ -24,8 +24,10 @@ from .elements import (
     Encodings,
     describe,
     dictionary_vr,
+    element_vr,
     encodings_of,
     keyword_of,
+    stored_elements,
     stored_text,
     tag_text,
     vr_of,
@@ -170,13 +172,13 @@ class _Run:
         if "SpecificCharacterSet" in dataset:  # an item may declare its own character set
             encodings = encodings_of(dataset)
         creators = []
-        for tag in list(dataset.keys()):
+        for tag, element in list(stored_elements(dataset).items()):
             if _is_private_creator(tag):
                 creators.append(tag)
                 continue
             rule = self._rule(dataset, tag)
             action = rule.action if rule else Action.KEEP
-            if action in _WALKED_ACTIONS and vr_of(dataset, tag) == "SQ":
+            if action in _WALKED_ACTIONS and element_vr(dataset, element) == "SQ":
                 for index, item in enumerate(dataset[tag].value):
                     self.walk(item, f"{prefix}{tag_text(tag)}[{index}].", encodings)
             elif rule is not None and action is not Action.KEEP:
