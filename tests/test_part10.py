@@ -117,3 +117,19 @@ def test_values_left_in_the_source_file_are_copied_across(
         ours, theirs = cleaned_both_ways(path, "bsti-covid19")
         assert ours == theirs
         assert pydicom.dcmread(io.BytesIO(ours)).PixelData == dataset.PixelData
+
+
+def test_values_set_after_reading_are_encoded_as_pydicom_encodes_them(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    path = save(make_ct_slice(patient, 2, rows=32, columns=32), tmp_path / "one.dcm")
+    dataset = pydicom.dcmread(path)
+    dataset.add_new(0x00283002, "SS", [40000, -1000, 16])  # LUT Descriptor: first value is US
+    dataset.add_new(0x00181063, "DS", "33.3")
+    dataset.add_new(0x00280106, "US", [0, 1])
+    dataset.add_new(0x7FE00008, "OF", b"\x00\x00\x80\x3f")
+    dataset.PatientName = ["A^B", "C^D"]
+    dataset.ImageComments = "ÉCHO ünïcode"
+    ours = io.BytesIO()
+    write_instance(dataset, ours)
+    assert ours.getvalue() == pydicom_bytes(dataset)

@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_dataset
 from pydicom.multival import MultiValue
+from pydicom.tag import _LUT_DESCRIPTOR_TAGS
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import PersonName
 
@@ -132,6 +133,8 @@ def _value_bytes(element: DataElement, encodings: tuple[str, ...]) -> bytes | No
     vr, value = element.VR, element.value
     if element.is_empty:
         return b""
+    if vr == "SS" and element.tag in _LUT_DESCRIPTOR_TAGS:
+        return None  # pydicom writes a descriptor's first value as US whatever its VR
     if vr in _NUMBER_FORMATS and isinstance(value, int | float | MultiValue | list):
         numbers = value if isinstance(value, MultiValue | list) else [value]
         if not all(isinstance(number, int | float) for number in numbers):
