@@ -195,11 +195,25 @@ MASK_RULE = (
 )
 
 
-def test_a_mask_rule_blanks_exactly_its_rectangle(tmp_path: Path, patient: FakePatient) -> None:
+def ultrasound_region(x0: int, y0: int, x1: int, y1: int) -> Dataset:
+    region = Dataset()
+    region.RegionLocationMinX0, region.RegionLocationMinY0 = x0, y0
+    region.RegionLocationMaxX1, region.RegionLocationMaxY1 = x1, y1
+    return region
+
+
+@pytest.mark.parametrize("from_header", [False, True], ids=["rule's rectangle", "header's"])
+def test_a_mask_rule_blanks_exactly_its_rectangle(
+    tmp_path: Path, patient: FakePatient, from_header: bool
+) -> None:
     dataset = make_instance(patient, modality="CT")
     dataset.Modality = "US"
     original = np.frombuffer(dataset.PixelData, dtype="<u2").reshape(16, 16).copy()
-    recipe = site_profile(tmp_path, *MASK_RULE, base="bsti-covid19")
+    rule = MASK_RULE
+    if from_header:  # the rectangle as the scanner describes it: an ultrasound region
+        dataset.SequenceOfUltrasoundRegions = [ultrasound_region(0, 0, 8, 4)]
+        rule = (*MASK_RULE[:-1], "  coordinates from:SequenceOfUltrasoundRegions")
+    recipe = site_profile(tmp_path, *rule, base="bsti-covid19")
     result = submit_one(tmp_path, dataset, "--profile", str(recipe))
     assert result.exit_code == 0, result.output
     (output,) = [pydicom.dcmread(path) for path in written(tmp_path)]

@@ -80,3 +80,21 @@ def test_help_and_version_start_without_the_heavy_modules() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_run_does_not_load_deids_pixel_tools(export: Path, tmp_path: Path) -> None:
+    """deid's pixel tools pull in matplotlib (a fifth of a second per run and per worker); the
+    burned-in checks evaluate deid's device lists without them."""
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from bsti_submit.config import Settings\n"
+        "from bsti_submit.pipeline import submit\n"
+        f"submit(Path({str(export)!r}), Path({str(tmp_path / 'out')!r}), Settings(site='RX1'))\n"
+        "print(sorted({'matplotlib', 'deid.dicom'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert list((tmp_path / "out").rglob("*.dcm"))

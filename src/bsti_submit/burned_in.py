@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any
 
 from pydicom.dataset import Dataset
 
+from .deid_filters import Match, criteria_fields, matches
 from .elements import header_text, stored_form, tag_for
 from .pixels import Rectangle, parse_rectangle
 from .profile import Profile, parse_with_deid
@@ -38,53 +38,40 @@ _RISKY_DEID_GROUPS = ("graylist", "blacklist")
 
 
 class DeidFilters:
-    """deid `%filter` criteria, evaluated on headers. The verdict is cached per combination of
-    the values the criteria read, so a series costs one evaluation."""
+    """A recipe's `%filter` criteria, evaluated on headers. The verdict is cached per
+    combination of the values the criteria read, so a series costs one evaluation."""
 
     def __init__(self, recipe: Any) -> None:
-        self.recipe = recipe
-        fields: set[str] = set()
-        for items in recipe.get_filters().values():
-            for item in items:
-                for group in item.get("filters", []):
-                    fields |= {field.strip() for field in group["field"]}
-        self._fields = tuple(sorted(fields))
-        self._tags = tuple(tag for field in self._fields if (tag := tag_for(field)) is not None)
-        self._cache: dict[tuple[object, ...], list[dict[str, Any]]] = {}
+        self._filters = recipe.get_filters()
+        fields = criteria_fields(self._filters)
+        tags = {field if isinstance(field, int) else tag_for(field) for field in fields}
+        self._tags = tuple(sorted(tag for tag in tags if tag is not None))
+        self._cache: dict[tuple[object, ...], list[Match]] = {}
 
-    def matches(self, dataset: Dataset) -> list[dict[str, Any]]:
-        """deid's results for a header: each with its filter group and coordinates."""
-        from deid.dicom.pixels.detect import _has_burned_pixels_single
-
+    def matches(self, dataset: Dataset) -> list[Match]:
+        """The criteria a header meets, each with its filter group and rectangles."""
         key = tuple(stored_form(dataset, tag) for tag in self._tags)
         if key not in self._cache:
-            self._cache[key] = _has_burned_pixels_single(dataset, True, self.recipe)["results"]
+            self._cache[key] = matches(dataset, self._filters)
         return self._cache[key]
 
 
 class BurnedInRisk:
     """Assesses original headers for text that may be burned into the pixels."""
 
-    def warm_up(self) -> None:
-        """Load deid's detector and device lists now rather than on the first header."""
-        import deid.dicom.pixels.detect  # noqa: F401
-
-        assert self._bundled.recipe is not None
-
-    def assess(self, dataset: Dataset) -> list[Finding]:
-        """The burned-in risks of one original instance; empty when none is seen."""
-        findings = [Finding(_CHECK, reason) for test, reason in _HEADER_TESTS if test(dataset)]
-        if any(found["group"] in _RISKY_DEID_GROUPS for found in self._bundled.matches(dataset)):
-            findings.append(Finding(_CHECK, "matches deid's list of devices that burn in text"))
-        return findings
-
-    @cached_property
-    def _bundled(self) -> DeidFilters:
+    def __init__(self) -> None:
         from deid.config import DeidRecipe
         from deid.logger import bot
 
         bot.level = -10
-        return DeidFilters(DeidRecipe("dicom"))
+        self._bundled = DeidFilters(DeidRecipe("dicom"))  # deid's graylist and blacklist
+
+    def assess(self, dataset: Dataset) -> list[Finding]:
+        """The burned-in risks of one original instance; empty when none is seen."""
+        findings = [Finding(_CHECK, reason) for test, reason in _HEADER_TESTS if test(dataset)]
+        if any(found.group in _RISKY_DEID_GROUPS for found in self._bundled.matches(dataset)):
+            findings.append(Finding(_CHECK, "matches deid's list of devices that burn in text"))
+        return findings
 
 
 class MaskRules:
@@ -96,10 +83,10 @@ class MaskRules:
     def rectangles_for(self, dataset: Dataset) -> list[Rectangle]:
         """The rectangles of every mask rule that matches an original header."""
         return [
-            parse_rectangle(coordinates)
+            parse_rectangle(rectangle)
             for filters in self._filters
             for found in filters.matches(dataset)
-            for _, coordinates in found["coordinates"]
+            for rectangle in found.rectangles
         ]
 
 

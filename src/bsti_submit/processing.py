@@ -57,10 +57,6 @@ class Preparer:
         self.masks = MaskRules(profile)
         self.verifier = Verifier(profile, local_id_pattern)
 
-    def warm_up(self) -> None:
-        """Load now what the first file would load (deid's burned-in checks)."""
-        self.burned_in.warm_up()
-
     def prepare(self, path: Path) -> Prepared:
         """Raises NotAnInstanceError for files not to process, DICOM_FILE_ERRORS for bad ones."""
         dataset = read_instance(path)

@@ -119,9 +119,7 @@ def _process_pool(setup: WorkerSetup, workers: int) -> ProcessPoolExecutor:
             workers, mp_context=context, initializer=start_worker, initargs=(setup,)
         )
     # Forked workers start with the engine built and every module imported here, once,
-    # instead of each importing them again (half a second apiece). They never touch the
-    # databases, log files or lock they inherit, and leave by os._exit, flushing nothing.
+    # instead of each importing them again. They never touch the databases, log files or lock
+    # they inherit, and leave by os._exit, flushing nothing.
     start_worker(setup)
-    assert _preparer is not None
-    _preparer.warm_up()
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
