@@ -14,7 +14,8 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from .deid_filters import Match, criteria_fields, matches
+from . import deid_filters
+from .deid_filters import Match
 from .elements import header_text, stored_form, tag_for
 from .pixels import Rectangle, parse_rectangle
 from .profile import Profile, parse_with_deid
@@ -43,7 +44,7 @@ class DeidFilters:
 
     def __init__(self, recipe: Any) -> None:
         self._filters = recipe.get_filters()
-        fields = criteria_fields(self._filters)
+        fields = deid_filters.criteria_fields(self._filters)
         tags = {field if isinstance(field, int) else tag_for(field) for field in fields}
         self._tags = tuple(sorted(tag for tag in tags if tag is not None))
         self._cache: dict[tuple[object, ...], list[Match]] = {}
@@ -52,7 +53,7 @@ class DeidFilters:
         """The criteria a header meets, each with its filter group and rectangles."""
         key = tuple(stored_form(dataset, tag) for tag in self._tags)
         if key not in self._cache:
-            self._cache[key] = matches(dataset, self._filters)
+            self._cache[key] = deid_filters.matches(dataset, self._filters)
         return self._cache[key]
 
 

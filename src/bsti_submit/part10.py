@@ -47,6 +47,7 @@ _NUMBER_FORMATS = {
     "US": "H",
     "UV": "Q",
 }
+_LONG_LENGTH, _SHORT_LENGTH = struct.Struct("<I"), struct.Struct("<H")
 _ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
 _ITEM_END = struct.pack("<HHI", 0xFFFE, 0xE00D, 0)
 _SEQUENCE_END = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
@@ -185,13 +186,20 @@ def _item_bytes(item: Dataset, implicit: bool, encodings: list[str]) -> bytes:
 
 def _header(tag: int, vr: str | None, length: int, implicit: bool) -> bytes:
     """An element's tag, VR and length, little endian, as Part 5 section 7.1 lays them out."""
+    prefix, long_length = _header_prefix(tag, vr, implicit)
+    return prefix + (_LONG_LENGTH.pack(length) if long_length else _SHORT_LENGTH.pack(length))
+
+
+@lru_cache(maxsize=4096)
+def _header_prefix(tag: int, vr: str | None, implicit: bool) -> tuple[bytes, bool]:
+    """The tag and VR part of a header, and whether its length takes 4 bytes."""
     tag_bytes = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
     if implicit:
-        return tag_bytes + struct.pack("<I", length)
+        return tag_bytes, True
     assert vr is not None, "callers leave elements without a VR to pydicom"
     if vr in _LONG_LENGTH_VRS:
-        return tag_bytes + vr.encode("ascii") + struct.pack("<HI", 0, length)
-    return tag_bytes + vr.encode("ascii") + struct.pack("<H", length)
+        return tag_bytes + vr.encode("ascii") + b"\x00\x00", True
+    return tag_bytes + vr.encode("ascii"), False
 
 
 def _by_pydicom(write: Callable[[DicomBytesIO], object], implicit: bool) -> bytes:
