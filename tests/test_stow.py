@@ -209,7 +209,8 @@ def test_progress_bars_only_on_a_terminal(export: Path, server: DicomWebServer) 
         stdin=follower,
         stdout=follower,
         stderr=follower,
-        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"},
+        # two workers: forked while the bars are up
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "BSTI_SUBMIT_WORKERS": "2"},
     )
     os.close(follower)
     screen = b""

@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -268,27 +269,41 @@ def _progress(console: Console | None) -> Iterator[Progress | None]:
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as bars:
+    # Refreshed from this thread, not rich's own: a run with workers forks processes, and a
+    # thread busy drawing at that moment would leave its locks held in them.
+    with Progress(*columns, console=console, transient=True, auto_refresh=False) as bars:
         yield _Bars(bars)
 
 
 class _Bars:
     """The run's progress as rich bars: files de-identified, then bytes sent by study."""
 
+    REFRESH_SECONDS = 0.1
+
     def __init__(self, bars: Any) -> None:
         self.bars = bars
         self.files = bars.add_task("De-identifying", total=None)
         self.count = 0
         self.sending: Any = None
+        self.drawn_at = 0.0
 
     def file_done(self, path: Path) -> None:
         self.count += 1
         self.bars.update(self.files, description=f"De-identified {self.count} file(s)")
+        self._draw()
 
     def batch_sent(self, study: str, instances: int, sent: int, total: int) -> None:
         if self.sending is None:
             self.sending = self.bars.add_task("Sending", total=total)
         self.bars.update(self.sending, completed=sent, description=f"Sending study ...{study[-8:]}")
+        self._draw()
+
+    def _draw(self) -> None:
+        """Redraw at most ten times a second: drawing costs more than de-identifying a file."""
+        now = time.monotonic()
+        if now - self.drawn_at >= self.REFRESH_SECONDS:
+            self.bars.refresh()
+            self.drawn_at = now
 
 
 def _print_summary(console: Console, summary: RunSummary, verbose: bool = False) -> None:
