@@ -36,6 +36,7 @@ _SCREEN_CAPTURE = re.compile(
 )
 _CHECK = "burned-in text risk"
 _RISKY_DEID_GROUPS = ("graylist", "blacklist")
+_CACHED_HEADERS = 4096
 
 
 class DeidFilters:
@@ -53,6 +54,8 @@ class DeidFilters:
         """The criteria a header meets, each with its filter group and rectangles."""
         key = tuple(stored_form(dataset, tag) for tag in self._tags)
         if key not in self._cache:
+            if len(self._cache) >= _CACHED_HEADERS:  # a long backfill: memory stays bounded
+                self._cache.clear()
             self._cache[key] = deid_filters.matches(dataset, self._filters)
         return self._cache[key]
 
