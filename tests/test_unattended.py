@@ -27,6 +27,11 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+def submit_to_folder(source: Path, out: Path, *options: str) -> Result:
+    """`bsti-submit submit SOURCE --to OUT --site RX1 [OPTIONS]`."""
+    return run("submit", str(source), "--to", str(out), "--site", SITE, *options)
+
+
 def state_dir(home: Path) -> Path:
     return home / "xdg_state_home" / "bsti-submit"
 
@@ -67,12 +72,12 @@ def test_a_second_run_is_refused_and_a_stale_lock_taken_over(
     export: Path, tmp_path: Path, isolated_folders: Path
 ) -> None:
     with RunLock(state_dir(isolated_folders)):
-        second = run("submit", str(export), "--to", str(tmp_path / "out"), "--site", SITE)
+        second = submit_to_folder(export, tmp_path / "out")
         assert second.exit_code == 8
         assert f"another bsti-submit run (pid {os.getpid()})" in second.output
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.dcm"))
     (state_dir(isolated_folders) / "run.lock").write_text("999999\n")  # died without unlocking
-    third = run("submit", str(export), "--to", str(tmp_path / "out"), "--site", SITE)
+    third = submit_to_folder(export, tmp_path / "out")
     assert third.exit_code == 4
     assert "Took over the lock left by an earlier run (pid 999999)" in third.output
 
@@ -94,17 +99,7 @@ def test_no_prompt_and_no_escape_code_without_a_terminal(export: Path, tmp_path:
 
 def test_the_json_summary_agrees_with_the_audit_log(export: Path, tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
-    result = run(
-        "submit",
-        str(export),
-        "--to",
-        str(tmp_path / "out"),
-        "--site",
-        SITE,
-        "--json",
-        "--audit-log",
-        str(audit),
-    )
+    result = submit_to_folder(export, tmp_path / "out", "--json", "--audit-log", str(audit))
     assert result.exit_code == 4
     summary = json.loads(result.output)
     footer = read_records(audit)[-1]
@@ -115,7 +110,7 @@ def test_the_json_summary_agrees_with_the_audit_log(export: Path, tmp_path: Path
 
 def test_quiet_prints_nothing_on_success(tmp_path: Path, patient: FakePatient) -> None:
     source = save(make_instance(patient), tmp_path / "in" / "one").parent
-    result = run("submit", str(source), "--to", str(tmp_path / "out"), "--site", SITE, "--quiet")
+    result = submit_to_folder(source, tmp_path / "out", "--quiet")
     assert result.exit_code == 0 and result.output == ""
 
 
@@ -128,13 +123,13 @@ def test_a_study_still_being_written_waits_for_the_next_run(
     hour_ago = time.time() - 3600
     os.utime(old, (hour_ago, hour_ago))
     save(make_instance(patient, study=2), source / "arriving" / "one")
-    first = run("submit", str(source), "--to", str(tmp_path / "out"), "--site", SITE)
+    first = submit_to_folder(source, tmp_path / "out")
     assert first.exit_code == 0
     assert "Wrote 1 instance(s)" in first.output
     assert "Left for the next run (their study changed recently): 1 file(s)." in first.output
     for path in source.rglob("one"):
         os.utime(path, (hour_ago, hour_ago))
-    second = run("submit", str(source), "--to", str(tmp_path / "out"), "--site", SITE)
+    second = submit_to_folder(source, tmp_path / "out")
     assert "Wrote 1 instance(s)" in second.output
     assert "Already taken in an earlier run, unchanged: 1 file(s)." in second.output
 
@@ -146,16 +141,7 @@ def test_after_delivery_delete_deletes_only_what_is_safe(
     risky.BurnedInAnnotation = "YES"
     save(risky, export / "risky")
     before = {path.name for path in export.rglob("*") if path.is_file()}
-    result = run(
-        "submit",
-        str(export),
-        "--to",
-        str(tmp_path / "out"),
-        "--site",
-        SITE,
-        "--after-delivery",
-        "delete",
-    )
+    result = submit_to_folder(export, tmp_path / "out", "--after-delivery", "delete")
     assert result.exit_code == 5
     left = {path.name for path in export.rglob("*") if path.is_file()}
     assert left == {"BROKEN", "risky", "notes.txt", "DICOMDIR"}
@@ -164,17 +150,8 @@ def test_after_delivery_delete_deletes_only_what_is_safe(
 
 def test_after_delivery_move(export: Path, tmp_path: Path) -> None:
     moved = tmp_path / "delivered"
-    result = run(
-        "submit",
-        str(export),
-        "--to",
-        str(tmp_path / "out"),
-        "--site",
-        SITE,
-        "--after-delivery",
-        "move",
-        "--move-to",
-        str(moved),
+    result = submit_to_folder(
+        export, tmp_path / "out", "--after-delivery", "move", "--move-to", str(moved)
     )
     assert result.exit_code == 4
     assert sorted(p.relative_to(moved).as_posix() for p in moved.rglob("*") if p.is_file()) == [
@@ -194,7 +171,7 @@ def test_the_day_log_holds_no_identifier(
     stale = log_dir / "bsti-submit-2020-01-01.log"
     stale.write_text("old\n")
     os.utime(stale, (0, 0))
-    run("submit", str(export), "--to", str(tmp_path / "out"), "--site", SITE)
+    submit_to_folder(export, tmp_path / "out")
     (today,) = log_dir.glob("bsti-submit-*.log")
     text = today.read_text()
     assert "run started" in text and "exit status 4" in text

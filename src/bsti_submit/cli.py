@@ -410,6 +410,8 @@ def scan(
 def _print_scan(console: Console, data: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from .scan import CHANGE_COLUMNS, change_cells
+
     counts, profile = data["counts"], data["profile"]
     console.print("Dry run: nothing was written and nothing was sent.")
     console.print(
@@ -426,17 +428,10 @@ def _print_scan(console: Console, data: dict[str, Any]) -> None:
     for entry in data["skipped"] + data["failed"]:
         console.print(f"  skipped: {entry['file']}: {entry['reason']}")
     table = Table(title="Attributes that would change", title_justify="left")
-    for column in ("tag", "keyword", "action", "files", "before (example)", "after"):
+    for column in CHANGE_COLUMNS:
         table.add_column(column, overflow="fold")
     for row in data["changes"]:
-        table.add_row(
-            row["tag_path"],
-            row["keyword"],
-            row["action"],
-            str(row["files"]),
-            row["example_before"],
-            str(row["example_after"]),
-        )
+        table.add_row(*change_cells(row))
     console.print(table)
     for reason, number in data["quarantine_reasons"].items():
         console.print(f"Would quarantine {number}: {reason}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .scan import ScanReport
+from .scan import CHANGE_COLUMNS, ScanReport, change_cells
 
 _STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
@@ -55,18 +55,8 @@ def render_html(report: ScanReport, hide_values: bool = False) -> str:
         ),
         "<h2>Attributes that would change</h2>",
         _table(
-            ["tag", "keyword", "action", "files", "before (example)", "after"],
-            [
-                [
-                    r["tag_path"],
-                    r["keyword"],
-                    r["action"],
-                    str(r["files"]),
-                    r["example_before"],
-                    str(r["example_after"]),
-                ]
-                for r in data["changes"]
-            ],
+            list(CHANGE_COLUMNS),
+            [change_cells(r) for r in data["changes"]],
         ),
         "<h2>Held back by the verification gate</h2>",
         _table(

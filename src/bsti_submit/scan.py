@@ -26,6 +26,21 @@ SCHEMA_VERSION = 1
 HIDDEN = "(hidden)"
 
 
+CHANGE_COLUMNS = ("tag", "keyword", "action", "files", "before (example)", "after")
+
+
+def change_cells(change: dict[str, Any]) -> list[str]:
+    """One row of the report's `changes`, as the cells under CHANGE_COLUMNS."""
+    return [
+        change["tag_path"],
+        change["keyword"],
+        change["action"],
+        str(change["files"]),
+        change["example_before"],
+        str(change["example_after"]),
+    ]
+
+
 @dataclass
 class ScannedInstance:
     """What would happen to one source file that holds an instance."""
