@@ -84,31 +84,41 @@ def engine_process(profile: str = PROFILE) -> Process:
     return process
 
 
-def gated_process(profile: str = PROFILE) -> Process:
-    """The engine with the verification gate, as `submit` runs them: burned-in assessment and
-    identifier collection on the original, the checks on the cleaned instance."""
-    from bsti_submit.burned_in import BurnedInRisk
-    from bsti_submit.deidentify import Deidentifier
-    from bsti_submit.destination import LocalFolder
-    from bsti_submit.discover import read_instance
-    from bsti_submit.identifiers import collect
-    from bsti_submit.profile import load_profile
-    from bsti_submit.pseudonym import Pseudonymizer
-    from bsti_submit.verify import Verifier
+# CPU seconds spent in the identifier finder (collecting a header's identifiers and searching
+# text with them) and in the gate (parsing the written bytes and searching them), by contender.
+SPENT: dict[str, dict[str, float]] = {}
 
-    compiled = load_profile(profile)
-    engine = Deidentifier(compiled, Pseudonymizer(KEY), site="BENCH")
-    burned_in, verifier = BurnedInRisk(), Verifier(compiled)
-    folder = cache(LocalFolder)
+
+def timed_calls(spent: dict[str, float], part: str, function: Callable[..., T]) -> Callable[..., T]:
+    """`function`, adding the CPU time of each call to `spent[part]`."""
+
+    def timed(*args: object, **kwargs: object) -> T:
+        start = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[part] += time.process_time() - start
+
+    return timed
+
+
+def gated_process(profile: str = PROFILE) -> Process:
+    """The whole line for one file as a worker runs it (`Preparer.stage`): burned-in assessment,
+    identifier collection, de-identification with the finder's cleaning, writing, and the gate
+    on the written bytes. The finder's and the gate's CPU time are counted in `SPENT`."""
+    from bsti_submit import finder, processing
+    from bsti_submit.processing import build_preparer
+
+    preparer = build_preparer(profile, KEY, "BENCH", "")
+    spent = SPENT.setdefault(f"engine + gate, {profile}", {"finder": 0.0, "gate": 0.0})
+    processing.collect = timed_calls(spent, "finder", processing.collect)  # type: ignore[assignment]
+    finder.Finder.find = timed_calls(spent, "finder", finder.Finder.find)  # type: ignore[method-assign]
+    preparer.verifier.check = timed_calls(spent, "gate", preparer.verifier.check)  # type: ignore[method-assign]
 
     def process(path: Path, target: Path) -> None:
-        dataset = read_instance(path)
-        risks = burned_in.assess(dataset)
-        original = collect(dataset)
-        engine.apply(dataset, original)
-        if risks or verifier.check(dataset, original):
+        prepared = preparer.stage(path, target / path.name)
+        if prepared.findings:
             raise RuntimeError(f"the gate held back {path.name}: the benchmark data is clean")
-        folder(target).write(dataset)
 
     return process
 
@@ -117,6 +127,7 @@ CONTENDERS: dict[str, Callable[[], Process]] = {
     "floor (pydicom read+write)": floor_process,
     "engine, ps315-basic": engine_process,
     "engine, bsti-covid19": partial(engine_process, "bsti-covid19"),
+    "engine + gate, ps315-basic": gated_process,
     "engine + gate, bsti-covid19": partial(gated_process, "bsti-covid19"),
 }
 
@@ -131,12 +142,18 @@ def interleaved_rates(paths: list[Path], out_dir: Path) -> dict[str, float]:
         target.mkdir(parents=True)
         for path in paths[:WARM_UP_FILES]:
             processes[name](path, target)
+    for parts in SPENT.values():  # the warm-up is not counted
+        parts.update(dict.fromkeys(parts, 0.0))
     for path in paths:
         for index, (name, process) in enumerate(processes.items()):
             start = time.process_time()
             process(path, out_dir / str(index))
             spent[name] += time.process_time() - start
-    return {name: len(paths) / seconds for name, seconds in spent.items()}
+    rates = {name: len(paths) / seconds for name, seconds in spent.items()}
+    for name, parts in SPENT.items():
+        for part, seconds in parts.items():
+            rates[f"{part} share, {name}"] = seconds / spent[name]
+    return rates
 
 
 def peak_memory(name: str, paths: list[Path], out_dir: Path) -> float:
@@ -197,13 +214,12 @@ def main() -> int:
         small, large = memory[name]
         best = max(run[name] for run in runs)
         print(f"{name:<28} {best:>9.1f} {ratios:>16} {small:>8.1f} / {large:<7.1f}")
-    gate_shares = [
-        run["engine, bsti-covid19"] / run["engine + gate, bsti-covid19"] - 1 for run in runs
-    ]
-    print(
-        "gate's share of the engine's time per file (bsti-covid19): "
-        + " ".join(f"{share:.0%}" for share in gate_shares)
-    )
+    for name in CONTENDERS:
+        for part in ("finder", "gate"):
+            key = f"{part} share, {name}"
+            if key in runs[0]:
+                shares = " ".join(f"{run[key]:.0%}" for run in runs)
+                print(f"{part}'s share of the time per file ({name}): {shares}")
     print(f"(parent process peak RSS {peak_rss_mb():.1f} MB; child readings cannot go below it)")
     return 0
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +60,16 @@ def planted_identifiers(patient: FakePatient) -> list[str]:
         "FAKE SCANNER",
         "OLDNAME",
         "overlay of a name",
+    ]
+
+
+def found_in(data: bytes, values: Iterable[str]) -> list[str]:
+    """The values that stand as whole words in bytes read as Latin-1 or UTF-8 text."""
+    texts = [data.decode("latin-1").upper(), data.decode("utf-8", "replace").upper()]
+    return [
+        value
+        for value in values
+        if any(re.search(rf"(?<![A-Z0-9]){re.escape(value.upper())}(?![A-Z0-9])", t) for t in texts)
     ]
 
 

@@ -145,14 +145,17 @@ def test_descriptions_come_out_clean_and_readable(tmp_path: Path, patient: FakeP
     nhs = patient.nhs_number
     dataset.SeriesDescription = f"AXIAL LUNG nhs {nhs[:3]}-{nhs[3:6]}-{nhs[6:]}"
     dataset.ProtocolName = f"COVID HRCT for {patient.patient_id} {patient.study_date}"
-    dataset.ImageComments = "Ground glass, lower lobes. 1234567890 is not an NHS number"
+    text = "Ground glass, lower lobes. 1234567890 is not an NHS number"
+    dataset.PerformedProcedureStepDescription = text
+    dataset.ImageComments = f"{text}: comments are removed whole"
     export = export_of(tmp_path / "in", dataset)
     submit(export, tmp_path / "out", Settings(site=SITE))
     (out,) = cleaned(tmp_path / "out")
     assert out.StudyDescription == "CT CHEST"
     assert out.SeriesDescription == "AXIAL LUNG nhs"
     assert out.ProtocolName == "COVID HRCT for"
-    assert out.ImageComments == "Ground glass, lower lobes. 1234567890 is not an NHS number"
+    assert out.PerformedProcedureStepDescription == text
+    assert "ImageComments" not in out
 
 
 def test_a_file_without_patient_id_gets_no_pseudonym(tmp_path: Path, patient: FakePatient) -> None:

@@ -69,9 +69,18 @@ class AuditLog:
         self._handle.flush()
 
     def release(
-        self, held_id: str, sop: str, source: str, findings: list[str], user: str, reason: str
+        self,
+        held_id: str,
+        sop: str,
+        source: str,
+        findings: list[str],
+        user: str,
+        reason: str,
+        accepted: list[str],
     ) -> None:
-        """A quarantined instance released by a member of staff, with their reason."""
+        """A quarantined instance released by a member of staff, with their reason: the
+        findings that held it, and those the gate still made after cleaning it again, which the
+        reviewer accepted by name."""
         self._write(
             {
                 "type": "release",
@@ -79,6 +88,7 @@ class AuditLog:
                 "sop": sop,
                 "file": source,
                 "findings": findings,
+                "accepted": accepted,
                 "user": user,
                 "reason": reason,
             }

@@ -5,6 +5,8 @@ Every choice here is one an IG officer signs off: each is written into the profi
 
 from __future__ import annotations
 
+import re
+
 from .standard import TABLE_EDITION, ProfileSpec, load_table
 
 PS315_BASIC = ProfileSpec(
@@ -17,9 +19,15 @@ PS315_BASIC = ProfileSpec(
 
 _COVID_OPTIONS = (
     "clean-descriptors",
-    "retain-device-identity",
     "retain-long-modified-dates",
     "retain-patient-characteristics",
+)
+# Free text where identifiers hide, whose teaching value does not justify keeping it even when
+# cleaned: comments, histories, notes, reasons written by the requester, reports. Descriptions of
+# the study, series, protocol and procedure, and coded values, are kept cleaned.
+_RISKY_FREE_TEXT = re.compile(
+    r"Comment|History|Notes|Narrative|Reason for|Alerts|Allergies|Occupation|Interpretation"
+    r"|Impressions|Maker Note|Label Text|Service Episode Description"
 )
 
 
@@ -27,7 +35,13 @@ def _covid_overrides() -> tuple[tuple[str, str, str], ...]:
     """bsti-covid19's own choices over the table with its options."""
     rows = load_table()
     serials = [row.tag for row in rows if "Serial Number" in row.name]
-    ae_titles = [row.tag for row in rows if row.options.get("rtn_dev_id") == "C"]
+    risky_text = [
+        row
+        for row in rows
+        if row.options.get("clean_desc") == "C"
+        and _RISKY_FREE_TEXT.search(row.name)
+        and "Sequence" not in row.name
+    ]
     pseudonym = "REPLACE (0010,{}) func:patient_pseudonym"
     why = "justification: the patient's keyed pseudonym, <site>-<code>"
     return (
@@ -38,13 +52,20 @@ def _covid_overrides() -> tuple[tuple[str, str, str], ...]:
             (tag, "X", "removed: a serial number identifies one machine at one trust")
             for tag in serials
         ),
-        *((tag, "X", "removed: AE titles name the trust's own systems") for tag in ae_titles),
+        *(
+            (
+                row.tag,
+                row.basic,
+                "as the basic profile, not cleaned: free text is where identifiers hide",
+            )
+            for row in risky_text
+        ),
     )
 
 
 BSTI_COVID19 = ProfileSpec(
     name="bsti-covid19",
-    version=f"{TABLE_EDITION}.1",
+    version=f"{TABLE_EDITION}.2",
     options=_COVID_OPTIONS,
     overrides=_covid_overrides(),
     introduction=(
@@ -57,11 +78,16 @@ BSTI_COVID19 = ProfileSpec(
         "#    the same per-patient number of days (1 to 730 days back, from the trust's key), so",
         "#    intervals between a patient's scans are exact; times of day are kept;",
         "#    LongitudinalTemporalInformationModified says MODIFIED.",
-        "#  - Retain Device Identity, without serial numbers, station names or AE titles:",
-        "#    manufacturer and model help teaching; the rest points at one trust.",
-        "#  - Clean Descriptors: study, series and protocol descriptions and the like are kept",
-        "#    after removing every identifier of the same file (names, IDs, accession numbers,",
-        "#    dates, institution, physicians) and any number shaped like an NHS or CHI number.",
+        "#  - No Retain Device Identity: manufacturer, model and software versions are not in",
+        "#    the table and stay; device UIDs, serial numbers, detector, plate, cassette and",
+        "#    gantry IDs, station names and locations point at one trust and go.",
+        "#  - Clean Descriptors: study, series, protocol and procedure descriptions and coded",
+        "#    values are kept after removing every identifier of the same file (names in any",
+        "#    spelling, IDs, dates, addresses, the institution by its words and initials) and",
+        "#    anything shaped like an NHS or CHI number, a UK telephone number or postcode, an",
+        "#    e-mail address or a URL. Comments, histories, notes, reasons written by the",
+        "#    requester and reports are removed instead: free text is where identifiers hide.",
+        "#  - Every text value left after these rules, at any depth, is cleaned the same way.",
         "#  - Patient ID and name become the patient's pseudonym <site>-<code>: a keyed hash of",
         "#    the issuer and the ID, the same in every submission, that only the trust can map",
         "#    back (bsti-submit lookup). Nothing of the lookup table is ever sent.",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import signal
 import sys
 import time
@@ -613,16 +614,64 @@ def quarantine_list() -> None:
             click.echo(f"    {finding}")
 
 
+@quarantine.command("show")
+@click.argument("held_id", metavar="ID")
+def quarantine_show(held_id: str) -> None:
+    """Show each finding of one held instance with its path and the text that matched.
+
+    For the trust's reviewers only: the matching text may identify the patient.
+    """
+    from .quarantine import Quarantine
+
+    with _reported_errors(), closing(Quarantine(_settings().state_dir / "quarantine")) as held:
+        entry = held.get(held_id)
+        path = held.path_of(entry)
+    click.echo(f"{entry.id}  held {entry.held_at}  from {entry.source}")
+    click.echo(f"cleaned file: {path}")
+    click.echo("For the trust's reviewers only: the matching text below may identify the patient.")
+    for finding in entry.findings:
+        click.echo(f"  {finding}")
+        if finding.text:
+            click.echo(f"      in: {finding.text}")
+        click.echo(
+            f"      accept with: --accept-finding {shlex.quote(finding.path or str(finding))}"
+        )
+
+
 @quarantine.command("release")
 @click.argument("held_id", metavar="ID")
 @click.option("--reason", required=True, help="Why this instance is safe to send (audited).")
-def quarantine_release(held_id: str, reason: str) -> None:
-    """Release one reviewed instance to the destination it was bound for (once)."""
+@click.option(
+    "--accept-finding",
+    "accepted",
+    multiple=True,
+    metavar="PATH",
+    help="A finding the gate still makes after cleaning again, judged safe (repeatable).",
+)
+@click.option("--profile", default=None, help=PROFILE_HELP)
+@click.option("--site", default=None, help=SITE_HELP)
+@ca_bundle_option
+def quarantine_release(
+    held_id: str,
+    reason: str,
+    accepted: tuple[str, ...],
+    profile: str | None,
+    site: str | None,
+    ca_bundle: Path | None,
+) -> None:
+    """Clean one reviewed instance again from its source and send it where it was bound.
+
+    Whatever the gate still finds must be named with --accept-finding (see `quarantine show`).
+    Give the --profile and --site the submit used, when they were not the config's.
+    """
     from .pipeline import release
 
     with _reported_errors():
-        released = release(held_id, reason, _settings())
+        settings = _settings(profile=profile, site=site, ca_bundle=ca_bundle)
+        released = release(held_id, reason, settings, accepted)
     click.echo(f"Released {released.held_id} to {released.target}")
+    for finding in released.accepted:
+        click.echo(f"  accepted: {finding}")
     click.echo(f"Audit log: {released.audit_log}")
 
 

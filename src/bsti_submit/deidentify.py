@@ -8,6 +8,7 @@ are written back byte for byte.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -33,7 +34,15 @@ from .elements import (
     vr_of,
 )
 from .errors import ConfigError, InstanceError
-from .identifiers import OriginalIdentifiers, collect, parse_da
+from .finder import Finder
+from .identifiers import (
+    PIXEL_TAGS,
+    SEARCHED_VRS,
+    TECHNICAL_TAGS,
+    OriginalIdentifiers,
+    collect,
+    parse_da,
+)
 from .profile import Action, Profile, Rule
 from .pseudonym import Pseudonymizer
 from .standard import DEIDENTIFICATION_METHODS
@@ -71,6 +80,13 @@ _DUMMY_BY_VR: dict[str, Any] = {
 }
 _BINARY_DUMMY = b"\x00\x00"
 _CLEANABLE_VRS = ENCODED_TEXT_VRS | {"CS", "AE"}
+_LETTER = re.compile(r"[A-Za-z]")
+_SINGLE_VALUED_VRS = frozenset({"LT", "ST", "UT", "UR"})
+# A code item stays valid when its text is scrubbed: CodeValue and CodeMeaning are never left
+# empty, nor a CodingSchemeDesignator without letters (a local 99SNGH becomes 99LOCAL).
+_CODE_ITEM_FALLBACK = {0x00080100: "ANONYMISED", 0x00080102: "99LOCAL", 0x00080104: "ANONYMISED"}
+_FINDERS_CACHED = 256
+SCRUB = "SCRUB"  # the audit log's name for text cleaned of identifiers after the profile's rules
 # Rules under which a sequence is kept and its items walked.
 _WALKED_ACTIONS = frozenset({Action.KEEP, Action.CLEAN, Action.SHIFT_DATE})
 # Dates that tell the age at the study, in order of preference.
@@ -110,7 +126,13 @@ class Deidentifier:
     """Applies one compiled profile with one key (and the trust's site code, for profiles that
     give pseudonyms). Reusable across any number of datasets."""
 
-    def __init__(self, profile: Profile, pseudonyms: Pseudonymizer, site: str = "") -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        pseudonyms: Pseudonymizer,
+        site: str = "",
+        local_id_pattern: str = "",
+    ) -> None:
         if profile.needs_site and not site:
             raise ConfigError(
                 f"profile {profile.name} gives site-prefixed pseudonyms but no site code is set: "
@@ -120,6 +142,18 @@ class Deidentifier:
         self.pseudonyms = pseudonyms
         self.site = site
         self._method_code_items = _method_code_items(profile)
+        self.local_id = re.compile(local_id_pattern) if local_id_pattern else None
+        self._finders: dict[tuple[object, ...], Finder] = {}
+
+    def finder_for(self, original: OriginalIdentifiers) -> Finder:
+        """The finder for a header's identifiers; the files of a series share one."""
+        key = original.key()
+        finder = self._finders.get(key)
+        if finder is None:
+            if len(self._finders) >= _FINDERS_CACHED:  # a long backfill: memory stays bounded
+                self._finders.clear()
+            finder = self._finders[key] = Finder(original, self.profile.seeks, self.local_id)
+        return finder
 
     def apply(
         self, dataset: Dataset, identifiers: OriginalIdentifiers | None = None
@@ -153,9 +187,10 @@ class _Run:
             (day for keyword in _STUDY_DATES if (day := parse_da(str(dataset.get(keyword) or "")))),
             None,
         )
-        if identifiers is None and self.profile.cleans_text:
+        if identifiers is None:
             identifiers = collect(dataset)
-        self.identifiers = identifiers
+        self.finder = engine.finder_for(identifiers)
+        self.uids = [uid for uid, tags in identifiers.uids.items() if engine.profile.seeks(tags)]
         if self.profile.needs_patient_id and not self.patient_id:
             raise InstanceError("no Patient ID, so no pseudonym can be given")
 
@@ -178,11 +213,14 @@ class _Run:
                 continue
             rule = self._rule(dataset, tag)
             action = rule.action if rule else Action.KEEP
-            if action in _WALKED_ACTIONS and element_vr(dataset, element) == "SQ":
+            vr = element_vr(dataset, element)
+            if action in _WALKED_ACTIONS and vr == "SQ":
                 for index, item in enumerate(dataset[tag].value):
                     self.walk(item, f"{prefix}{tag_text(tag)}[{index}].", encodings)
             elif rule is not None and action is not Action.KEEP:
                 self._apply(dataset, tag, rule, prefix, encodings)
+            elif tag not in TECHNICAL_TAGS and tag not in PIXEL_TAGS:
+                self._scrub(dataset, tag, vr, prefix, encodings)
         for tag in creators:  # a creator stays while its block keeps an element
             rule = self.profile.rule_for(tag)
             if rule is not None and not _block_in_use(dataset, tag):
@@ -234,9 +272,54 @@ class _Run:
         return self.pseudonyms.date_shift_days(self.issuer, self.patient_id)
 
     def _cleaned(self, vr: str, old: str) -> Any:
-        if vr not in _CLEANABLE_VRS or self.identifiers is None:
+        if vr not in _CLEANABLE_VRS:
             return _REMOVE  # nothing to clean it with: fail safe
-        return self.identifiers.clean(old) or None
+        return self._clean_text(old) or None
+
+    def _clean_text(self, text: str) -> str:
+        """Text without any identifier the finder knows, nor an original instance UID."""
+        for uid in self.uids:
+            if uid in text:
+                text = text.replace(uid, " ")
+        return self.finder.clean(text)
+
+    def _scrub(
+        self, dataset: Dataset, tag: int, vr: str, prefix: str, encodings: Encodings
+    ) -> None:
+        """Clean a value the profile kept of whatever the gate would find in it: text is
+        cleaned (a code item keeps a value), other values holding an identifier are removed."""
+        if vr in SEARCHED_VRS:
+            old = stored_text(dataset, tag, vr, encodings)
+            values = [old] if vr in _SINGLE_VALUED_VRS else old.split("\\")
+            new = "\\".join(self._clean_text(value) for value in values)
+            if new == old:
+                return
+            if tag in _CODE_ITEM_FALLBACK and not (
+                new.strip() if tag != 0x00080102 else _LETTER.search(new)
+            ):
+                new = _CODE_ITEM_FALLBACK[tag]
+            dataset[tag] = DataElement(tag, vr, new or None)
+        elif vr in BINARY_VRS:
+            stored = dataset.get_item(tag, keep_deferred=True).value
+            if not isinstance(stored, bytes) or not self._identifies(stored):
+                return
+            old, new = f"<{len(stored)} bytes>", None
+            del dataset[tag]
+        else:
+            return
+        self.changes.append(Change(prefix + tag_text(tag), keyword_of(tag), vr, SCRUB, old, new))
+
+    def _identifies(self, value: bytes) -> bool:
+        """Whether bytes hold an identifier as text in any common encoding."""
+        for codec in ("latin-1", "utf-16-le", "utf-16-be"):
+            text = (
+                value[: len(value) & ~1].decode(codec, "replace")
+                if "16" in codec
+                else value.decode(codec)
+            )
+            if any(uid in text for uid in self.uids) or self.finder.find(text):
+                return True
+        return False
 
     def _dummy(self, vr: str, old: str) -> Any:
         if vr == "UI":  # a UID rule, or a dummy UID: a keyed UID, consistent everywhere

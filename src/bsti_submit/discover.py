@@ -146,21 +146,47 @@ def read_instance(path: Path) -> FileDataset:
 def _check_complete(path: Path, dataset: FileDataset) -> None:
     """pydicom reads a cut-off file without complaint: it drops a partial last element and
     returns a short last value. Both show as a last element that does not end where the file
-    ends. (An undefined-length last element ends at its delimiter, which pydicom checks.)"""
-    tags = dataset.keys()
+    ends. (An undefined-length last element ends at its delimiter, which pydicom checks.)
+
+    A complete dataset may be followed by NUL padding or other bytes that some writers leave:
+    pydicom reads those as elements out of tag order (or of tag 0). They are no part of the
+    instance, so they are dropped here and never copied."""
+    read = len(dataset.keys())
+    tags = _drop_after_dataset(dataset)
     if not tags:
         return
-    last = dataset.get_item(max(tags), keep_deferred=True)
+    last = dataset.get_item(tags[-1], keep_deferred=True)
     offset = getattr(last, "value_tell", None)
     length = getattr(last, "length", None)
     if offset is None or length is None or length == 0xFFFFFFFF:
         return
     size = path.stat().st_size
-    if offset + length != size:
+    end = offset + length
+    trailing_dropped = len(tags) < read
+    if end > size or (end < size and not trailing_dropped and _not_padding(path, end)):
         raise InstanceError(
-            f"truncated or corrupt: the last element {last.tag} ends at byte {offset + length} "
+            f"truncated or corrupt: the last element {last.tag} ends at byte {end} "
             f"but the file has {size} bytes"
         )
+
+
+def _drop_after_dataset(dataset: FileDataset) -> list[int]:
+    """The dataset's tags in file order up to the first that breaks ascending order (or is
+    tag 0): where the dataset ended and trailing bytes began. Those after it are deleted."""
+    tags = [int(tag) for tag in dataset.keys()]  # noqa: SIM118 - iterating decodes values
+    for index, tag in enumerate(tags):
+        if tag == 0 or (index and tag <= tags[index - 1]):
+            for trailing in tags[index:]:
+                del dataset[trailing]
+            return tags[:index]
+    return tags
+
+
+def _not_padding(path: Path, start: int) -> bool:
+    """Whether the bytes after `start` are anything but NUL padding (a partial element)."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        return bool(handle.read().strip(b"\x00"))
 
 
 def _transfer_syntax_read(dataset: FileDataset) -> UID:

@@ -65,6 +65,12 @@ class DestinationError(BstiError):
     """The destination cannot be written to."""
 
 
+class HeldError(BstiError):
+    """An instance stays in the quarantine: the gate still finds something in it."""
+
+    exit_status = ExitStatus.QUARANTINED
+
+
 class InstanceError(BstiError):
     """One input file cannot be de-identified; the run goes on without it."""
 

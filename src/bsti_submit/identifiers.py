@@ -1,63 +1,154 @@
-"""The identifying values of an original header, and text cleaned of them.
+"""What identifies the patient and the trust in one original header, read as a reviewer would.
 
-Clean Descriptors keeps a description only after removing every identifier known from the same
-file's original header and anything shaped like an NHS or CHI number. The verification gate
-searches cleaned files for the same values.
+`collect` gathers the raw values, each with the tags it came from: every person name (whatever
+VR it is stored in), IDs, addresses, the institution and its department, every date and the
+instance UIDs. Two independent readers turn them into spellings: the identifier finder
+(`finder.py`), which the engine cleans text with, and the verification gate (`verify.py`), which
+searches the bytes that will leave. The policy of what is searched where lives here, once.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property, lru_cache
+from enum import StrEnum
 
-from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
-from .elements import leaves
+from .elements import BINARY_VRS, dictionary_vr, leaves, tag_for
+from .standard import load_table
 
-# Attributes whose values identify the patient, the visit or the trust, besides every person
-# name (PN) and every date, which are collected at any depth.
-IDENTIFYING_KEYWORDS = frozenset(
-    {
-        "PatientID",
-        "OtherPatientIDs",
-        "AccessionNumber",
-        "StudyID",
-        "RequestedProcedureID",
-        "ScheduledProcedureStepID",
-        "PerformedProcedureStepID",
-        "AdmissionID",
-        "MedicalRecordLocator",
-        "PatientAddress",
-        "PatientTelephoneNumbers",
-        "InstitutionName",
-        "InstitutionAddress",
-        "InstitutionalDepartmentName",
-        "StationName",
-        "DeviceSerialNumber",
-        "PatientInsurancePlanCodeSequence",
-    }
+
+class Kind(StrEnum):
+    """What an identifying value is; findings and audit records name it."""
+
+    NAME = "name"
+    ID = "ID"
+    PLACE = "institution"
+    ADDRESS = "address"
+    DATE = "date"
+    UID = "instance UID"
+
+
+def _tags(*keywords: str) -> frozenset[int]:
+    return frozenset(tag for keyword in keywords if (tag := tag_for(keyword)) is not None)
+
+
+# IDs that point at the patient, the visit, the request or one machine at the trust.
+ID_TAGS = _tags(
+    "PatientID",
+    "OtherPatientIDs",
+    "AccessionNumber",
+    "StudyID",
+    "RequestedProcedureID",
+    "ScheduledProcedureStepID",
+    "PerformedProcedureStepID",
+    "AdmissionID",
+    "ServiceEpisodeID",
+    "MedicalRecordLocator",
+    "PlacerOrderNumberImagingServiceRequest",
+    "FillerOrderNumberImagingServiceRequest",
+    "DeviceSerialNumber",
+    "DetectorID",
+    "PlateID",
+    "CassetteID",
+    "GantryID",
+    "GeneratorID",
+    "StationName",
+    "PatientTelephoneNumbers",
+    "ReferringPhysicianTelephoneNumbers",
+    "PersonTelephoneNumbers",
+    "OrderCallbackPhoneNumber",
 )
-_IDENTIFYING_TAGS = frozenset(tag_for_keyword(keyword) for keyword in IDENTIFYING_KEYWORDS)
-_DATE_FORMATS = (
-    "%Y%m%d",
-    "%Y-%m-%d",
-    "%d/%m/%Y",
-    "%d.%m.%Y",
-    "%d-%m-%Y",
-    "%d/%m/%y",
-    "%d %b %Y",
-    "%d %B %Y",
+# Names of the trust, its departments and its places: sought by their distinctive words too.
+PLACE_TAGS = _tags(
+    "InstitutionName",
+    "InstitutionalDepartmentName",
+    "IssuerOfPatientID",
+    "RequestingService",
+    "ResponsibleOrganization",
+    "ScheduledStudyLocation",
+    "ScheduledProcedureStepLocation",
+    "CurrentPatientLocation",
+    "PatientInstitutionResidence",
+    "PerformedLocation",
 )
-_MIN_NAME_PART = 2
-_FREE_TEXT_VRS = frozenset({"LO", "LT", "SH", "ST", "UT", "UC"})
-_READ_VRS = _FREE_TEXT_VRS | {"PN", "DA", "DT", "UI"}
-_DICOM_UID_ROOT = "1.2.840.10008."
-# Ten digits, as one run or grouped 3-3-4 with spaces or dashes, not inside a longer number.
-_NHS_SHAPE = re.compile(r"(?<![0-9])([0-9]{3})[ -]?([0-9]{3})[ -]?([0-9]{4})(?![0-9])")
+ADDRESS_TAGS = _tags(
+    "PatientAddress",
+    "InstitutionAddress",
+    "ReferringPhysicianAddress",
+    "PersonAddress",
+    "RegionOfResidence",
+)
+# Instance UIDs are sought in the output; class, transfer syntax, coding-scheme and creator UIDs
+# are not: the table's U rows are exactly the UIDs that identify an instance or its context.
+INSTANCE_UID_TAGS = frozenset(
+    int(row.tag[1:5] + row.tag[6:10], 16)
+    for row in load_table()
+    if row.basic == "U" and "x" not in row.tag
+) | _tags("MediaStorageSOPInstanceUID")
+# Kept values that describe the machine or the image, not the patient: never searched, and a
+# word equal to one of them is no identifier of this header.
+TECHNICAL_TAGS = _tags(
+    "Manufacturer",
+    "ManufacturerModelName",
+    "SoftwareVersions",
+    "ConvolutionKernel",
+    "Modality",
+    "BodyPartExamined",
+    "ImageType",
+    "PhotometricInterpretation",
+    "ScanningSequence",
+    "SequenceVariant",
+    "ScanOptions",
+    "SequenceName",
+    "TransmitCoilName",
+    "ReceiveCoilName",
+    "FilterType",
+    "ViewPosition",
+    "PatientPosition",
+    "Laterality",
+    "ImageLaterality",
+    "WindowCenterWidthExplanation",
+    "RescaleType",
+    "PixelPresentation",
+    "VolumetricProperties",
+    "AcquisitionContrast",
+    "ContrastBolusRoute",
+    "CodingSchemeVersion",
+    "ContextIdentifier",
+    "MappingResource",
+    "PrivateCreatorReference",
+)
+# Text that may carry an identifier. CS (defined terms), numbers, dates, times and UIDs in
+# their own VRs are the profile's business; binary values are searched as text by the gate.
+SEARCHED_VRS = frozenset({"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
+SEARCHED_BINARY_VRS = BINARY_VRS
+PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+# The tool's own dummy values are in every output on purpose.
+DUMMY_DATE = date(1900, 1, 1)
+DICOM_UID_ROOT = "1.2.840.10008."
+# Too short to identify anyone: name parts and words of fewer letters, and digit-only IDs
+# shorter than any hospital or accession number.
+MIN_WORD = 3
+MIN_DIGITS = 6
+# Words of institution names that identify nobody on their own.
+GENERIC_PLACE_WORDS = frozenset(
+    """
+    HOSPITAL HOSPITALS GENERAL ROYAL UNIVERSITY INFIRMARY NHS TRUST FOUNDATION THE AND FOR
+    CENTRE CENTER MEDICAL CLINIC CLINICS DEPARTMENT DEPT RADIOLOGY IMAGING XRAY RAY SCAN SCANNER
+    COUNTY DISTRICT NATIONAL COMMUNITY HEALTH HEALTHCARE CARE SERVICES SERVICE TEACHING
+    CHILDREN WOMEN MEMORIAL REGIONAL CITY SAINT UNIT WARD WING BLOCK BUILDING MAIN NORTH SOUTH
+    EAST WEST CENTRAL DIAGNOSTIC DIAGNOSTICS INSTITUTE SCHOOL COLLEGE PARTNERSHIP GROUP
+    NUMBERS NUMBER PATIENT PATIENTS SITE ROAD STREET LANE AVENUE UNITED KINGDOM ENGLAND WALES
+    SCOTLAND IRELAND NORTHERN GREAT BRITAIN
+    """.split()  # noqa: SIM905 - a paragraph of words reads better than a column
+)
+
+
+_READ_VRS = frozenset({"PN", "DA", "DT", "UI", "AE"})
+_READ_TAGS = ID_TAGS | PLACE_TAGS | ADDRESS_TAGS | TECHNICAL_TAGS
 
 
 def nhs_check_digit(first_nine: str) -> int | None:
@@ -69,26 +160,12 @@ def nhs_check_digit(first_nine: str) -> int | None:
     return None if check == 10 else check
 
 
-def nhs_check_digit_valid(digits: str) -> bool:
-    """Whether ten digits carry a valid NHS (and CHI) check digit."""
+def is_nhs_number(digits: str) -> bool:
+    """Ten digits with a valid NHS (and CHI) check digit, not one digit repeated (a run of
+    zeros in a decimal value has a "valid" check digit too)."""
+    if len(digits) != 10 or not digits.isdigit() or len(set(digits)) == 1:
+        return False
     return nhs_check_digit(digits[:9]) == int(digits[9])
-
-
-def nhs_numbers_in(text: str) -> list[str]:
-    """Every NHS- or CHI-shaped number in a text (valid check digit), as found."""
-    return [
-        found.group(0)
-        for found in _NHS_SHAPE.finditer(text)
-        if nhs_check_digit_valid("".join(found.groups()))
-    ]
-
-
-@lru_cache(maxsize=4096)
-def date_spellings(day: date) -> frozenset[str]:
-    """The ways a date is commonly written in a free-text field."""
-    spellings = {day.strftime(pattern) for pattern in _DATE_FORMATS}
-    spellings.add(f"{day.day}/{day.month}/{day.year}")
-    return frozenset(spellings)
 
 
 def parse_da(value: str) -> date | None:
@@ -102,114 +179,87 @@ def parse_da(value: str) -> date | None:
         return None
 
 
-NHS_NUMBER_SOURCE = 0  # the "tag" of an NHS-shaped number found inside free text
-
-
 @dataclass(frozen=True)
 class OriginalIdentifiers:
-    """What identifies the patient in one original header, each with the tags it came from:
-    strings, dates and the instance UIDs."""
+    """The identifying values of one original header by kind, each with the tags it came from,
+    and the technical values (folded later by each reader) that are no identifier here."""
 
-    strings: dict[str, frozenset[int]]
+    values: dict[Kind, dict[str, frozenset[int]]]
     dates: dict[date, frozenset[int]]
-    uids: frozenset[str] = frozenset()
+    technical: frozenset[str] = frozenset()
 
-    @cached_property
-    def spellings(self) -> list[str]:
-        """Every string to look for, longest first, so that a longer match wins."""
-        found = set(self.strings)
-        for day in self.dates:
-            found |= date_spellings(day)
-        return sorted(found, key=len, reverse=True)
+    def of(self, kind: Kind) -> dict[str, frozenset[int]]:
+        """The values of one kind."""
+        return self.values.get(kind, {})
 
-    @cached_property
-    def _pattern(self) -> re.Pattern[str] | None:
-        return _pattern_for(tuple(self.spellings)) if self.spellings else None
-
-    def clean(self, text: str) -> str:
-        """`text` without any of these identifiers or NHS/CHI-shaped numbers, tidied."""
-        if self._pattern is not None:
-            text = self._pattern.sub(" ", text)
-        text = _NHS_SHAPE.sub(
-            lambda found: " " if nhs_check_digit_valid("".join(found.groups())) else found[0],
-            text,
+    def key(self) -> tuple[object, ...]:
+        """What a finder is built from (all but the UIDs, which differ in every instance)."""
+        values = tuple(
+            (kind, tuple(sorted(found.items())))
+            for kind, found in sorted(self.values.items())
+            if kind is not Kind.UID
         )
-        return _tidy(text)
+        return values, tuple(sorted(self.dates.items())), self.technical
 
-
-@lru_cache(maxsize=256)
-def _pattern_for(spellings: tuple[str, ...]) -> re.Pattern[str]:
-    """One regex for all of a header's identifiers; the files of a series share theirs."""
-    alternatives = "|".join(_bounded(spelling) for spelling in spellings)
-    return re.compile(alternatives, re.IGNORECASE)
-
-
-def _bounded(spelling: str) -> str:
-    """A regex for a spelling that does not match inside a longer word or number."""
-    escaped = re.escape(spelling)
-    start = r"(?<!\w)" if spelling[0].isalnum() else ""
-    end = r"(?!\w)" if spelling[-1].isalnum() else ""
-    return f"{start}{escaped}{end}"
-
-
-def _tidy(text: str) -> str:
-    text = re.sub(r"\s+", " ", text)
-    text = re.sub(r"\s+([,.;:)])", r"\1", text)
-    text = re.sub(r"([(])\s+", r"\1", text)
-    return text.strip(" ,;:-")
-
-
-def collect(dataset: Dataset) -> OriginalIdentifiers:
-    """The identifying values of an original dataset, at every depth: name components of two
-    letters or more, the values of IDENTIFYING_KEYWORDS (and their comma-separated parts), NHS
-    numbers anywhere in text, every date and every UID that is not DICOM's own."""
-    found = _Found({}, {}, set())
-    for leaf in leaves(dataset):
-        if leaf.vr in _READ_VRS or leaf.tag in _IDENTIFYING_TAGS:
-            values = [value for value in leaf.text().split("\\") if value]
-            _note(leaf.tag, leaf.vr, values, found)
-    strings = {
-        string: frozenset(tags)
-        for string, tags in found.strings.items()
-        if len(string) >= _MIN_NAME_PART
-    }
-    dates = {day: frozenset(tags) for day, tags in found.dates.items()}
-    return OriginalIdentifiers(strings, dates, frozenset(found.uids))
+    @property
+    def uids(self) -> dict[str, frozenset[int]]:
+        """The original instance UIDs."""
+        return self.of(Kind.UID)
 
 
 @dataclass
 class _Found:
-    strings: dict[str, set[int]]
-    dates: dict[date, set[int]]
-    uids: set[str]
+    values: dict[Kind, dict[str, set[int]]] = field(default_factory=dict)
+    dates: dict[date, set[int]] = field(default_factory=dict)
+    technical: set[str] = field(default_factory=set)
 
-    def add(self, tag: int, strings: Iterable[str] = (), dates: Iterable[date] = ()) -> None:
-        for string in strings:
-            self.strings.setdefault(string, set()).add(tag)
-        for day in dates:
-            self.dates.setdefault(day, set()).add(tag)
+    def add(self, kind: Kind, tag: int, values: Iterable[str]) -> None:
+        found = self.values.setdefault(kind, {})
+        for value in values:
+            if value.strip():
+                found.setdefault(value.strip(), set()).add(tag)
 
 
-def _note(tag: int, vr: str, values: list[str], found: _Found) -> None:
-    if vr == "PN":
-        found.add(tag, strings=_name_parts(values))
+def collect(dataset: Dataset) -> OriginalIdentifiers:
+    """The identifying values of an original dataset and its file meta, at every depth."""
+    found = _Found()
+    meta = getattr(dataset, "file_meta", None)
+    for source in (meta, dataset):
+        if source is None:
+            continue
+        for leaf in leaves(source):
+            vr, tag = leaf.vr, leaf.tag
+            if vr not in _READ_VRS and tag not in _READ_TAGS and dictionary_vr(tag) != "PN":
+                continue
+            values = [value for value in leaf.text().split("\\") if value.strip()]
+            if values:
+                _note(found, tag, vr, values)
+    return OriginalIdentifiers(
+        {kind: _frozen(values) for kind, values in found.values.items()},
+        {day: frozenset(tags) for day, tags in found.dates.items()},
+        frozenset(found.technical),
+    )
+
+
+def _frozen(values: dict[str, set[int]]) -> dict[str, frozenset[int]]:
+    return {value: frozenset(tags) for value, tags in values.items()}
+
+
+def _note(found: _Found, tag: int, vr: str, values: list[str]) -> None:
+    if tag in TECHNICAL_TAGS:
+        found.technical.update(values)
+    elif vr == "PN" or dictionary_vr(tag) == "PN":  # a name, whatever VR it was stored in
+        found.add(Kind.NAME, tag, values)
     elif vr in ("DA", "DT"):
-        found.add(tag, dates=[day for day in map(parse_da, values) if day])
+        for day in map(parse_da, values):
+            if day is not None and day != DUMMY_DATE:
+                found.dates.setdefault(day, set()).add(tag)
     elif vr == "UI":
-        found.uids |= {uid for uid in values if not uid.startswith(_DICOM_UID_ROOT)}
-    elif tag in _IDENTIFYING_TAGS:
-        for value in values:
-            found.add(tag, strings=[value, *(part.strip() for part in value.split(","))])
-    if vr in _FREE_TEXT_VRS:
-        for value in values:
-            found.add(NHS_NUMBER_SOURCE, strings=nhs_numbers_in(value))
-
-
-def _name_parts(names: list[str]) -> set[str]:
-    parts: set[str] = set()
-    for name in names:
-        for group in name.split("="):  # alphabetic, ideographic and phonetic forms
-            # family, given and middle names; prefixes and suffixes (DR, MR) identify nobody
-            components = group.split("^")[:3]
-            parts |= {part.strip() for part in components if len(part.strip()) >= _MIN_NAME_PART}
-    return parts
+        if tag in INSTANCE_UID_TAGS:
+            found.add(Kind.UID, tag, [uid for uid in values if not uid.startswith(DICOM_UID_ROOT)])
+    elif tag in ID_TAGS or vr == "AE":
+        found.add(Kind.ID, tag, values)
+    elif tag in PLACE_TAGS:
+        found.add(Kind.PLACE, tag, values)
+    elif tag in ADDRESS_TAGS:
+        found.add(Kind.ADDRESS, tag, values)

@@ -7,7 +7,7 @@ import os
 import platform
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,17 +28,20 @@ from .errors import (
     ConfigError,
     EndpointError,
     ExitStatus,
+    HeldError,
     KeyFileError,
     UsageError,
 )
 from .lookup import LookupTable
+from .processing import DICOM_FILE_ERRORS, Prepared, Preparer, build_preparer
 from .profile import Profile, load_profile
 from .pseudonym import Pseudonymizer, load_or_create_key
-from .quarantine import Quarantine
+from .quarantine import Held, Quarantine
 from .runlock import RunLock
 from .state import DeliveryState
 from .stow import Endpoint, StowClient
 from .unattended import AfterDelivery, SourceTracker, quiet_studies
+from .verify import Finding
 from .workers import Staged, WorkerSetup, staging_pool
 
 
@@ -131,7 +134,8 @@ def submit(
     `destination` or send it to the DICOMweb endpoint `destination` (an https:// URL)."""
     profile = load_profile(settings.profile)
     key = _key(settings)
-    Deidentifier(profile, Pseudonymizer(key), settings.site)  # refuse a bad set-up before any work
+    # refuse a bad set-up before any work
+    Deidentifier(profile, Pseudonymizer(key), settings.site, settings.local_id_pattern)
     run_id = uuid.uuid4().hex
     endpoint = endpoint_for(settings, str(destination)) if is_url(destination) else None
     if endpoint is None:
@@ -393,6 +397,7 @@ class Release:
     held_id: str
     target: str
     audit_log: Path
+    accepted: list[str]
 
 
 def _send_released(path: Path, destination: str, settings: Settings) -> str:
@@ -408,23 +413,68 @@ def _send_released(path: Path, destination: str, settings: Settings) -> str:
     return destination
 
 
-def release(held_id: str, reason: str, settings: Settings) -> Release:
-    """Send a reviewed quarantined instance on to the destination it was bound for, once, and
-    audit the release with its reason and who ran it."""
+def accepts(finding: Finding, accepted: Iterable[str]) -> bool:
+    """Whether a reviewer's `--accept-finding` names this finding: by its attribute path, or
+    (for a finding of the whole instance) by its text as `quarantine list` shows it."""
+    return any(name.strip() in (finding.path, str(finding)) for name in accepted if name.strip())
+
+
+def release(held_id: str, reason: str, settings: Settings, accepted: Iterable[str] = ()) -> Release:
+    """Clean a reviewed quarantined instance again from its source file with today's engine,
+    verify it, and send it on to the destination it was bound for, once. Whatever the gate
+    still finds must be named in `accepted`; the release is audited with its reason, who ran it
+    and what was accepted."""
     if not reason.strip():
         raise UsageError("a release needs a reason (--reason TEXT)")
+    accepted = list(accepted)
     run_id = uuid.uuid4().hex
     audit_path = default_audit_path(settings, run_id)
+    preparer = build_preparer(
+        settings.profile, _key(settings), settings.site, settings.local_id_pattern
+    )
     with closing(Quarantine(settings.state_dir / "quarantine")) as quarantine:
         held = quarantine.get(held_id)
         if held.released_at is not None:
             raise UsageError(f"{held.id} was already released on {held.released_at}")
-        target = _send_released(quarantine.path_of(held), held.destination, settings)
+        cleaned = quarantine.folder / f"{held.id}.release.dcm"
+        try:
+            prepared = _clean_again(preparer, held, cleaned)
+            still = [finding for finding in prepared.findings if not accepts(finding, accepted)]
+            if still:
+                raise HeldError(
+                    f"{held.id} still has {len(still)} finding(s) after cleaning again: "
+                    + "; ".join(map(str, still))
+                    + f". Review them with `bsti-submit quarantine show {held.id}`, then name "
+                    "each with --accept-finding PATH (or its text, for a finding without a path)"
+                )
+            target = _send_released(cleaned, held.destination, settings)
+        finally:
+            cleaned.unlink(missing_ok=True)
         user = getpass.getuser()
         quarantine.mark_released(held, user, reason)
+    named = [str(finding) for finding in prepared.findings]
     header = {"run_id": run_id, "action": "quarantine release", "versions": dependency_versions()}
     with closing(AuditLog(audit_path, header)) as audit:
-        audit.release(held.id, held.sop, held.source, held.findings, user, reason)
-        audit.outcome(Path(held.source), "released", reason, held.sop, quarantine_id=held.id)
+        source = Path(held.source)
+        for change in prepared.result.changes:
+            audit.change(source, held.sop, change)
+        found = [str(finding) for finding in held.findings]
+        audit.release(held.id, held.sop, held.source, found, user, reason, named)
+        audit.outcome(source, "released", reason, held.sop, quarantine_id=held.id)
         audit.footer({"released": 1})
-    return Release(held.id, target, audit_path)
+    return Release(held.id, target, audit_path, named)
+
+
+def _clean_again(preparer: Preparer, held: Held, target: Path) -> Prepared:
+    """The held instance made again from its source file: the engine may clean more today."""
+    source = Path(held.source)
+    try:
+        prepared = preparer.stage(source, target)
+    except DICOM_FILE_ERRORS as error:
+        raise UsageError(
+            f"{held.id}: its source file {source} cannot be cleaned again ({error}); "
+            "export the study again and run submit"
+        ) from error
+    if str(prepared.dataset.SOPInstanceUID) != held.sop:
+        raise UsageError(f"{held.id}: {source} is no longer the instance that was held")
+    return prepared

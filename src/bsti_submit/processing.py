@@ -1,9 +1,11 @@
-"""One source file through the line, with nothing written: read -> admit -> assess burned-in
-risk -> de-identify -> blank masks -> verify. `submit` then writes, sends or holds what comes
-out; `scan` only reports it, so the dry run predicts exactly what a submit does."""
+"""One source file through the line: read -> admit -> assess burned-in risk -> de-identify ->
+blank masks -> write the cleaned instance to a private file -> verify those bytes. `submit` then
+commits, sends or holds what comes out; `scan` only reports it and deletes the file, so the dry
+run predicts exactly what a submit does."""
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +15,13 @@ from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from .burned_in import BurnedInRisk, MaskRules
 from .deidentify import Deidentified, Deidentifier
+from .destination import write_instance
 from .discover import read_instance
 from .errors import InstanceError, NotAnInstanceError
-from .identifiers import collect
+from .identifiers import OriginalIdentifiers, collect
 from .pixels import PixelMaskError, Rectangle, apply_mask
-from .profile import Profile
+from .profile import Profile, load_profile
+from .pseudonym import Pseudonymizer
 from .verify import Finding, Verifier
 
 # What reading, cleaning or writing one odd file can raise; anything else is a bug and stops.
@@ -44,6 +48,7 @@ class Prepared:
     dataset: Dataset
     result: Deidentified
     findings: list[Finding]
+    original: OriginalIdentifiers
 
 
 class Preparer:
@@ -57,8 +62,21 @@ class Preparer:
         self.masks = MaskRules(profile)
         self.verifier = Verifier(profile, local_id_pattern)
 
+    def stage(self, path: Path, target: Path) -> Prepared:
+        """Clean `path`, write the result to `target` (readable by its owner only) and add the
+        gate's findings on those bytes. Raises as `prepare` does."""
+        prepared = self.prepare(path)
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            write_instance(prepared.dataset, handle)
+        prepared.findings += self.verifier.check(target, prepared.original)
+        prepared.findings.sort(key=str)
+        return prepared
+
     def prepare(self, path: Path) -> Prepared:
-        """Raises NotAnInstanceError for files not to process, DICOM_FILE_ERRORS for bad ones."""
+        """The cleaned instance in memory, with the findings its original header gives (burned-in
+        text risks). Raises NotAnInstanceError for files not to process, DICOM_FILE_ERRORS for
+        bad ones."""
         dataset = read_instance(path)
         self._admit(dataset)
         risks = self.burned_in.assess(dataset)  # judged on the original header
@@ -67,7 +85,7 @@ class Preparer:
         result = self.engine.apply(dataset, original)
         if rectangles:
             risks = _mask(dataset, rectangles, result)
-        return Prepared(dataset, result, risks + self.verifier.check(dataset, original))
+        return Prepared(dataset, result, risks, original)
 
     def _admit(self, dataset: Dataset) -> None:
         """Refuse, as not processed, objects outside the profile's SOP class allowlist."""
@@ -76,6 +94,13 @@ class Preparer:
             raise NotAnInstanceError(
                 f"{sop_class.name}: not on the profile's list of SOP classes to send"
             )
+
+
+def build_preparer(profile_name: str, key: bytes, site: str, local_id_pattern: str) -> Preparer:
+    """The engine and the gate for one profile, key and site."""
+    profile = load_profile(profile_name)
+    engine = Deidentifier(profile, Pseudonymizer(key), site, local_id_pattern)
+    return Preparer(engine, profile, local_id_pattern)
 
 
 def _mask(dataset: Dataset, rectangles: list[Rectangle], result: Deidentified) -> list[Finding]:

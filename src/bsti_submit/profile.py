@@ -144,6 +144,16 @@ class Profile:
         candidates = [rule for rule in (specific, general) if rule is not None]
         return max(candidates, key=lambda rule: rule.order, default=None)
 
+    def keeps(self, tag: int) -> bool:
+        """Whether a tag's values stay as they are: a KEEP line, or no line at all."""
+        rule = self.rule_for(tag)
+        return rule is None or rule.action is Action.KEEP
+
+    def seeks(self, sources: frozenset[int]) -> bool:
+        """An identifying value is sought in the output unless every attribute it came from is
+        one this profile keeps: what a profile keeps on purpose is no finding."""
+        return not all(self.keeps(tag) for tag in sources)
+
     @property
     def keeps_private(self) -> bool:
         """Whether any private element can survive this profile."""

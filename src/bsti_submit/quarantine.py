@@ -1,8 +1,10 @@
 """The quarantine: cleaned instances that failed the gate, held at the trust for review.
 
 Each held instance is kept as its cleaned file (readable by its owner only) with the findings
-that stopped it, in an SQLite table in the platformdirs state folder. Released instances go to
-the destination they were bound for; each release is audited with its reason and who ran it.
+that stopped it, in an SQLite table in the platformdirs state folder. A finding is stored with
+the text that matched, so a reviewer at the trust can judge it (`quarantine show`). A release
+cleans the instance again from its source file and sends it to the destination it was bound for;
+each release is audited with its reason, who ran it and what the reviewer accepted.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +44,7 @@ class Held:
     sop: str
     source: str
     destination: str
-    findings: list[str]
+    findings: list[Finding]
     run_id: str
     held_at: str
     released_at: str | None
@@ -83,7 +85,7 @@ class Quarantine:
         """Keep a staged cleaned instance that failed the gate; returns its quarantine ID."""
         held_id = hashlib.sha256(sop.encode()).hexdigest()[:12]
         os.replace(staged, self.folder / f"{held_id}.dcm")
-        reasons = json.dumps([str(finding) for finding in findings])
+        reasons = json.dumps([asdict(finding) for finding in findings])
         with self._connection:
             self._connection.execute(
                 "INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
@@ -120,6 +122,14 @@ class Quarantine:
 
 
 def _entry(row: tuple[str, ...]) -> Held:
-    values = list(row)
-    values[4] = json.loads(values[4])
+    values: list[object] = list(row)
+    values[4] = [_finding(stored) for stored in json.loads(row[4])]
     return Held(*values)  # type: ignore[arg-type]
+
+
+def _finding(stored: dict[str, str] | str) -> Finding:
+    """A stored finding; entries held by earlier versions kept only its text."""
+    if isinstance(stored, str):
+        check, _, kind = stored.partition(": ")
+        return Finding(check, kind)
+    return Finding(**stored)

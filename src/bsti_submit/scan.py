@@ -5,6 +5,7 @@ nothing is sent; the report says what would be removed, changed, held back and s
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,22 +182,25 @@ def scan(
             "(a dry run creates nothing)"
         )
     profile = load_profile(settings.profile)
-    engine = Deidentifier(profile, Pseudonymizer(load_key(settings.key_file)), settings.site)
+    key = load_key(settings.key_file)
+    engine = Deidentifier(profile, Pseudonymizer(key), settings.site, settings.local_id_pattern)
     preparer = Preparer(engine, profile, settings.local_id_pattern)
     report = ScanReport(str(source), destination, profile)
     found = discover(source)
     report.skipped = [(str(entry.path), entry.reason) for entry in found.skipped]
     seen: dict[str, Path] = {}
-    for path in found.candidates:
-        try:
-            prepared = preparer.prepare(path)
-        except NotAnInstanceError as error:
-            report.skipped.append((str(path), str(error)))
-            continue
-        except DICOM_FILE_ERRORS as error:
-            report.failed.append((str(path), str(error)))
-            continue
-        _note(report, path, prepared, seen, thumbnails)
+    with tempfile.TemporaryDirectory(prefix="bsti-scan-") as folder:  # private: mode 0700
+        written = Path(folder) / "instance.dcm"
+        for path in found.candidates:
+            try:
+                prepared = preparer.stage(path, written)
+            except NotAnInstanceError as error:
+                report.skipped.append((str(path), str(error)))
+                continue
+            except DICOM_FILE_ERRORS as error:
+                report.failed.append((str(path), str(error)))
+                continue
+            _note(report, path, prepared, seen, thumbnails)
     return report
 
 

@@ -267,7 +267,7 @@ def _row_line(row: TableRow, options: tuple[str, ...], override: tuple[str, str]
     name = row.name + (" (retired)" if row.retired else "")
     if override is not None:
         choice, why = override
-        if choice in RECIPE_ACTIONS:
+        if resolve_compound(choice) in RECIPE_ACTIONS:  # a PS3.15 code, not a whole line
             return recipe_line(row.tag, choice, f"{name}: {why}")
         return f"{choice:<46}# {row.basic:<7}{name}: {why}"
     code, option = row_action(row, options)

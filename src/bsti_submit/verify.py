@@ -1,195 +1,483 @@
-"""The fail-closed gate: every cleaned instance is checked before it may leave, independently of
-the profile engine. An instance with any finding is quarantined, never written or sent.
+"""The fail-closed gate: a second opinion on every cleaned instance, from the bytes that will
+leave. An instance with any finding is quarantined, never written or sent.
 
-A finding names the check and the kind of identifier (the attribute it came from), never the
-identifier itself, so findings can be shown on screen and in summaries.
+The gate does not trust the engine, the writer or the finder: it parses the written Part 10
+file itself (`outgoing.py`), spells the original identifiers its own way (words, folded, as
+token sequences) and searches every text value, every binary value but the pixel data, the file
+meta, the preamble and anything after the dataset. It is source-aware as the engine is: values a
+profile keeps, technical values and the tool's own values are not findings; instance UIDs are,
+class UIDs are not. When the gate finds something in text, the cleaner has a bug.
+
+A finding names the check, the kind of identifier and the attribute path, never the value; the
+matching text travels with it for the quarantine's reviewer only.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import pairwise
+from pathlib import Path
 
-from pydicom.dataset import Dataset
+from pydicom.charset import convert_encodings, decode_bytes
 
-from .elements import (
-    BINARY_VRS,
-    TEXT_VRS,
-    dictionary_vr,
-    element_vr,
-    keyword_of,
-    leaves,
-    stored_elements,
-    tag_text,
+from .elements import dictionary_vr, keyword_of, tag_text
+from .identifiers import (
+    DICOM_UID_ROOT,
+    GENERIC_PLACE_WORDS,
+    MIN_DIGITS,
+    MIN_WORD,
+    SEARCHED_BINARY_VRS,
+    SEARCHED_VRS,
+    TECHNICAL_TAGS,
+    Kind,
+    OriginalIdentifiers,
+    is_nhs_number,
 )
-from .identifiers import NHS_NUMBER_SOURCE, OriginalIdentifiers, date_spellings, nhs_numbers_in
+from .outgoing import Element, OutgoingError, read_outgoing
 from .profile import Action, Profile
 
-_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
-_COLLAPSED_MIN = 6  # identifiers this long are also sought with all separators removed
-_SEPARATORS = re.compile(r"[\W_]+")
+RESIDUAL = "residual identifier"
+STRUCTURE = "structure"
+_MONTH_NAMES = (
+    "JANUARY",
+    "FEBRUARY",
+    "MARCH",
+    "APRIL",
+    "MAY",
+    "JUNE",
+    "JULY",
+    "AUGUST",
+    "SEPTEMBER",
+    "OCTOBER",
+    "NOVEMBER",
+    "DECEMBER",
+)
+# Attributes the tool itself writes into every instance: not searched.
+_TOOL_TAGS = frozenset({0x00020013, 0x00120062, 0x00120063, 0x00120064, 0x00280303})
+_LETTERS_FOLDED = str.maketrans({"Ø": "O", "Æ": "AE", "Œ": "OE", "Ł": "L", "Đ": "D", "Þ": "TH"})
+_NOT_WORD = re.compile(r"[^0-9A-Z_\u0080-\uffff]+")
+_LETTER_DIGIT = re.compile(r"(?<=[A-Z])(?=[0-9])|(?<=[0-9])(?=[A-Z])")
+_OUTWARD = re.compile(r"[A-PR-UWYZ][A-HK-Y]?[0-9][A-HJKPS-UW0-9]?")
+_INWARD = re.compile(r"[0-9][ABD-HJLNP-UW-Z]{2}")
+# Numbers written as one: digits with spaces, dashes, brackets or a leading + between them (a
+# comma or a decimal point ends one).
+_DIGIT_GROUPS = re.compile(r"\+?\(?[0-9][0-9 ()\-]*[0-9]")
+_DIGITS = re.compile(r"[0-9]+")
+_DOTTED_NHS = re.compile(r"(?<![0-9.])[0-9]{3}\.[0-9]{3}\.[0-9]{4}(?![0-9]|\.[0-9])")
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+_URL = re.compile(r"(?:https?|ftp)://\S+|www\.\S+", re.IGNORECASE)
+_PARTICLES = frozenset({"VAN", "DER", "DEN", "VON", "DEL", "DELLA", "LOS", "LAS", "THE"})
 
 
 @dataclass(frozen=True)
 class Finding:
-    """Why an instance may not leave: the check that failed and the kind of identifier."""
+    """Why an instance may not leave: the check, the kind of identifier and where it is. The
+    matching `text` is for the trust's reviewer (`quarantine show`) and is never printed
+    elsewhere."""
 
     check: str
     kind: str
+    path: str = ""
+    text: str = field(default="", compare=False, repr=False)
 
     def __str__(self) -> str:
-        return f"{self.check}: {self.kind}"
+        return f"{self.check}: {self.kind}" + (f" at {self.path}" if self.path else "")
+
+
+def normal(text: str) -> str:
+    """Upper-case words without diacritics, letter and digit runs apart, one space between:
+    `O'Néill, RX-123a` is `O NEILL RX 123 A`. `_` stays inside a word (`SIEMENS_RIS`)."""
+    return _LETTER_DIGIT.sub(" ", " ".join(_words(text)))
+
+
+def _words(text: str) -> list[str]:
+    """Upper-case words without diacritics: `O'Néill, RX-123a` is `O NEILL RX 123A`."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text.translate(_LETTERS_FOLDED))
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    return _NOT_WORD.sub(" ", text.upper().translate(_LETTERS_FOLDED)).split()
+
+
+Spelling = tuple[str, ...]
 
 
 class Verifier:
-    """Checks cleaned instances against what identified their originals."""
+    """Checks written instances against what identified their originals."""
 
     def __init__(self, profile: Profile, local_id_pattern: str = "") -> None:
         self.profile = profile
         self.local_id = re.compile(local_id_pattern) if local_id_pattern else None
         self.dates_kept = "retain-long-full-dates" in profile.options
         self.uids_kept = "retain-uids" in profile.options
+        pseudonyms = {tag for tag, rule in profile.exact.items() if rule.action is Action.PSEUDONYM}
+        additions = {addition.tag for addition in profile.additions}
+        self._not_searched = TECHNICAL_TAGS | _TOOL_TAGS | pseudonyms | additions
+        self._spellings: dict[tuple[object, ...], Index] = {}
 
-    def check(self, cleaned: Dataset, original: OriginalIdentifiers) -> list[Finding]:
-        """Every finding for one cleaned instance; an empty list means it may leave."""
-        text = _Haystack(cleaned)
-        findings = self._residuals(text, original)
-        findings += self._patterns(text)
-        findings += self._structure(cleaned)
+    def check(self, written: Path, original: OriginalIdentifiers) -> list[Finding]:
+        """Every finding for one written instance; an empty list means it may leave."""
+        try:
+            outgoing = read_outgoing(written)
+        except (OutgoingError, OSError) as error:
+            return [Finding(STRUCTURE, f"the written file does not parse ({error})")]
+        findings = self._structure(outgoing.elements)
+        values = list(self._searched(outgoing.elements))
+        for name, extra in (
+            ("preamble", outgoing.preamble),
+            ("after the dataset", outgoing.trailing),
+        ):
+            if extra.strip(b"\x00"):
+                findings.append(Finding(STRUCTURE, f"bytes in the {name}", name))
+                values += [(name, text) for text in _decodings(extra, ())]
+        index = self._index(original)
+        uids = [] if self.uids_kept else self._uids(original)
+        for path, text in values:
+            findings += self._residuals(path, text, index, uids)
+            findings += self._patterns(path, text)
+        findings += self._uid_elements(outgoing.elements, uids)
         return sorted(set(findings), key=str)
 
-    def _residuals(self, text: _Haystack, original: OriginalIdentifiers) -> list[Finding]:
-        findings = []
-        for string, sources in original.strings.items():
-            if self._searched(sources) and text.contains(string):
-                findings.append(Finding("residual identifier", _kind(sources)))
-        if not self.dates_kept:
-            for day, sources in original.dates.items():
-                if self._searched(sources) and any(map(text.contains, date_spellings(day))):
-                    findings.append(Finding("residual identifier", f"date ({_kind(sources)})"))
-        if not self.uids_kept:
-            findings += [
-                Finding("residual identifier", "original instance UID")
-                for uid in original.uids
-                if text.contains_uid(uid)
-            ]
-        return findings
+    def _searched(self, elements: list[Element]) -> Iterator[tuple[str, str]]:
+        """(path, text) of every value that may carry an identifier, in each decoding."""
+        for element in elements:
+            if _top_tag(element.path) in self._not_searched or element.tag in TECHNICAL_TAGS:
+                continue
+            if element.vr in SEARCHED_VRS or element.vr in SEARCHED_BINARY_VRS:
+                for text in _decodings(element.value, element.character_sets):
+                    yield element.path, text
 
-    def _searched(self, sources: frozenset[int]) -> bool:
-        """A value is sought unless every attribute it came from is one the profile keeps."""
-        if NHS_NUMBER_SOURCE in sources:
-            return True
-        return not all(self._kept(tag) for tag in sources)
+    def _index(self, original: OriginalIdentifiers) -> Index:
+        """Spellings by their first word, made once per header content."""
+        key = original.key()
+        if key not in self._spellings:
+            if len(self._spellings) >= 256:
+                self._spellings.clear()
+            index: Index = {}
+            for spelling, kind in _spellings(original, self.profile, self.dates_kept):
+                index.setdefault(spelling[0], []).append((spelling, kind))
+            self._spellings[key] = index
+        return self._spellings[key]
+
+    def _residuals(
+        self,
+        path: str,
+        text: str,
+        index: Index,
+        uids: list[tuple[str, str]],
+    ) -> Iterator[Finding]:
+        kinds = _spelled(normal(text).split(), index, specific_only=False)
+        if "_" in text:  # `_` joins a technical token, but not a whole name or a hospital's
+            kinds |= _spelled(normal(text.replace("_", " ")).split(), index, specific_only=True)
+        for group in _DIGIT_GROUPS.findall(text):  # an ID's digits written in parts
+            kinds |= _digit_cores(_DIGITS.findall(group), index)
+        for kind in sorted(kinds):
+            yield Finding(RESIDUAL, kind, path, _excerpt(text))
+        for uid, kind in uids:
+            if _holds_uid(text, uid):
+                yield Finding(RESIDUAL, kind, path, _excerpt(text))
+
+    def _uids(self, original: OriginalIdentifiers) -> list[tuple[str, str]]:
+        return [
+            (uid, f"{Kind.UID} ({_source(sources)})")
+            for uid, sources in original.uids.items()
+            if self.profile.seeks(sources) and not uid.startswith(DICOM_UID_ROOT)
+        ]
+
+    def _uid_elements(
+        self, elements: list[Element], uids: list[tuple[str, str]]
+    ) -> Iterator[Finding]:
+        """An original instance UID kept in a UI element."""
+        if not uids:
+            return
+        wanted = dict(uids)
+        for element in elements:
+            if element.vr == "UI":
+                for uid in element.value.rstrip(b"\x00 ").decode("ascii", "replace").split("\\"):
+                    if uid in wanted:
+                        yield Finding(RESIDUAL, wanted[uid], element.path, uid)
+
+    def _patterns(self, path: str, text: str) -> Iterator[Finding]:
+        """Identifiers of anyone: NHS and CHI numbers, UK telephone numbers and postcodes,
+        e-mail addresses, URLs and the trust's hospital-number pattern."""
+        groups = _DIGIT_GROUPS.findall(text) + _DOTTED_NHS.findall(text)
+        for group in groups:
+            for kind, _ in _digit_runs(_DIGITS.findall(group)):
+                yield Finding(kind, "in text", path, _excerpt(text))
+        for first, second in pairwise([*_words(text), ""]):
+            whole = first + second if _INWARD.fullmatch(second) else first
+            outward = whole[:-3] if len(whole) > 3 else ""
+            if _INWARD.fullmatch(whole[-3:]) and _OUTWARD.fullmatch(outward):
+                yield Finding("postcode", "in text", path, _excerpt(text))
+        for kind, pattern in (
+            ("e-mail address", _EMAIL),
+            ("URL", _URL),
+            ("hospital number", self.local_id),
+        ):
+            match = pattern.search(text) if pattern is not None else None
+            if match is not None:
+                yield Finding(kind, "in text", path, _excerpt(text))
+
+    def _structure(self, elements: list[Element]) -> list[Finding]:
+        findings = []
+        creators: dict[tuple[str, int], str] = {}
+        removed = False
+        for element in elements:
+            tag, group = element.tag, element.tag >> 16
+            if tag == 0x00120062:
+                removed = element.value.rstrip(b"\x00 ") == b"YES"
+            if group % 2:
+                where = element.path[: -len(tag_text(tag))]
+                if 0x10 <= tag & 0xFFFF <= 0xFF:  # a creator: (gggg,00xx) reserves (gggg,xx00)
+                    creators[(where, tag)] = element.value.decode("latin-1")
+                creator_tag = tag & 0xFFFF0000 | (tag >> 8) & 0xFF
+                if not self._private_kept(tag, creators.get((where, creator_tag), "")):
+                    findings.append(Finding(STRUCTURE, "private element", element.path))
+            elif group & 0xFF00 in (0x5000, 0x6000) and not self._kept(tag):
+                findings.append(
+                    Finding(STRUCTURE, f"curve or overlay group {group:04X}", element.path)
+                )
+            elif tag >> 16 != 0xFFFE and dictionary_vr(tag) is None and not self._kept(tag):
+                # Damage, or an attribute newer than our dictionary: nobody can say whether
+                # it identifies, so it does not leave unless a profile line keeps it.
+                findings.append(Finding(STRUCTURE, "element unknown to DICOM", element.path))
+        if not removed:
+            findings.append(Finding(STRUCTURE, "PatientIdentityRemoved is not YES"))
+        return findings
 
     def _kept(self, tag: int) -> bool:
         rule = self.profile.rule_for(tag)
         return rule is not None and rule.action is Action.KEEP
 
-    def _patterns(self, text: _Haystack) -> list[Finding]:
-        findings = []
-        if any(nhs_numbers_in(value) for value in text.free_text):
-            findings.append(Finding("NHS or CHI number", "10 digits with a valid check digit"))
-        if self.local_id and any(self.local_id.search(value) for value in text.free_text):
-            findings.append(Finding("hospital number", "the trust's hospital-number pattern"))
-        return findings
-
-    def _structure(self, cleaned: Dataset) -> list[Finding]:
-        findings = []
-        if cleaned.get("PatientIdentityRemoved") != "YES":
-            findings.append(Finding("structure", "PatientIdentityRemoved is not YES"))
-        for tag in _all_tags(cleaned):
-            group = tag >> 16
-            if group % 2 and not self._private_kept(cleaned, tag):
-                findings.append(Finding("structure", f"private element {tag_text(tag)}"))
-            elif group & 0xFF00 in (0x5000, 0x6000) and not self._kept(tag):
-                findings.append(Finding("structure", f"curve or overlay group {group:04X}"))
-            elif group % 2 == 0 and dictionary_vr(tag) is None and not self._kept(tag):
-                # Damage, or an attribute newer than our dictionary: nobody can say whether
-                # it identifies, so it does not leave unless a profile line keeps it.
-                findings.append(Finding("structure", f"element {tag_text(tag)} unknown to DICOM"))
-        return findings
-
-    def _private_kept(self, dataset: Dataset, tag: int) -> bool:
+    def _private_kept(self, tag: int, creator: str) -> bool:
         """Only private elements (and their creators) that a profile line keeps may remain."""
         element = tag & 0xFFFF
         if element < 0x1000:
             return 0x10 <= element <= 0xFF and self.profile.keeps_private
-        creator = dataset.get(tag & 0xFFFF0000 | (element & 0xFF00) >> 8)
-        rule = self.profile.private_rule_for(tag, str(creator.value) if creator else "")
+        rule = self.profile.private_rule_for(tag, creator.rstrip("\x00 "))
         return rule is not None and rule.action is Action.KEEP
 
 
-def _kind(sources: frozenset[int]) -> str:
-    if NHS_NUMBER_SOURCE in sources:
-        return "NHS or CHI number"
-    names = sorted(keyword_of(tag) or tag_text(tag) for tag in sources)
-    return names[0]
+Index = dict[str, list[tuple[Spelling, str]]]
 
 
-def _all_tags(dataset: Dataset) -> list[int]:
-    tags = []
-    for tag, element in list(stored_elements(dataset).items()):
-        tags.append(int(tag))
-        if element_vr(dataset, element) == "SQ":
-            for item in dataset[tag].value:
-                tags += _all_tags(item)
-    return tags
+def _spelled(words: list[str], index: Index, specific_only: bool) -> set[str]:
+    """The kinds of the spellings that stand in `words`; with `specific_only`, only those of
+    several words and the institution's."""
+    kinds = set()
+    for position, word in enumerate(words):
+        for spelling, kind in index.get(word, ()):
+            if specific_only and len(spelling) < 2 and not kind.startswith(Kind.PLACE):
+                continue
+            if tuple(words[position : position + len(spelling)]) == spelling:
+                kinds.add(kind)
+    return kinds
 
 
-class _Haystack:
-    """Every text value of a cleaned instance at every depth, its binary values (all but the
-    pixel data) read as text, and its file meta; searched case-insensitively with spaces, `^`
-    and punctuation normalised."""
+def _digit_cores(parts: list[str], index: Index) -> set[str]:
+    """The kinds of the IDs whose digits stand in a number written in parts (9988 7766)."""
+    kinds = set()
+    for start in range(len(parts)):
+        digits = ""
+        for part in parts[start:]:
+            digits += part
+            if len(digits) > 20:
+                break
+            kinds |= {kind for spelling, kind in index.get(digits, ()) if spelling == (digits,)}
+    return kinds
 
-    def __init__(self, dataset: Dataset) -> None:
-        self.values: list[str] = []
-        self.free_text: list[str] = []  # all text but UIDs, where NHS numbers are sought
-        self._read(dataset.file_meta)
-        self._read(dataset)
-        raw = "\n".join(self.values)
-        self.raw = raw
-        self.words = f" {_normalise(raw)} "
-        self.collapsed = self.words.replace(" ", "")
 
-    def _read(self, dataset: Dataset) -> None:
-        for leaf in leaves(dataset):
-            if leaf.vr in TEXT_VRS:
-                value = leaf.text()
-                self.values.append(value)
-                if leaf.vr != "UI":
-                    self.free_text.append(value)
-            elif leaf.vr in BINARY_VRS and leaf.tag not in _PIXEL_TAGS:
-                stored = bytes(leaf.dataset[leaf.tag].value or b"")
-                for decoded in (stored.decode("latin-1"), stored.decode("utf-8", "replace")):
-                    self.values.append(decoded)
-                    self.free_text.append(decoded)
+def _excerpt(text: str) -> str:
+    """The value a finding was made in, for the reviewer: printable, and not too long."""
+    printable = "".join(c if c.isprintable() else " " for c in text).strip()
+    return printable if len(printable) <= 200 else printable[:200] + "..."
 
-    def contains(self, identifier: str) -> bool:
-        words = _normalise(identifier)
-        if not words:
-            return False
-        if f" {words} " in self.words:
+
+def _top_tag(path: str) -> int:
+    return int(path[1:5] + path[6:10], 16) if path.startswith("(") else -1
+
+
+def _decodings(value: bytes, character_sets: tuple[str, ...]) -> list[str]:
+    """A value as text: once when it is plain ASCII, else in the declared character sets and
+    as Latin-1, UTF-8 and UTF-16 (an identifier may hide in any of them)."""
+    if value.isascii() and b"\x00" not in value.rstrip(b"\x00"):
+        return [value.decode("ascii")]
+    texts = {value.decode("latin-1"), value.decode("utf-8", "replace")}
+    for codec in ("utf-16-le", "utf-16-be"):
+        texts.add(value[: len(value) & ~1].decode(codec, "replace"))
+    if character_sets:
+        with suppress(LookupError, ValueError):  # an unknown character set: the others still run
+            texts.add(decode_bytes(value, convert_encodings(list(character_sets)), {0x5E, 0x3D}))
+    return sorted(texts)
+
+
+def _holds_uid(text: str, uid: str) -> bool:
+    """A UID in text, not as the start or end of a longer UID."""
+    start = text.find(uid)
+    while start != -1:
+        before = text[start - 1] if start else " "
+        end = start + len(uid)
+        after = text[end] if end < len(text) else " "
+        if not (before.isdigit() or before == ".") and not (after.isdigit() or after == "."):
             return True
-        collapsed = words.replace(" ", "")
-        has_digit = any(character.isdigit() for character in collapsed)
-        if len(collapsed) < _COLLAPSED_MIN or not has_digit or collapsed not in self.collapsed:
-            return False
-        # Confirm on word boundaries, separators optional inside: "RX-1234567" is the ID
-        # RX1234567, but the digits of a date found across two UIDs are not a date.
-        spread = " ?".join(re.escape(character) for character in collapsed)
-        return re.search(f" {spread} ", self.words) is not None
-
-    def contains_uid(self, uid: str) -> bool:
-        start = self.raw.find(uid)
-        while start != -1:
-            before = self.raw[start - 1] if start else " "
-            end = start + len(uid)
-            after = self.raw[end] if end < len(self.raw) else " "
-            if not (before.isdigit() or before == ".") and not (after.isdigit() or after == "."):
-                return True
-            start = self.raw.find(uid, start + 1)
-        return False
+        start = text.find(uid, start + 1)
+    return False
 
 
-def _normalise(text: str) -> str:
-    return _SEPARATORS.sub(" ", text.upper()).strip()
+def _digit_runs(run: list[str]) -> Iterator[tuple[str, str]]:
+    """NHS or CHI numbers (ten digits, valid check digit) and UK telephone numbers in one
+    number written in parts, whatever its spacing."""
+    for start in range(len(run)):
+        digits = ""
+        for part in run[start:]:
+            digits += part
+            if len(digits) > 13:
+                break
+            if len(digits) == 10 and is_nhs_number(digits):
+                yield "NHS or CHI number", digits
+            if _uk_telephone(digits):
+                yield "telephone number", digits
+
+
+def _uk_telephone(digits: str) -> bool:
+    """0 and ten or nine digits, the first not 0; or the same after 44 (an optional 0)."""
+    national = "0" + digits[2:].removeprefix("0") if digits.startswith("44") else digits
+    return len(national) in (10, 11) and national[0] == "0" and national[1] != "0"
+
+
+def _source(sources: frozenset[int]) -> str:
+    """The attribute a value is named after: the dataset's own before the file meta's."""
+    tag = min(sources, key=lambda tag: (tag >> 16 == 0x0002, tag))
+    return keyword_of(tag) or tag_text(tag)
+
+
+def _spellings(
+    original: OriginalIdentifiers, profile: Profile, dates_kept: bool
+) -> Iterator[tuple[Spelling, str]]:
+    """Every identifier of the header as word sequences, with its kind; what the profile keeps
+    and what equals a technical value of the header are left out."""
+    technical = {word for value in original.technical for word in normal(value).split()}
+    technical |= {" ".join(normal(value).split()) for value in original.technical}
+    makers = {
+        Kind.NAME: _name_spellings,
+        Kind.ID: _id_spellings,
+        Kind.PLACE: _place_spellings,
+        Kind.ADDRESS: _address_spellings,
+    }
+    for kind, make in makers.items():
+        for value, sources in original.of(kind).items():
+            if not profile.seeks(sources):
+                continue
+            label = f"{kind} ({_source(sources)})"
+            for spelling in set(make(value)):
+                if " ".join(spelling) not in technical:
+                    yield spelling, label
+    if not dates_kept:
+        for day, sources in original.dates.items():
+            if profile.seeks(sources):
+                label = f"{Kind.DATE} ({_source(sources)})"
+                yield from ((spelling, label) for spelling in _date_spellings(day))
+
+
+def _long_enough(words: Spelling) -> bool:
+    letters = sum(len(word) for word in words)
+    if all(word.isdigit() for word in words):
+        return letters >= MIN_DIGITS
+    return letters >= MIN_WORD
+
+
+def _name_spellings(value: str) -> Iterator[Spelling]:
+    for group in value.split("="):
+        for form in {group, _umlauts_spelled(group)}:
+            components = [tuple(normal(part).split()) for part in form.split("^")[:3]]
+            for words in components:
+                if words and _long_enough(words):
+                    yield words
+                yield from (
+                    (word,) for word in words if len(word) >= MIN_WORD and word not in _PARTICLES
+                )
+            if len(components) >= 2 and components[0] and components[1]:
+                family, given = components[0], components[1]
+                yield family + given
+                yield given + family
+                yield ("_".join(family + given),)
+                yield ("_".join(given + family),)
+
+
+def _umlauts_spelled(text: str) -> str:
+    for umlaut, spelled in zip("ÄÖÜäöü", ("AE", "OE", "UE", "ae", "oe", "ue"), strict=True):
+        text = text.replace(umlaut, spelled)
+    return text
+
+
+def _id_spellings(value: str) -> Iterator[Spelling]:
+    words = tuple(normal(value).split())
+    if words and _long_enough(words) and sum(map(len, words)) > MIN_WORD:
+        yield words
+        yield from ((word,) for word in words if word.isdigit() and len(word) >= MIN_DIGITS)
+
+
+def _place_spellings(value: str) -> Iterator[Spelling]:
+    words = tuple(normal(value).split())
+    distinctive = [
+        w for w in words if w.isalpha() and len(w) > MIN_WORD and w not in GENERIC_PLACE_WORDS
+    ]
+    if not distinctive:
+        return
+    for start in range(len(words)):  # every run of words with a distinctive one in it
+        for end in range(start + 1, len(words) + 1):
+            if any(word in distinctive for word in words[start:end]):
+                yield words[start:end]
+                if end - start == 2:
+                    yield ("".join(words[start:end]),)
+    initials = [w[0] for w in words if w.isalpha() and w not in ("THE", "OF", "AND", "FOR")]
+    for letters in ("".join(initials), "".join(initials[1:])):
+        if len(letters) >= MIN_WORD:
+            yield (letters,)
+
+
+def _address_spellings(value: str) -> Iterator[Spelling]:
+    for part in re.split(r"[\^,;\r\n]+", value):
+        words = tuple(normal(part).split())
+        if words and words[0].isdigit():
+            yield from _id_spellings(part)
+            words = words[1:]
+        if words and sum(len(w) for w in words if w.isalpha()) > MIN_WORD:
+            yield words
+
+
+def _date_spellings(day: date) -> Iterable[Spelling]:
+    """A date as the words of its common spellings (separators are gone once normalised)."""
+    days = {str(day.day), f"{day.day:02d}"}
+    months = {
+        str(day.month),
+        f"{day.month:02d}",
+        _MONTH_NAMES[day.month - 1][:3],
+        _MONTH_NAMES[day.month - 1],
+    }
+    if day.month == 9:
+        months.add("SEPT")
+    years = {str(day.year), f"{day.year % 100:02d}"}
+    spelled_days = {(d,) for d in days} | {
+        (d, suffix) for d in days for suffix in ("ST", "ND", "RD", "TH")
+    }
+    spelled_days |= {(*d, "OF") for d in list(spelled_days)}
+    found: set[Spelling] = {
+        (f"{day:%Y%m%d}",),
+        (f"{day:%d%m%Y}",),
+        (f"{day:%d%m%y}",),
+    }
+    for spelled in spelled_days:
+        for month in months:
+            for year in years:
+                found.add((*spelled, month, year))
+                if not month.isdigit() or len(spelled) == 1:
+                    found.add((month, *spelled, year))
+    for month in months:
+        for number in days:
+            found.add((str(day.year), month, number))
+    return found

@@ -10,7 +10,6 @@ number of workers. Nothing large crosses between processes, so memory stays flat
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -18,12 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .deidentify import Change, Deidentifier, PatientLink
-from .destination import output_parts, write_instance
+from .deidentify import Change, PatientLink
+from .destination import output_parts
 from .errors import InstanceError, NotAnInstanceError
-from .processing import DICOM_FILE_ERRORS, Preparer
-from .profile import load_profile
-from .pseudonym import Pseudonymizer
+from .processing import DICOM_FILE_ERRORS, Preparer, build_preparer
 from .verify import Finding
 
 
@@ -61,9 +58,7 @@ _staging: Path | None = None
 def start_worker(setup: WorkerSetup) -> None:
     """Build this process's engine once (a pool initializer under spawn)."""
     global _preparer, _staging
-    profile = load_profile(setup.profile)
-    engine = Deidentifier(profile, Pseudonymizer(setup.key), setup.site)
-    _preparer = Preparer(engine, profile, setup.local_id_pattern)
+    _preparer = build_preparer(setup.profile, setup.key, setup.site, setup.local_id_pattern)
     _staging = setup.staging
 
 
@@ -72,15 +67,13 @@ def stage(task: tuple[int, Path]) -> Staged:
     index, source = task
     assert _preparer is not None and _staging is not None, "start_worker was not called"
     try:
-        prepared = _preparer.prepare(source)
-        parts = output_parts(prepared.dataset)
         staged = _staging / f"{index:09d}.dcm"
-        descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            write_instance(prepared.dataset, handle)
+        prepared = _preparer.stage(source, staged)
+        parts = output_parts(prepared.dataset)
     except NotAnInstanceError as error:
         return Staged(source, "skipped", str(error))
     except DICOM_FILE_ERRORS as error:
+        staged.unlink(missing_ok=True)
         reason = (
             str(error) if isinstance(error, InstanceError) else f"{type(error).__name__}: {error}"
         )

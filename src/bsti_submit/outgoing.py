@@ -1,0 +1,250 @@
+"""The bytes that will leave, parsed by the gate itself: every element of a Part 10 file as
+stored, with where it sits, without pydicom's reader or the engine's objects.
+
+The gate must not share the engine's, the writer's or pydicom's view of an instance: a mistake
+there would hide a leak from both. So this reads the file as the receiver will: the preamble,
+the file meta, every element at every depth in the declared transfer syntax (deflated ones
+inflated), and any bytes after the dataset. Pixel data is skipped by its length, never read.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pydicom.datadict import dictionary_VR
+
+_PREAMBLE = 128
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_LONG_VRS = frozenset(
+    {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
+)
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+_IMPLICIT = "1.2.840.10008.1.2"
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+_DEFLATED = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")
+
+
+class OutgoingError(Exception):
+    """The bytes do not parse as a Part 10 file: nothing about them can be vouched for."""
+
+
+@dataclass(frozen=True)
+class Element:
+    """One stored element: its path (`(0040,0275)[0].(0008,0104)`), tag, VR and value bytes,
+    and the Specific Character Set in force where it sits."""
+
+    path: str
+    tag: int
+    vr: str
+    value: bytes
+    character_sets: tuple[str, ...]
+
+
+@dataclass
+class Outgoing:
+    """A parsed Part 10 file."""
+
+    preamble: bytes
+    elements: list[Element]
+    trailing: bytes  # anything after the dataset's last element
+
+
+def read_outgoing(path: Path) -> Outgoing:
+    """Parse the file at `path` as the receiver will."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        if size < _PREAMBLE + 4:
+            raise OutgoingError("shorter than a preamble and DICM")
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return _parse(data)
+
+
+def _parse(data: mmap.mmap | bytes) -> Outgoing:
+    if data[_PREAMBLE : _PREAMBLE + 4] != b"DICM":
+        raise OutgoingError("no DICM prefix")
+    meta = _Reader(data, _PREAMBLE + 4, implicit=False, little=True)
+    elements = list(meta.elements(stop_group=0x0002))
+    syntax = next(
+        (e.value.rstrip(b"\x00 ").decode("ascii", "replace") for e in elements if e.tag == 0x20010),
+        "",
+    )
+    body, offset = data, meta.offset
+    if syntax in _DEFLATED:
+        try:
+            body, offset = zlib.decompress(bytes(data[offset:]), -zlib.MAX_WBITS), 0
+        except zlib.error as error:
+            raise OutgoingError(f"deflated dataset does not inflate: {error}") from error
+    reader = _Reader(body, offset, implicit=syntax == _IMPLICIT, little=syntax != _BIG_ENDIAN)
+    elements += reader.top_level()
+    return Outgoing(bytes(data[:_PREAMBLE]), elements, bytes(body[reader.offset :]))
+
+
+@lru_cache(maxsize=4096)
+def _implicit_vr(tag: int) -> str:
+    if tag >> 16 & 1:
+        return "UN"
+    try:
+        vr = str(dictionary_VR(tag))
+    except KeyError:
+        return "UN"
+    return vr if len(vr) == 2 else "OB"  # "US or SS", "OB or OW": read as bytes
+
+
+@lru_cache(maxsize=4096)
+def tag_path(tag: int) -> str:
+    """`(gggg,eeee)` in upper-case hex."""
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _character_sets(value: bytes) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.decode("ascii", "replace").split("\\"))
+
+
+class _Reader:
+    """Elements from `offset` on, in one transfer syntax."""
+
+    def __init__(self, data: mmap.mmap | bytes, offset: int, implicit: bool, little: bool) -> None:
+        self.data, self.offset = data, offset
+        self.implicit = implicit
+        self.order = "<" if little else ">"
+
+    def _unpack(self, layout: str, size: int) -> tuple[int, ...]:
+        chunk = self.data[self.offset : self.offset + size]
+        if len(chunk) < size:
+            raise OutgoingError(f"cut short at byte {self.offset}")
+        self.offset += size
+        return struct.unpack(self.order + layout, chunk)
+
+    def top_level(self) -> list[Element]:
+        """The dataset's elements, up to where its tags stop ascending or an element does not
+        fit: what follows is not part of the dataset (the caller gets it as trailing bytes)."""
+        found: list[Element] = []
+        last_tag = -1
+        character_sets: tuple[str, ...] = ()
+        while self.offset + 8 <= len(self.data):
+            start = self.offset
+            group, number = struct.unpack(self.order + "HH", self.data[start : start + 4])
+            tag = group << 16 | number
+            if tag <= last_tag:
+                break
+            try:
+                found += self.elements("", character_sets, one=True)
+            except OutgoingError:
+                self.offset = start
+                break
+            if tag == 0x00080005:
+                character_sets = _character_sets(found[-1].value)
+            last_tag = tag
+        return found
+
+    def elements(
+        self,
+        prefix: str = "",
+        character_sets: tuple[str, ...] = (),
+        end: int | None = None,
+        stop_group: int | None = None,
+        one: bool = False,
+    ) -> Iterator[Element]:
+        """Elements until `end`, an item delimiter, the end of the data or (for the file meta)
+        the first element of another group; only the next one (with what it holds) if `one`."""
+        limit = len(self.data) if end is None else end
+        while self.offset + 8 <= limit:
+            start = self.offset
+            group, number = self._unpack("HH", 4)
+            tag = group << 16 | number
+            if stop_group is not None and group != stop_group:
+                self.offset = start
+                return
+            if tag in (_ITEM_END, _SEQUENCE_END):
+                self.offset += 4
+                return
+            vr, length = self._header(tag)
+            if vr == "SQ" or (vr == "UN" and length == _UNDEFINED):
+                # an undefined-length UN is a sequence, and implicit VR inside (PS3.5 6.2.2)
+                inside = self.implicit or vr == "UN"
+                yield from self._sequence(tag, prefix, character_sets, length, inside)
+            elif tag in _PIXEL_TAGS:
+                self._skip_pixels(length)
+            else:
+                element = self._value(tag, vr, length, prefix, character_sets)
+                if element.tag == 0x00080005:
+                    character_sets = _character_sets(element.value)
+                yield element
+            if one:
+                return
+
+    def _value(
+        self, tag: int, vr: str, length: int, prefix: str, character_sets: tuple[str, ...]
+    ) -> Element:
+        if length == _UNDEFINED:
+            raise OutgoingError(f"{prefix}{tag_path(tag)} has an undefined length")
+        value = bytes(self.data[self.offset : self.offset + length])
+        if len(value) < length:
+            raise OutgoingError(f"{prefix}{tag_path(tag)} is cut short")
+        self.offset += length
+        return Element(prefix + tag_path(tag), tag, vr, value, character_sets)
+
+    def _header(self, tag: int) -> tuple[str, int]:
+        if self.implicit or tag >> 16 == 0xFFFE:
+            (length,) = self._unpack("I", 4)
+            return _implicit_vr(tag), length
+        vr = self.data[self.offset : self.offset + 2].decode("ascii", "replace")
+        self.offset += 2
+        if vr in _LONG_VRS:
+            self.offset += 2
+            (length,) = self._unpack("I", 4)
+        else:
+            (length,) = self._unpack("H", 2)
+        return vr, length
+
+    def _sequence(
+        self,
+        tag: int,
+        prefix: str,
+        character_sets: tuple[str, ...],
+        length: int,
+        implicit_inside: bool,
+    ) -> Iterator[Element]:
+        end = None if length == _UNDEFINED else self.offset + length
+        implicit, self.implicit = self.implicit, implicit_inside
+        index = 0
+        while end is None or self.offset < end:
+            item_tag = self._tag()
+            (item_length,) = self._unpack("I", 4)
+            if item_tag == _SEQUENCE_END:
+                break
+            if item_tag != _ITEM:
+                raise OutgoingError(f"{prefix}{tag_path(tag)} holds {tag_path(item_tag)}")
+            item_end = None if item_length == _UNDEFINED else self.offset + item_length
+            path = f"{prefix}{tag_path(tag)}[{index}]."
+            yield from self.elements(path, character_sets, item_end)
+            if item_end is not None:
+                self.offset = item_end
+            index += 1
+        self.implicit = implicit
+
+    def _tag(self) -> int:
+        group, number = self._unpack("HH", 4)
+        return group << 16 | number
+
+    def _skip_pixels(self, length: int) -> None:
+        if length != _UNDEFINED:
+            self.offset += length
+            if self.offset > len(self.data):
+                raise OutgoingError("Pixel Data is cut short")
+            return
+        while True:  # encapsulated: items of fragments, then a sequence delimiter
+            item_tag = self._tag()
+            (item_length,) = self._unpack("I", 4)
+            if item_tag == _SEQUENCE_END:
+                return
+            if item_tag != _ITEM:
+                raise OutgoingError("encapsulated Pixel Data holds something other than items")
+            self.offset += item_length

@@ -1,0 +1,2184 @@
+"""An adversarial synthetic DICOM corpus: leaks, false-alarm bait and PACS-like exports.
+
+Every identity here is made up: names, addresses and numbers are invented, telephone numbers are
+Ofcom's drama ranges, NHS numbers are in the 999 test range. The corpus is deterministic: the
+same code always builds the same bytes.
+
+Three kinds of file:
+
+- ``leak``: one identifier (or a few of one class) planted somewhere a naive cleaner misses it,
+  in a spelling or place the header itself does not hold it in. `planted` lists the spellings
+  that must not appear in any delivered byte, plus the header's own identifying values.
+- ``clean``: false-alarm bait. Technical values that resemble identifiers (name parts equal to
+  modality or kernel names, NHS-shaped serial numbers, vendor UIDs...). Each must be delivered.
+- ``export``: a PACS export of several patients, two studies each, every instance carrying the
+  hospital's name in local code sequences.
+
+`leaked` is the oracle, independent of the tool: it searches the whole output file (and, when it
+parses, each element's value on its own) for the planted spellings, folded to upper case without
+diacritics or punctuation.
+
+Run ``python -m tests.corpus`` from the repository root for the outcome table of both profiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+import sys
+import tempfile
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import (
+    UID,
+    ComputedRadiographyImageStorage,
+    CTImageStorage,
+    DigitalXRayImageStorageForPresentation,
+    ExplicitVRLittleEndian,
+    MRImageStorage,
+    generate_uid,
+)
+
+from bsti_submit.synthetic import fake_nhs_number
+
+PROFILES = ("bsti-covid19", "ps315-basic")
+SITE = "RX1"
+KINDS = ("leak", "clean", "export")
+_UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root: made-up instances live under it
+_ROWS = _COLUMNS = 32
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """One synthetic instance, what it plants and whether it must arrive."""
+
+    name: str  # unique, e.g. "leak-name-no-diacritics-in-study-description"
+    kind: str  # "leak", "clean" (false-alarm bait) or "export"
+    dataset: Dataset
+    planted: tuple[str, ...]  # identifier spellings that must not appear in any delivered byte
+    must_deliver: bool  # deliverable after correct cleaning
+
+    @property
+    def group(self) -> str:
+        """The class of the file: its kind and the first word after it ("leak-date")."""
+        return "-".join(self.name.split("-")[:2])
+
+
+# ---------------------------------------------------------------------------------------------
+# Identities
+
+
+INSTITUTION = "St Nowhere General Hospital"
+INSTITUTION_SHORT_FORMS = ("St Nowhere",)
+INSTITUTION_ABBREVIATION = "SNGH"
+LOCAL_CODING_SCHEME = "99SNGH"  # the hospital's local coding scheme designator: names it
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Everything identifying about one made-up patient and the visit."""
+
+    family: str
+    given: str
+    patient_id: str
+    birth_date: str
+    sex: str = "F"
+    middle: str = ""
+    ideographic: str = ""  # the ideographic component group, "^"-separated
+    phonetic: str = ""
+    issuer: str = "SNGH PAS"
+    nhs_number: str = ""
+    address: str = ""
+    telephone: str = ""
+    accession: str = ""
+    institution: str = INSTITUTION
+    institution_address: str = "1 Quillfeather Road^Testville^TV2 9ZZ"
+    department: str = "Lister Wing Radiology"
+    referring: str = ""
+    performing: str = ""
+    operator: str = ""
+    station: str = "SNGHCT01"
+    study_date: str = "20200324"
+    study_time: str = "101530.250000"
+    charset: str = "ISO_IR 100"
+
+    @property
+    def name(self) -> str:
+        """The PatientName value with its component groups."""
+        alphabetic = "^".join(part for part in (self.family, self.given, self.middle) if part)
+        groups = [alphabetic]
+        if self.ideographic or self.phonetic:
+            groups += [self.ideographic, self.phonetic]
+        return "=".join(groups).rstrip("=")
+
+    @property
+    def age(self) -> str:
+        years = int(self.study_date[:4]) - int(self.birth_date[:4])
+        if self.study_date[4:] < self.birth_date[4:]:
+            years -= 1
+        return f"{years:03d}Y"
+
+    def header_planted(self) -> tuple[str, ...]:
+        """What identifies in the header itself, as it could appear in output bytes."""
+        values = [self.family, self.given, self.middle, self.patient_id, self.birth_date]
+        values += [self.nhs_number, self.accession, self.institution, self.telephone]
+        values += [self.study_date, self.department, self.station, self.issuer]
+        for group in (self.ideographic, self.phonetic):
+            values += group.split("^")
+        for person in (self.referring, self.performing, self.operator):
+            values += person.split("^")[:2]
+        for address in (self.address, self.institution_address):
+            values += [_HOUSE_NUMBER.sub("", part) for part in address.split("^")]
+        if self.institution == INSTITUTION:  # its short forms: the hospital's own words
+            values += INSTITUTION_SHORT_FORMS
+        if INSTITUTION_ABBREVIATION in self.issuer.split():
+            values.append(INSTITUTION_ABBREVIATION)
+        return _unique(value for value in values if len(_fold(value)) >= 3)
+
+
+_HOUSE_NUMBER = re.compile(r"^[0-9]+[A-Z]?\s+")
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+ZOE = Identity(
+    family="MÜLLER",
+    given="ZOË",
+    middle="ANNE",
+    ideographic="ミュラー^ゾーイ",
+    phonetic="みゅらー^ぞーい",
+    patient_id="RX1234567",
+    birth_date="19610415",
+    nhs_number=fake_nhs_number(12345),
+    address="12 Imaginary Lane^Testville^TV1 2XY",
+    telephone="01632 960123",
+    accession="ACC99887766",
+    referring="JEKYLL^HENRY^^DR",
+    performing="LANYON^HASTIE",
+    operator="POOLE^AGATHA",
+    charset="ISO_IR 192",
+)
+SEAN = Identity(
+    family="O'NEILL",
+    given="SEÁN",
+    patient_id="RX7654321",
+    birth_date="19480102",
+    sex="M",
+    nhs_number=fake_nhs_number(54321),
+    address="7 Fictional Close^Mockford^TV9 8QQ",
+    telephone="01632 960555",
+    accession="ACC11223344",
+    referring="CARLYLE^EDMUND^^DR",
+    performing="LANYON^HASTIE",
+    operator="PETTIGREW^TILLY",
+    study_date="20200401",
+)
+PRIYA = Identity(
+    family="SMITH-JONES",
+    given="PRIYA",
+    patient_id="RX2468013",
+    birth_date="19791130",
+    nhs_number=fake_nhs_number(24680),
+    address="21 Nonesuch Street^Testville^TV3 1AB",
+    telephone="07700 900461",
+    accession="ACC55443322",
+    referring="JEKYLL^HENRY^^DR",
+    performing="LANYON^HASTIE",
+    operator="POOLE^AGATHA",
+    study_date="20200407",
+)
+EXPORT_PATIENTS = (
+    Identity(
+        family="FAIRWEATHER",
+        given="OLWEN",
+        middle="MAIR",
+        patient_id="RX3141592",
+        birth_date="19520719",
+        nhs_number=fake_nhs_number(31415),
+        address="3 Larkspur Mews^Testville^TV4 6PD",
+        telephone="01632 960777",
+        accession="ACC31415926",
+        referring="CARLYLE^EDMUND^^DR",
+        performing="LANYON^HASTIE",
+        operator="PETTIGREW^TILLY",
+        study_date="20200411",
+    ),
+    Identity(
+        family="BRANNIGAN",
+        given="TOMÁS",
+        patient_id="RX2718281",
+        birth_date="19880229",
+        sex="M",
+        nhs_number=fake_nhs_number(27182),
+        address="40 Wrenfield Drive^Mockford^TV8 2LW",
+        telephone="07700 900888",
+        accession="ACC27182818",
+        referring="JEKYLL^HENRY^^DR",
+        performing="LANYON^HASTIE",
+        operator="POOLE^AGATHA",
+        study_date="20200415",
+    ),
+    Identity(
+        family="ABERNATHY-OKORO",
+        given="KWAME",
+        patient_id="RX1618033",
+        birth_date="20011009",
+        sex="M",
+        nhs_number=fake_nhs_number(16180),
+        address="9 Oriel House^Testville^TV5 3XE",
+        telephone="01632 960999",
+        accession="ACC16180339",
+        referring="CARLYLE^EDMUND^^DR",
+        performing="LANYON^HASTIE",
+        operator="PETTIGREW^TILLY",
+        study_date="20200420",
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scanners and base images
+
+
+@dataclass(frozen=True)
+class Scanner:
+    """A device: its SOP class, identity and typical acquisition attributes."""
+
+    modality: str
+    sop_class: UID
+    manufacturer: str
+    model: str
+    software: str
+    image_type: tuple[str, ...]
+    technique: dict[str, Any] = field(default_factory=dict)
+
+
+_CT_COMMON: dict[str, Any] = {
+    "BodyPartExamined": "CHEST",
+    "ScanOptions": "HELICAL MODE",
+    "SliceThickness": "1.0",
+    "KVP": "120",
+    "DataCollectionDiameter": "500.0",
+    "ReconstructionDiameter": "350.0",
+    "GantryDetectorTilt": "0.0",
+    "TableHeight": "152.5",
+    "RotationDirection": "CW",
+    "ExposureTime": "500",
+    "XRayTubeCurrent": 180,
+    "Exposure": 90,
+    "FilterType": "FLAT",
+    "FocalSpots": "1.2",
+    "PatientPosition": "HFS",
+    "WindowCenter": ["-600", "40"],
+    "WindowWidth": ["1500", "400"],
+    "WindowCenterWidthExplanation": ["LUNG", "MEDIASTINUM"],
+    "RescaleIntercept": "-1024",
+    "RescaleSlope": "1",
+    "RescaleType": "HU",
+    "PixelSpacing": ["0.68359375", "0.68359375"],
+    "ImageOrientationPatient": ["1", "0", "0", "0", "1", "0"],
+    "PositionReferenceIndicator": "",
+    "CTDIvol": 6.84,
+    "SpiralPitchFactor": 1.2,
+    "RevolutionTime": 0.5,
+    "SingleCollimationWidth": 0.6,
+    "TotalCollimationWidth": 38.4,
+}
+SIEMENS_CT = Scanner(
+    "CT",
+    CTImageStorage,
+    "SIEMENS",
+    "SOMATOM Definition Edge",
+    "syngo CT VA48A",
+    ("ORIGINAL", "PRIMARY", "AXIAL"),
+    {**_CT_COMMON, "ConvolutionKernel": "B30f"},
+)
+GE_CT = Scanner(
+    "CT",
+    CTImageStorage,
+    "GE MEDICAL SYSTEMS",
+    "Optima CT660",
+    "sles_ct660.22",
+    ("ORIGINAL", "PRIMARY", "AXIAL"),
+    {**_CT_COMMON, "ConvolutionKernel": "STANDARD", "FilterType": "BODY FILTER"},
+)
+PHILIPS_CT = Scanner(
+    "CT",
+    CTImageStorage,
+    "Philips",
+    "Ingenuity CT",
+    "4.1.6",
+    ("ORIGINAL", "PRIMARY", "AXIAL"),
+    {**_CT_COMMON, "ConvolutionKernel": "YB", "FilterType": "B"},
+)
+CANON_CT = Scanner(
+    "CT",
+    CTImageStorage,
+    "CANON_MEC",
+    "Aquilion Prime SP",
+    "V10.6SP0001",
+    ("ORIGINAL", "PRIMARY", "AXIAL"),
+    {**_CT_COMMON, "ConvolutionKernel": "FC52", "FilterType": "LARGE"},
+)
+_XR_COMMON: dict[str, Any] = {
+    "BodyPartExamined": "CHEST",
+    "ViewPosition": "PA",
+    "PatientOrientation": ["L", "F"],
+    "KVP": "125",
+    "ExposureTime": "8",
+    "XRayTubeCurrent": 320,
+    "Exposure": 3,
+    "ExposureInuAs": 2560,
+    "DistanceSourceToDetector": "1800",
+    "ImagerPixelSpacing": ["0.148", "0.148"],
+    "WindowCenter": "2048",
+    "WindowWidth": "4096",
+    "RescaleIntercept": "0",
+    "RescaleSlope": "1",
+    "RescaleType": "US",
+}
+PHILIPS_CR = Scanner(
+    "CR",
+    ComputedRadiographyImageStorage,
+    "Philips Medical Systems",
+    "PCR Eleva",
+    "PCR Eleva 2.1.2",
+    ("ORIGINAL", "PRIMARY"),
+    {**_XR_COMMON, "PlateID": "PL03", "CassetteOrientation": "PORTRAIT"},
+)
+CANON_DX = Scanner(
+    "DX",
+    DigitalXRayImageStorageForPresentation,
+    "Canon Inc.",
+    "CXDI-710C Wireless",
+    "CXDI Control Software NE 2.14",
+    ("ORIGINAL", "PRIMARY"),
+    {
+        **_XR_COMMON,
+        "PresentationIntentType": "FOR PRESENTATION",
+        "DetectorType": "SCINTILLATOR",
+        "ExposureIndex": 412.0,
+        "TargetExposureIndex": 400.0,
+        "DeviationIndex": 0.13,
+        "EntranceDoseInmGy": 0.082,
+        "ImageAndFluoroscopyAreaDoseProduct": 0.0461,
+    },
+)
+GE_DX = replace(
+    CANON_DX,
+    manufacturer="GE Healthcare",
+    model="Definium 656",
+    software="dm_Platform_release_DX656",
+)
+SIEMENS_MR = Scanner(
+    "MR",
+    MRImageStorage,
+    "SIEMENS",
+    "MAGNETOM Aera",
+    "syngo MR E11",
+    ("ORIGINAL", "PRIMARY", "M", "ND", "NORM"),
+    {
+        "BodyPartExamined": "CHEST",
+        "ScanningSequence": "SE",
+        "SequenceVariant": ["SK", "SP"],
+        "ScanOptions": "PFP",
+        "MRAcquisitionType": "2D",
+        "SequenceName": "*tse2d1_15",
+        "SliceThickness": "5.0",
+        "RepetitionTime": "1200.0",
+        "EchoTime": "92.0",
+        "MagneticFieldStrength": "1.5",
+        "ImagingFrequency": "63.676",
+        "ImagedNucleus": "1H",
+        "EchoTrainLength": 15,
+        "FlipAngle": "150.0",
+        "ReceiveCoilName": "Body_18",
+        "TransmitCoilName": "Body",
+        "PatientPosition": "HFS",
+        "PixelSpacing": ["1.40625", "1.40625"],
+        "ImageOrientationPatient": ["1", "0", "0", "0", "1", "0"],
+        "WindowCenter": "310",
+        "WindowWidth": "720",
+    },
+)
+GE_MR = replace(
+    SIEMENS_MR,
+    manufacturer="GE MEDICAL SYSTEMS",
+    model="SIGNA Artist",
+    software="27\\LX\\MR Software release:RX27.0_R02_1831.a",
+    technique={**SIEMENS_MR.technique, "SequenceName": "fse-xl", "ReceiveCoilName": "AIR"},
+)
+
+_STUDY_DESCRIPTION = {"CT": "CT CHEST", "CR": "XR CHEST", "DX": "XR CHEST", "MR": "MR THORAX"}
+_SERIES_DESCRIPTION = {
+    "CT": "LUNG 1.0 B30f",
+    "CR": "CHEST PA ERECT",
+    "DX": "CHEST PA ERECT",
+    "MR": "t2_tse_tra_mbh",
+}
+
+
+def _uid(*parts: object) -> UID:
+    return generate_uid(_UID_ROOT, entropy_srcs=[str(part) for part in parts])
+
+
+def _pixels(rows: int, columns: int) -> bytes:
+    """A disc phantom in 12-bit values: the high bytes stay below 0x08, so no run of text."""
+    values = []
+    for row in range(rows):
+        for column in range(columns):
+            distance = (row - rows / 2) ** 2 + (column - columns / 2) ** 2
+            inside = distance < (rows * 0.4) ** 2
+            values.append((1064 + (row * 7 + column * 3) % 60) if inside else 24 + column % 5)
+    return struct.pack(f"<{len(values)}H", *values)
+
+
+_PIXEL_BYTES = _pixels(_ROWS, _COLUMNS)
+
+
+def base_image(
+    person: Identity,
+    scanner: Scanner,
+    key: str,
+    study: str = "1",
+    series: int = 1,
+    instance: int = 1,
+) -> Dataset:
+    """A realistic image header for one person on one scanner. `key` makes the instance UID;
+    `study` and `series` make the study and series UIDs, shared by instances that share them."""
+    ds = Dataset()
+    ds.SpecificCharacterSet = person.charset
+    ds.ImageType = list(scanner.image_type)
+    ds.SOPClassUID = scanner.sop_class
+    ds.SOPInstanceUID = _uid("instance", key)
+    ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = person.study_date
+    ds.InstanceCreationDate = person.study_date
+    ds.StudyTime = person.study_time
+    ds.SeriesTime = ds.AcquisitionTime = ds.ContentTime = "101712.500000"
+    ds.AccessionNumber = person.accession
+    ds.Modality = scanner.modality
+    ds.Manufacturer = scanner.manufacturer
+    ds.InstitutionName = person.institution
+    ds.InstitutionAddress = person.institution_address
+    ds.ReferringPhysicianName = person.referring
+    ds.StationName = person.station
+    ds.StudyDescription = _STUDY_DESCRIPTION[scanner.modality]
+    ds.SeriesDescription = _SERIES_DESCRIPTION[scanner.modality]
+    ds.InstitutionalDepartmentName = person.department
+    ds.PerformingPhysicianName = person.performing
+    ds.OperatorsName = person.operator
+    ds.ManufacturerModelName = scanner.model
+    ds.PatientName = person.name
+    ds.PatientID = person.patient_id
+    ds.IssuerOfPatientID = person.issuer
+    ds.PatientBirthDate = person.birth_date
+    ds.PatientSex = person.sex
+    if person.nhs_number:
+        other = Dataset()
+        other.PatientID = person.nhs_number
+        other.IssuerOfPatientID = "NHS"
+        other.TypeOfPatientID = "TEXT"
+        ds.OtherPatientIDsSequence = Sequence([other])
+    ds.PatientAge = person.age
+    ds.PatientSize = "1.68"
+    ds.PatientWeight = "71"
+    if person.address:
+        ds.PatientAddress = person.address
+    if person.telephone:
+        ds.PatientTelephoneNumbers = person.telephone
+    ds.DeviceSerialNumber = "48213"
+    ds.SoftwareVersions = scanner.software
+    ds.ProtocolName = {"CT": "CHEST HRCT", "MR": "THORAX T2"}.get(scanner.modality, "CHEST PA")
+    for keyword, value in scanner.technique.items():
+        setattr(ds, keyword, value)
+    ds.StudyInstanceUID = _uid("study", person.patient_id, study)
+    ds.SeriesInstanceUID = _uid("series", person.patient_id, study, series)
+    ds.StudyID = "4471"
+    ds.SeriesNumber = series
+    ds.AcquisitionNumber = 1
+    ds.InstanceNumber = instance
+    if scanner.modality in ("CT", "MR"):
+        position = f"{-instance * 1.25:.2f}"
+        ds.ImagePositionPatient = ["-175.0", "-175.0", position]
+        ds.SliceLocation = position
+        ds.FrameOfReferenceUID = _uid("frame", person.patient_id, study)
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = _ROWS, _COLUMNS
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    ds.PixelRepresentation = 0
+    ds.BurnedInAnnotation = "NO"
+    ds.LossyImageCompression = "00"
+    ds.PixelData = _PIXEL_BYTES
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.SourceApplicationEntityTitle = "PACSEXPORT"
+    return ds
+
+
+def _code(value: str, scheme: str, meaning: str, **extra: Any) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = scheme
+    item.CodeMeaning = meaning
+    for keyword, content in extra.items():
+        setattr(item, keyword, content)
+    return item
+
+
+def _items(*items: Dataset) -> Sequence:
+    return Sequence(list(items))
+
+
+Mutation = Callable[[Dataset], None]
+
+
+def _set(**attributes: Any) -> Mutation:
+    """A mutation that sets attributes by keyword."""
+
+    def mutate(ds: Dataset) -> None:
+        for keyword, value in attributes.items():
+            setattr(ds, keyword, value)
+
+    return mutate
+
+
+def _codes(keyword: str, *items: Dataset) -> Mutation:
+    return _set(**{keyword: _items(*items)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Leaks
+
+
+@dataclass(frozen=True)
+class _Leak:
+    name: str
+    person: Identity
+    scanner: Scanner
+    spellings: tuple[str, ...]  # the planted spellings (besides the header's own values)
+    mutate: Mutation
+    must_deliver: bool = True
+
+
+def _leak(
+    name: str,
+    spellings: tuple[str, ...],
+    mutate: Mutation | None = None,
+    *,
+    person: Identity = ZOE,
+    scanner: Scanner = SIEMENS_CT,
+    must_deliver: bool = True,
+    **attributes: Any,
+) -> _Leak:
+    """A leak file of `person` on `scanner` (the first patient's CT by default): `mutate`, then
+    the attributes set by keyword, plant the `spellings`."""
+
+    def plant(ds: Dataset) -> None:
+        if mutate is not None:
+            mutate(ds)
+        for keyword, value in attributes.items():
+            setattr(ds, keyword, value)
+
+    return _Leak(name, person, scanner, spellings, plant, must_deliver)
+
+
+def _nhs_spaced(number: str, separator: str = " ") -> str:
+    return separator.join((number[:3], number[3:6], number[6:]))
+
+
+_NHS_A = fake_nhs_number(424242)
+_NHS_B = fake_nhs_number(161803)
+_NHS_C = fake_nhs_number(271828)
+_NHS_D = fake_nhs_number(141421)
+_NHS_E = fake_nhs_number(173205)
+_SOP_FOR_COPY = _uid("instance", "leak-uid-original-instance-in-image-comments")
+
+
+def _context_depth_two(ds: Dataset) -> None:
+    """PerformedProtocolCodeSequence > ProtocolContextSequence > TextValue."""
+    context = Dataset()
+    context.ValueType = "TEXT"
+    context.ConceptNameCodeSequence = _items(_code("121106", "DCM", "Comment"))
+    context.TextValue = "requested under RX 1234567"
+    protocol = _code("CTCHEST", "99SITE", "CT CHEST", ProtocolContextSequence=_items(context))
+    ds.PerformedProtocolCodeSequence = _items(protocol)
+
+
+def _context_depth_three(ds: Dataset) -> None:
+    """PerformedProtocolCodeSequence > ProtocolContextSequence > ContentItemModifierSequence >
+    ConceptCodeSequence > CodeMeaning."""
+    modifier = Dataset()
+    modifier.ValueType = "CODE"
+    modifier.ConceptNameCodeSequence = _items(_code("G-C0E3", "SRT", "Finding Site"))
+    modifier.ConceptCodeSequence = _items(_code("PT01", "99SITE", "patient MUELLER Z"))
+    context = Dataset()
+    context.ValueType = "CODE"
+    context.ConceptNameCodeSequence = _items(_code("G-C171", "SRT", "Laterality"))
+    context.ConceptCodeSequence = _items(_code("G-A101", "SRT", "Left"))
+    context.ContentItemModifierSequence = _items(modifier)
+    protocol = _code("CTCHEST", "99SITE", "CT CHEST", ProtocolContextSequence=_items(context))
+    ds.PerformedProtocolCodeSequence = _items(protocol)
+
+
+def _context_birth_date(ds: Dataset) -> None:
+    context = Dataset()
+    context.ValueType = "DATE"
+    context.ConceptNameCodeSequence = _items(_code("111180", "DCM", "Date of birth"))
+    context.Date = "19610415"
+    protocol = _code("CTCHEST", "99SITE", "CT CHEST", ProtocolContextSequence=_items(context))
+    ds.PerformedProtocolCodeSequence = _items(protocol)
+
+
+def _anatomic_modifier(ds: Dataset) -> None:
+    modifier = _code("SNG01", "99SITE", "chest as per St Nowhere protocol")
+    region = _code("T-D3000", "SRT", "Chest", AnatomicRegionModifierSequence=_items(modifier))
+    ds.AnatomicRegionSequence = _items(region)
+
+
+def _request_attributes(**attributes: Any) -> Mutation:
+    def mutate(ds: Dataset) -> None:
+        request = Dataset()
+        request.RequestedProcedureID = "RP0457"
+        for keyword, value in attributes.items():
+            setattr(request, keyword, value)
+        ds.RequestAttributesSequence = _items(request)
+
+    return mutate
+
+
+def _other_id(ds: Dataset) -> None:
+    item = Dataset()
+    item.PatientID = "SNG0099123"
+    item.IssuerOfPatientID = "SNGH OLD PAS"
+    item.TypeOfPatientID = "TEXT"
+    ds.OtherPatientIDsSequence.append(item)
+    ds.ImageComments = "previous number SNG 0099123"
+
+
+def _private_name(ds: Dataset) -> None:
+    block = ds.private_block(0x0029, "SNGH RIS 1.0", create=True)
+    block.add_new(0x10, "LO", "MULLER ZOE")
+    block.add_new(0x11, "LO", "RIS ORDER 4471")
+
+
+def _un_public(ds: Dataset) -> None:
+    ds.add_new(0x00204000, "UN", b"seen: MULLER ZOE RX1234567 ")
+
+
+def _un_unknown(ds: Dataset) -> None:
+    ds.add_new(0x00189999, "UN", b"ordered for MULLER RX1234567")
+
+
+def _ob_icc(ds: Dataset) -> None:
+    description = b"desc\x00\x00\x00\x00\x00\x00\x00\x1cSt Nowhere General Hospital\x00"
+    ds.add_new(0x00282000, "OB", b"\x00\x00\x01\x00ICCP" + description + b"\x00" * 8)
+
+
+def _meta_ae(ds: Dataset) -> None:
+    ds.file_meta.SourceApplicationEntityTitle = "SNGH_PACS01"
+    ds.file_meta.SendingApplicationEntityTitle = "SNGH_PACS01"
+
+
+def _meta_private(ds: Dataset) -> None:
+    ds.file_meta.PrivateInformationCreatorUID = _uid("creator", "SNGH PACS")
+    ds.file_meta.PrivateInformation = b"PID=RX1234567;NAME=MULLER^ZOE\x00"
+
+
+def _performed_station(ds: Dataset) -> None:
+    ds.PerformedStationName = "SNGH CT1"
+
+
+def _own_series_uid(person: Identity, name: str) -> str:
+    return str(_uid("series", person.patient_id, "1", _series_number(name)))
+
+
+def _series_in_derivation(ds: Dataset) -> None:
+    ds.DerivationDescription = f"resampled from {ds.SeriesInstanceUID}"
+
+
+def _study_in_retrieve_url(ds: Dataset) -> None:
+    ds.RetrieveURL = f"https://pacs.example.invalid/dicomweb/studies/{ds.StudyInstanceUID}"
+
+
+def _series_number_is_study_date(ds: Dataset) -> None:
+    ds.SeriesNumber = ds.StudyDate
+
+
+def _leaks() -> list[_Leak]:
+    cr, dx, mr = PHILIPS_CR, CANON_DX, SIEMENS_MR
+    decomposed = unicodedata.normalize("NFD", "MÜLLER")  # U + combining diaeresis
+    fullwidth = "".join(chr(ord(letter) + 0xFEE0) for letter in "MULLER")  # as CJK input gives
+    return [
+        # Names: other spellings of the patient's name.
+        _leak(
+            "leak-name-no-diacritics-in-study-description",
+            ("MULLER",),
+            StudyDescription="CT CHEST MULLER",
+        ),
+        _leak(
+            "leak-name-german-transliteration-in-series-description",
+            ("MUELLER",),
+            SeriesDescription="MUELLER LUNG 1.0 B30f",
+        ),
+        _leak(
+            "leak-name-lower-case-in-image-comments",
+            ("zoë müller",),
+            ImageComments="scan for zoë müller, ward 7",
+        ),
+        _leak(
+            "leak-name-given-mixed-case-no-diacritics",
+            ("Zoe",),
+            StudyDescription="XR CHEST Zoe",
+            scanner=cr,
+        ),
+        _leak(
+            "leak-name-reversed-order-in-image-comments",
+            ("Zoe Muller",),
+            ImageComments="Zoe Muller follow-up",
+        ),
+        _leak(
+            "leak-name-comma-order-in-requested-procedure",
+            ("Muller, Zoe",),
+            RequestedProcedureDescription="CT THORAX Muller, Zoe",
+        ),
+        _leak(
+            "leak-name-initials-with-birth-date",
+            ("ZAM", "15/04/1961"),
+            StudyDescription="ZAM 15/04/1961 CXR",
+            scanner=cr,
+        ),
+        _leak(
+            "leak-name-decomposed-diacritics-in-study-description",
+            ("MÜLLER",),
+            StudyDescription=f"CT CHEST {decomposed}",
+        ),
+        _leak(
+            "leak-name-fullwidth-latin-in-series-description",
+            ("MULLER",),
+            SeriesDescription=f"{fullwidth} LUNG",
+        ),
+        _leak(
+            "leak-name-possessive-exact-spelling", ("MÜLLER",), StudyDescription="MÜLLER'S CT CHEST"
+        ),
+        _leak(
+            "leak-name-underscore-joined-in-series-description",
+            ("MULLER_ZOE",),
+            SeriesDescription="MULLER_ZOE_LUNG",
+        ),
+        _leak(
+            "leak-name-exact-spelling-underscore-joined",
+            ("SMITH-JONES", "PRIYA"),
+            StudyDescription="SMITH-JONES_PRIYA_CT",
+            person=PRIYA,
+        ),
+        _leak(
+            "leak-name-apostrophe-dropped",
+            ("ONEILL",),
+            StudyDescription="CT CHEST ONEILL",
+            person=SEAN,
+        ),
+        _leak(
+            "leak-name-apostrophe-as-space",
+            ("O NEILL",),
+            SeriesDescription="O NEILL CHEST PA",
+            person=SEAN,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-name-given-without-accent",
+            ("SEAN",),
+            ImageComments="SEAN PORTABLE",
+            person=SEAN,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-name-hyphenated-second-part",
+            ("JONES",),
+            StudyDescription="CXR JONES",
+            person=PRIYA,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-name-hyphenated-first-part",
+            ("SMITH",),
+            ImageComments="Mrs Smith, mobile film",
+            person=PRIYA,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-name-ideographic-in-study-description",
+            ("ミュラー",),
+            StudyDescription="MR THORAX ミュラー",
+            scanner=mr,
+        ),
+        _leak(
+            "leak-name-phonetic-in-image-comments",
+            ("みゅらー",),
+            ImageComments="みゅらー 様",
+            scanner=mr,
+        ),
+        _leak(
+            "leak-name-birth-name-in-image-comments",
+            ("WAGNER",),
+            PatientBirthName="WAGNER^ZOË",
+            ImageComments="nee Wagner",
+        ),
+        _leak(
+            "leak-name-mothers-birth-name-in-image-comments",
+            ("Elke Hartmann", "HARTMANN"),
+            PatientMotherBirthName="HARTMANN^ELKE",
+            ImageComments="with Elke Hartmann",
+        ),
+        _leak(
+            "leak-name-on-second-line-of-image-comments",
+            ("MULLER ZOE",),
+            ImageComments="CT CHEST\r\nMULLER ZOE",
+        ),
+        _leak(
+            "leak-name-in-additional-patient-history",
+            ("Muller",),
+            AdditionalPatientHistory="Mrs Muller is claustrophobic",
+        ),
+        _leak(
+            "leak-name-in-acquisition-device-processing",
+            ("ZOE MULLER",),
+            AcquisitionDeviceProcessingDescription="ZOE MULLER CHEST",
+            scanner=cr,
+        ),
+        _leak("leak-name-in-private-lo-element", ("MULLER ZOE",), _private_name),
+        # Names in elements whose VR is not PN.
+        _leak(
+            "leak-person-referring-physician-in-performed-procedure",
+            ("Jekyll",),
+            PerformedProcedureStepDescription="CT CHEST reported by Dr Jekyll",
+        ),
+        _leak(
+            "leak-person-performing-physician-in-series-description",
+            ("LANYON",),
+            SeriesDescription="LANYON LUNG 1.0",
+        ),
+        _leak("leak-person-operator-in-protocol-name", ("POOLE",), ProtocolName="CHEST HRCT POOLE"),
+        _leak(
+            "leak-person-requesting-physician-in-reason-for-study",
+            ("Carlyle",),
+            RequestingPhysician="CARLYLE^EDMUND",
+            ReasonForStudy="?covid per Dr Carlyle",
+            person=SEAN,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-person-operator-given-name-in-image-comments",
+            ("Tilly",),
+            ImageComments="taken by Tilly",
+            person=SEAN,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-person-referring-physician-given-name-first",
+            ("Henry Jekyll",),
+            ImageComments="for Henry Jekyll",
+        ),
+        # Dates: the birth date and the study date in other spellings.
+        _leak(
+            "leak-date-birth-slashes-in-series-description",
+            ("15/04/1961",),
+            SeriesDescription="LUNG 15/04/1961",
+        ),
+        _leak(
+            "leak-date-birth-short-year-in-study-description",
+            ("15/4/61",),
+            StudyDescription="XR CHEST DOB 15/4/61",
+            scanner=cr,
+        ),
+        _leak(
+            "leak-date-birth-dotted-short-year-in-image-comments",
+            ("15.04.61",),
+            ImageComments="geb. 15.04.61",
+        ),
+        _leak(
+            "leak-date-birth-month-abbreviation-in-code-meaning",
+            ("15 Apr 1961",),
+            _codes("ProcedureCodeSequence", _code("CTCH", "99SITE", "CT CHEST 15 Apr 1961")),
+        ),
+        _leak(
+            "leak-date-birth-month-name-in-requested-procedure",
+            ("15 April 1961",),
+            RequestedProcedureDescription="CT CHEST born 15 April 1961",
+        ),
+        _leak(
+            "leak-date-birth-us-order-in-image-comments",
+            ("April 15, 1961",),
+            ImageComments="DOB April 15, 1961",
+        ),
+        _leak(
+            "leak-date-birth-iso-in-performed-procedure",
+            ("1961-04-15",),
+            PerformedProcedureStepDescription="CT CHEST 1961-04-15",
+        ),
+        _leak(
+            "leak-date-birth-dashed-month-name",
+            ("15-APR-1961",),
+            StudyDescription="CXR 15-APR-1961",
+            scanner=dx,
+        ),
+        _leak(
+            "leak-date-birth-ordinal-words",
+            ("15th April 1961",),
+            ImageComments="born 15th April 1961",
+        ),
+        _leak("leak-date-birth-glued-digits", ("15041961",), ImageComments="DOB15041961"),
+        _leak(
+            "leak-date-birth-dotted-single-digit-month",
+            ("15.4.1961",),
+            SeriesDescription="LUNG 15.4.1961",
+        ),
+        _leak(
+            "leak-date-birth-month-abbreviation-two-digit-year",
+            ("15-Apr-61",),
+            StudyDescription="XR CHEST 15-Apr-61",
+            scanner=dx,
+        ),
+        _leak(
+            "leak-date-study-slashes-in-image-comments",
+            ("24/03/2020",),
+            ImageComments="portable 24/03/2020",
+        ),
+        _leak(
+            "leak-date-study-short-in-series-description",
+            ("24.3.20",),
+            SeriesDescription="CHEST PA 24.3.20",
+            scanner=cr,
+        ),
+        _leak(
+            "leak-date-study-words-in-study-description",
+            ("1st April 2020",),
+            StudyDescription="XR CHEST 1st April 2020",
+            person=SEAN,
+            scanner=cr,
+        ),
+        # IDs: the patient ID, accession number and other IDs in other spellings.
+        _leak(
+            "leak-id-mrn-prefixed-in-study-description",
+            ("RX1234567",),
+            StudyDescription="CT CHEST MRN: RX1234567",
+        ),
+        _leak(
+            "leak-id-dashed-in-series-description",
+            ("RX-1234567",),
+            SeriesDescription="RX-1234567 LUNG",
+        ),
+        _leak(
+            "leak-id-spaced-in-image-comments", ("RX 1234567",), ImageComments="hosp no RX 1234567"
+        ),
+        _leak(
+            "leak-id-digits-only-in-requested-procedure",
+            ("1234567",),
+            RequestedProcedureDescription="CT CHEST hosp no 1234567",
+        ),
+        _leak(
+            "leak-id-trust-prefix-glued",
+            ("RXH1234567",),
+            PerformedProcedureStepDescription="CT CHEST RXH1234567",
+        ),
+        _leak(
+            "leak-id-lower-case-in-image-comments",
+            ("rx1234567",),
+            ImageComments="pt rx1234567",
+            scanner=cr,
+        ),
+        _leak(
+            "leak-id-accession-with-separators",
+            ("ACC-9988-7766",),
+            StudyDescription="CT CHEST ACC-9988-7766",
+        ),
+        _leak("leak-id-accession-digits-spaced", ("99887766",), ImageComments="order 9988 7766"),
+        _leak(
+            "leak-id-accession-as-code-value",
+            ("ACC99887766",),
+            _codes("RequestedProcedureCodeSequence", _code("ACC99887766", "99RIS", "CT CHEST")),
+        ),
+        _leak("leak-id-other-patient-id-spaced", ("SNG 0099123", "SNG0099123"), _other_id),
+        _leak(
+            "leak-id-other-patient-ids-retired-element",
+            ("K0099456",),
+            OtherPatientIDs="K0099456",
+            SeriesDescription="CHEST K0099456",
+            person=SEAN,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-id-study-id-without-dash",
+            ("CT200457",),
+            StudyID="CT20-0457",
+            StudyDescription="CT CHEST CT200457",
+            person=SEAN,
+        ),
+        _leak(
+            "leak-id-header-nhs-number-spaced",
+            (_nhs_spaced(ZOE.nhs_number),),
+            StudyDescription=f"CT CHEST NHS {_nhs_spaced(ZOE.nhs_number)}",
+        ),
+        # Generic patterns that the header does not hold.
+        _leak(
+            "leak-pattern-nhs-number-spaced",
+            (_NHS_A,),
+            ImageComments=f"NHS no {_nhs_spaced(_NHS_A)}",
+        ),
+        _leak(
+            "leak-pattern-nhs-number-unspaced",
+            (_NHS_B,),
+            StudyDescription=f"XR CHEST {_NHS_B}",
+            person=SEAN,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-pattern-nhs-number-dashed",
+            (_NHS_C,),
+            SeriesDescription=f"PA {_nhs_spaced(_NHS_C, '-')}",
+            person=PRIYA,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-pattern-nhs-number-dotted",
+            (_NHS_D,),
+            RequestedProcedureDescription=f"CT CHEST {_nhs_spaced(_NHS_D, '.')}",
+        ),
+        _leak(
+            "leak-pattern-nhs-number-prefix-glued",
+            (_NHS_E,),
+            ImageComments=f"NHS{_NHS_E}",
+            person=SEAN,
+        ),
+        _leak(
+            "leak-pattern-phone-landline", ("01632 960456",), ImageComments="contact 01632 960456"
+        ),
+        _leak(
+            "leak-pattern-phone-international",
+            ("+44 1632 960789",),
+            StudyDescription="CT CHEST +44 1632 960789",
+        ),
+        _leak(
+            "leak-pattern-phone-mobile",
+            ("07700 900123",),
+            PerformedProcedureStepDescription="XR CHEST 07700 900123",
+            person=SEAN,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-pattern-phone-bracketed-area-code",
+            ("(01632) 960321",),
+            RequestedProcedureDescription="CXR call (01632) 960321",
+            person=PRIYA,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-pattern-phone-london",
+            ("020 7946 0018",),
+            SeriesDescription="call 020 7946 0018",
+            person=PRIYA,
+        ),
+        _leak(
+            "leak-pattern-phone-header-number-unspaced",
+            ("01632960123",),
+            ImageComments="tel 01632960123",
+        ),
+        _leak(
+            "leak-pattern-postcode-of-header-address",
+            ("TV1 2XY",),
+            StudyDescription="CT CHEST TV1 2XY",
+        ),
+        _leak(
+            "leak-pattern-postcode-of-header-address-unspaced",
+            ("TV12XY",),
+            ImageComments="home TV12XY",
+            scanner=cr,
+        ),
+        _leak(
+            "leak-pattern-postcode-generic",
+            ("TV10 4QQ",),
+            ImageComments="transfer from TV10 4QQ",
+            person=SEAN,
+        ),
+        _leak(
+            "leak-pattern-postcode-generic-letter-district",
+            ("TV1A 3BD",),
+            SeriesDescription="PA TV1A 3BD",
+            person=PRIYA,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-pattern-email-personal",
+            ("zoe.muller@nowhere-hospital.nhs.uk",),
+            ImageComments="report to zoe.muller@nowhere-hospital.nhs.uk",
+        ),
+        _leak(
+            "leak-pattern-email-department",
+            ("ct.bookings@sngh.nhs.uk",),
+            RequestedProcedureDescription="ct.bookings@sngh.nhs.uk",
+            person=SEAN,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-pattern-url-viewer-in-image-comments",
+            ("pacs.nowhere-hospital.nhs.uk", "pid=RX1234567"),
+            ImageComments="https://pacs.nowhere-hospital.nhs.uk/viewer?pid=RX1234567",
+        ),
+        _leak(
+            "leak-pattern-url-retrieve-url",
+            ("pacs.nowhere-hospital.nhs.uk",),
+            RetrieveURL="https://pacs.nowhere-hospital.nhs.uk/dicomweb/studies",
+        ),
+        # Address parts (PatientAddress is split on "^").
+        _leak(
+            "leak-address-street-in-image-comments",
+            ("Imaginary Lane",),
+            ImageComments="lives Imaginary Lane",
+        ),
+        _leak(
+            "leak-address-town-in-study-description",
+            ("Testville",),
+            StudyDescription="XR CHEST TESTVILLE",
+            scanner=cr,
+        ),
+        _leak(
+            "leak-address-street-abbreviated", ("12 Imaginary Ln",), ImageComments="12 Imaginary Ln"
+        ),
+        _leak(
+            "leak-address-institution-street",
+            ("Quillfeather Road",),
+            ImageComments="Quillfeather Road site",
+        ),
+        _leak(
+            "leak-address-town-of-second-patient",
+            ("Mockford",),
+            SeriesDescription="CHEST PA MOCKFORD",
+            person=SEAN,
+            scanner=cr,
+        ),
+        # The institution in local code sequences and descriptions.
+        _leak(
+            "leak-institution-short-name-in-procedure-code",
+            ("St Nowhere",),
+            _codes(
+                "ProcedureCodeSequence", _code("CTCH", LOCAL_CODING_SCHEME, "St Nowhere CT Chest")
+            ),
+        ),
+        _leak(
+            "leak-institution-abbreviation-in-requested-procedure-code",
+            ("SNGH",),
+            _codes(
+                "RequestedProcedureCodeSequence",
+                _code("CTTHX", LOCAL_CODING_SCHEME, "SNGH CT THORAX"),
+            ),
+        ),
+        _leak(
+            "leak-institution-short-name-in-performed-protocol-code",
+            ("Nowhere Gen",),
+            _codes(
+                "PerformedProtocolCodeSequence",
+                _code("CT01", LOCAL_CODING_SCHEME, "Nowhere Gen CT Chest"),
+            ),
+            person=SEAN,
+        ),
+        _leak(
+            "leak-institution-in-anatomic-region-code",
+            ("St Nowhere",),
+            _codes(
+                "AnatomicRegionSequence", _code("CH", LOCAL_CODING_SCHEME, "Chest (St Nowhere)")
+            ),
+            person=PRIYA,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-institution-abbreviation-in-code-value",
+            ("SNGH",),
+            _codes("ProcedureCodeSequence", _code("SNGH-CTCH", "99LOCAL", "CT CHEST")),
+        ),
+        _leak(
+            "leak-institution-abbreviation-as-coding-scheme-designator",
+            (LOCAL_CODING_SCHEME,),
+            _codes("ProcedureCodeSequence", _code("XRCH", LOCAL_CODING_SCHEME, "XR CHEST")),
+            person=SEAN,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-institution-short-name-in-study-description",
+            ("St Nowhere",),
+            StudyDescription="ST NOWHERE CT CHEST",
+            person=PRIYA,
+        ),
+        _leak(
+            "leak-institution-full-name-lower-case",
+            ("St Nowhere General Hospital",),
+            ImageComments="st nowhere general hospital",
+        ),
+        _leak(
+            "leak-institution-joined-in-protocol-name",
+            ("STNOWHERE",),
+            ProtocolName="STNOWHERE_CHEST",
+            person=SEAN,
+        ),
+        _leak(
+            "leak-institution-department-words-in-study-description",
+            ("Lister Wing",),
+            StudyDescription="LISTER WING CT CHEST",
+        ),
+        _leak("leak-institution-in-performed-station-name", ("SNGH",), _performed_station),
+        _leak(
+            "leak-institution-station-name-in-series-description",
+            ("SNGHCT01",),
+            SeriesDescription="SNGHCT01 LUNG",
+            person=SEAN,
+        ),
+        _leak(
+            "leak-institution-in-institution-code-sequence",
+            ("SNGH01",),
+            _codes(
+                "InstitutionCodeSequence",
+                _code("SNGH01", "99NHSORG", "St Nowhere General Hospital"),
+            ),
+        ),
+        _leak(
+            "leak-institution-in-performed-station-name-code",
+            ("SNGH",),
+            _codes(
+                "PerformedStationNameCodeSequence",
+                _code("CT1", LOCAL_CODING_SCHEME, "SNGH CT SCANNER 1"),
+            ),
+        ),
+        _leak(
+            "leak-institution-in-performed-station-location-code",
+            ("St Nowhere", "Lister Wing"),
+            _codes(
+                "PerformedStationGeographicLocationCodeSequence",
+                _code("LW", LOCAL_CODING_SCHEME, "St Nowhere Lister Wing"),
+            ),
+        ),
+        _leak(
+            "leak-institution-station-name-as-gantry-id",
+            ("SNGHCT01",),
+            GantryID="SNGHCT01",
+        ),
+        _leak(
+            "leak-institution-abbreviation-in-plate-id",
+            ("SNGH",),
+            PlateID="SNGH PLATE 03",
+            scanner=cr,
+        ),
+        # At depth, in file meta, in UN and OB values, in private elements.
+        _leak("leak-depth-id-in-protocol-context-text", ("RX 1234567",), _context_depth_two),
+        _leak("leak-depth-name-in-concept-code-three-levels", ("MUELLER",), _context_depth_three),
+        _leak(
+            "leak-depth-institution-in-anatomic-region-modifier",
+            ("St Nowhere",),
+            _anatomic_modifier,
+        ),
+        _leak("leak-depth-birth-date-in-protocol-context-date", (), _context_birth_date),
+        _leak(
+            "leak-depth-nhs-number-in-request-attributes",
+            (_NHS_A,),
+            _request_attributes(ReasonForTheRequestedProcedure=f"NHS {_NHS_A} ?covid"),
+        ),
+        _leak(
+            "leak-depth-accession-in-scheduled-protocol-code",
+            ("ACC99887766",),
+            _request_attributes(
+                ScheduledProtocolCodeSequence=_items(_code("ACC99887766", "99RIS", "CT CHEST"))
+            ),
+        ),
+        _leak("leak-meta-institution-in-source-ae-title", ("SNGH_PACS01",), _meta_ae),
+        _leak("leak-meta-id-in-private-information", ("RX1234567", "MULLER ZOE"), _meta_private),
+        _leak("leak-binary-name-in-un-vr-image-comments", ("MULLER ZOE",), _un_public),
+        _leak(
+            "leak-binary-name-in-un-vr-unknown-public-element",
+            ("MULLER",),
+            _un_unknown,
+            must_deliver=False,
+        ),
+        _leak(
+            "leak-binary-institution-in-ob-icc-profile",
+            ("St Nowhere General Hospital",),
+            _ob_icc,
+            must_deliver=False,
+        ),
+        # Original instance UIDs in free text.
+        _leak(
+            "leak-uid-original-instance-in-image-comments",
+            (str(_SOP_FOR_COPY),),
+            ImageComments=f"copy of {_SOP_FOR_COPY}",
+        ),
+        _leak(
+            "leak-uid-original-series-in-derivation-description",
+            (_own_series_uid(SEAN, "leak-uid-original-series-in-derivation-description"),),
+            _series_in_derivation,
+            person=SEAN,
+        ),
+        _leak(
+            "leak-uid-original-study-in-retrieve-url",
+            (str(_uid("study", PRIYA.patient_id, "1")),),
+            _study_in_retrieve_url,
+            person=PRIYA,
+        ),
+    ]
+
+
+def _local_codes(ds: Dataset) -> tuple[str, ...]:
+    """The hospital's coding scheme designator, when a code item at any depth uses it."""
+    schemes = {str(element.value) for element in ds.iterall() if element.tag == 0x00080102}
+    return (LOCAL_CODING_SCHEME,) if LOCAL_CODING_SCHEME in schemes else ()
+
+
+def _build_leak(leak: _Leak) -> CorpusFile:
+    ds = base_image(leak.person, leak.scanner, leak.name, series=_series_number(leak.name))
+    leak.mutate(ds)
+    planted = _unique((*leak.spellings, *leak.person.header_planted(), *_local_codes(ds)))
+    return CorpusFile(leak.name, "leak", ds, planted, leak.must_deliver)
+
+
+def _series_number(name: str) -> int:
+    """A stable series number per file: files of one person share a study, not a series."""
+    return 100 + sum(name.encode()) % 800
+
+
+# ---------------------------------------------------------------------------------------------
+# Clean images: false-alarm bait
+
+
+@dataclass(frozen=True)
+class _Clean:
+    name: str
+    person: Identity
+    scanner: Scanner
+    mutate: Mutation | None = None
+    not_planted: tuple[str, ...] = ()  # header values that are technical words here
+
+
+def _person(index: int, family: str, given: str, sex: str = "F", **changes: Any) -> Identity:
+    """A clean file's own made-up patient; IDs and dates derived from `index`."""
+    person = Identity(
+        family=family,
+        given=given,
+        sex=sex,
+        patient_id=f"RX{5100000 + index * 731:07d}",
+        birth_date=f"19{40 + index % 55:02d}{1 + index % 12:02d}{1 + index * 7 % 28:02d}",
+        nhs_number=fake_nhs_number(600000 + index * 37),
+        address=f"{index + 2} Saltmarsh Row^Mockford^TV7 {index % 9}RP",
+        telephone=f"01632 96{index:04d}",
+        accession=f"ACC{40000000 + index * 1237}",
+        referring="CARLYLE^EDMUND^^DR",
+        performing="LANYON^HASTIE",
+        operator="PETTIGREW^TILLY",
+        study_date=f"2020{4 + index % 6:02d}{1 + index % 27:02d}",
+    )
+    return replace(person, **changes)
+
+
+def _nhs_shaped_serial(stem: int) -> str:
+    """Ten digits that pass the NHS mod-11 check but are not in the 999 range."""
+    from bsti_submit.identifiers import nhs_check_digit
+
+    while True:
+        first_nine = f"{stem:09d}"
+        check = nhs_check_digit(first_nine)
+        if check is not None:
+            return first_nine + str(check)
+        stem += 1
+
+
+_SERIAL_A = _nhs_shaped_serial(401023213)
+_SERIAL_B = _nhs_shaped_serial(451267930)
+_SERIAL_C = _nhs_shaped_serial(612004417)
+_VENDOR_UID = "1.3.12.2.1107.5.1.4.95032"  # shaped like a vendor's device UID, made up
+_CODING_SCHEME_UID = "1.3.46.670589.11.0.0.51.4.56.1"
+
+
+def _vendor_codes(ds: Dataset) -> None:
+    item = _code(
+        "CHEST_ROUTINE",
+        "99VENDOR",
+        "Chest routine",
+        CodingSchemeUID=_CODING_SCHEME_UID,
+    )
+    ds.PerformedProtocolCodeSequence = _items(item)
+
+
+def _context_creator(ds: Dataset) -> None:
+    item = _code(
+        "T-D3000",
+        "SRT",
+        "Chest",
+        ContextIdentifier="4031",
+        ContextUID="1.2.840.10008.6.1.308",
+        MappingResource="DCMR",
+        ContextGroupExtensionFlag="Y",
+        ContextGroupExtensionCreatorUID="1.3.6.1.4.1.19291.2.1.4",
+    )
+    ds.AnatomicRegionSequence = _items(item)
+
+
+def _cleans() -> list[_Clean]:
+    ct, ge, philips, canon = SIEMENS_CT, GE_CT, PHILIPS_CT, CANON_CT
+    cr, dx, gdx, mr, gmr = PHILIPS_CR, CANON_DX, GE_DX, SIEMENS_MR, GE_MR
+    return [
+        # Plain images with normal headers.
+        _Clean(
+            "clean-plain-ct-chest-high-res",
+            _person(1, "HALLORAN", "BRIDGET"),
+            ct,
+            _set(StudyDescription="CT CHEST HIGH RES", SeriesDescription="LUNG 1.0 B70f"),
+        ),
+        _Clean(
+            "clean-plain-ct-covid-pneumonia",
+            _person(2, "ACKROYD", "DESMOND", "M"),
+            ge,
+            _set(StudyDescription="COVID-19 ?PNEUMONIA", SeriesDescription="1.25mm LUNG"),
+        ),
+        _Clean(
+            "clean-plain-cr-chest-pa-erect",
+            _person(3, "PEVENSEY", "MARGUERITE"),
+            cr,
+            _set(StudyDescription="CHEST PA ERECT", SeriesDescription="PA"),
+        ),
+        _Clean(
+            "clean-plain-dx-chest-ap-mobile",
+            _person(4, "TRELAWNEY", "OSWIN", "M"),
+            dx,
+            _set(
+                StudyDescription="CHEST AP MOBILE",
+                SeriesDescription="AP SUPINE",
+                ViewPosition="AP",
+            ),
+        ),
+        _Clean(
+            "clean-plain-dx-ge-covid",
+            _person(5, "QUENBY", "ROSALIND"),
+            gdx,
+            _set(StudyDescription="XR CHEST COVID-19 ?PNEUMONIA"),
+        ),
+        _Clean(
+            "clean-plain-mr-thorax",
+            _person(6, "VANTERPOOL", "CORMAC", "M"),
+            mr,
+            _set(SeriesDescription="t2_haste_tra_mbh", ProtocolName="t2_haste_tra_mbh"),
+        ),
+        _Clean(
+            "clean-plain-mr-ge-thorax",
+            _person(7, "ISHERWOOD", "PERPETUA"),
+            gmr,
+            _set(SeriesDescription="Ax T2 FSE BH", ProtocolName="CHEST/MEDIASTINUM"),
+        ),
+        _Clean(
+            "clean-plain-ct-philips-idose",
+            _person(8, "BALLANTYNE", "EUSTACE", "M"),
+            philips,
+            _set(SeriesDescription="Chest 1.0 iDose (4)", StudyDescription="CT THORAX"),
+        ),
+        _Clean(
+            "clean-plain-ct-canon-fc52",
+            _person(9, "NETTLEFOLD", "HONORIA"),
+            canon,
+            _set(SeriesDescription="LUNG 1.0 FC52 AIDR 3D", StudyDescription="CT CHEST HRCT"),
+        ),
+        _Clean(
+            "clean-plain-ct-contrast",
+            _person(10, "WYNDHAM-PRICE", "ALARIC", "M"),
+            ct,
+            _set(
+                StudyDescription="CT PULMONARY ANGIOGRAM",
+                SeriesDescription="CTPA 1.0 Br40",
+                ContrastBolusAgent="OMNIPAQUE 350",
+                ContrastBolusVolume="60",
+            ),
+        ),
+        # Name parts equal to modalities, technical words or the profile's own words.
+        _Clean(
+            "clean-name-part-ct-equals-modality",
+            _person(11, "CT", "RUTH", middle="MARY"),
+            ct,
+            not_planted=("CT",),
+        ),
+        _Clean(
+            "clean-name-part-ob-with-underscored-protocol",
+            _person(12, "OB", "LENA"),
+            cr,
+            _set(ProtocolName="OB_GENERAL", AcquisitionDeviceProcessingDescription="OB_GENERAL"),
+            not_planted=("OB",),
+        ),
+        _Clean(
+            "clean-name-part-ma-in-tube-current-text",
+            _person(13, "MA", "LIN"),
+            ct,
+            _set(SeriesDescription="LOW DOSE 40 MA", ProtocolName="LOW DOSE CHEST 40 MA"),
+            not_planted=("MA",),
+        ),
+        _Clean(
+            "clean-name-part-do-in-image-comments",
+            _person(14, "DO", "MINH", "M"),
+            dx,
+            _set(ImageComments="DO NOT DELETE"),
+            not_planted=("DO",),
+        ),
+        _Clean(
+            "clean-name-standard-equals-kernel",
+            _person(15, "STANDARD", "WILHELMINA"),
+            ge,
+            not_planted=("STANDARD",),
+        ),
+        _Clean(
+            "clean-name-primary-axial-equals-image-type",
+            _person(16, "PRIMARY", "AXIAL"),
+            ct,
+            not_planted=("PRIMARY", "AXIAL"),
+        ),
+        _Clean(
+            "clean-name-chest-equals-body-part",
+            _person(17, "CHEST", "HARRIET"),
+            cr,
+            not_planted=("CHEST",),
+        ),
+        _Clean(
+            "clean-name-bone-equals-kernel",
+            _person(18, "BONE", "ANDREW", "M"),
+            ge,
+            _set(ConvolutionKernel="BONE", SeriesDescription="1.25mm BONE"),
+            not_planted=("BONE",),
+        ),
+        _Clean(
+            "clean-name-helical-equals-scan-options",
+            _person(19, "HELICAL", "BRIONY"),
+            ct,
+            not_planted=("HELICAL",),
+        ),
+        _Clean(
+            "clean-name-retain-option-equals-method-words",
+            _person(20, "RETAIN", "OPTION"),
+            ct,
+            not_planted=("RETAIN", "OPTION"),
+        ),
+        _Clean(
+            "clean-name-clean-equals-method-words",
+            _person(21, "CLEAN", "ELEANOR"),
+            ct,
+            not_planted=("CLEAN",),
+        ),
+        _Clean(
+            "clean-name-british-equals-sponsor-words",
+            _person(22, "BRITISH", "IMOGEN"),
+            dx,
+            not_planted=("BRITISH",),
+        ),
+        _Clean(
+            "clean-name-lung-equals-window-explanation",
+            _person(23, "LUNG", "FILIP", "M"),
+            ct,
+            not_planted=("LUNG",),
+        ),
+        _Clean(
+            "clean-name-ward-in-image-comments",
+            _person(24, "WARD", "MOLLY"),
+            dx,
+            _set(ImageComments="PORTABLE ON WARD"),
+            not_planted=("WARD",),
+        ),
+        _Clean(
+            "clean-name-philips-equals-manufacturer",
+            _person(48, "PHILIPS", "GRACE"),
+            philips,
+            not_planted=("PHILIPS",),
+        ),
+        _Clean(
+            "clean-name-part-ge-equals-manufacturer-word",
+            _person(49, "GE", "HUA", "M"),
+            ge,
+            not_planted=("GE",),
+        ),
+        # Institutions and departments that equal device words.
+        _Clean(
+            "clean-institution-equals-manufacturer",
+            _person(25, "GOLIGHTLY", "SERAPHINA", institution="SIEMENS"),
+            ct,
+            not_planted=("SIEMENS",),
+        ),
+        _Clean(
+            "clean-institution-philips-site-with-philips-scanner",
+            _person(26, "ORMEROD", "JASPER", "M", institution="Philips"),
+            philips,
+            not_planted=("Philips",),
+        ),
+        _Clean(
+            "clean-institution-comma-part-equals-modality",
+            _person(27, "KINGSWELL", "AUGUSTA", institution="Testville NHS Trust, CT"),
+            ct,
+        ),
+        _Clean(
+            "clean-department-equals-modality",
+            _person(28, "FETTERLEY", "NIAMH", department="CT"),
+            ct,
+            not_planted=("CT",),
+        ),
+        _Clean(
+            "clean-station-name-with-underscores",
+            _person(29, "PRENDERGAST", "LUCIUS", "M", station="SIEMENS_RIS"),
+            ct,
+        ),
+        _Clean(
+            "clean-manufacturer-with-underscore-canon",
+            _person(30, "ASHWORTH", "DELPHINE"),
+            canon,
+        ),
+        # Numbers that resemble identifiers.
+        _Clean(
+            "clean-number-study-id-equals-window-center",
+            _person(31, "MARCHBANKS", "TOBIAS", "M"),
+            ct,
+            _set(StudyID="40"),
+        ),
+        _Clean(
+            "clean-number-series-number-equals-study-date",
+            _person(32, "CLOVELLY", "ESME"),
+            ct,
+            _series_number_is_study_date,
+            not_planted=("*study_date",),
+        ),
+        _Clean(
+            "clean-number-nhs-shaped-detector-id",
+            _person(33, "GREATOREX", "BARNABY", "M"),
+            dx,
+            _set(DetectorID=_SERIAL_A, DetectorDescription="CXDI-710C"),
+        ),
+        _Clean(
+            "clean-number-nhs-shaped-software-version",
+            _person(34, "AMBLESIDE", "HESTER"),
+            ct,
+            _set(SoftwareVersions=["syngo CT VA48A", _SERIAL_B]),
+        ),
+        _Clean(
+            "clean-number-nhs-shaped-device-serial",
+            _person(35, "FOTHERGILL", "PIERS", "M"),
+            ge,
+            _set(DeviceSerialNumber=_SERIAL_C),
+        ),
+        _Clean(
+            "clean-number-nhs-shaped-gantry-id",
+            _person(36, "HOLLINGSWORTH", "CLEMENTINE"),
+            ct,
+            _set(GantryID=_SERIAL_A),
+        ),
+        _Clean(
+            "clean-number-long-zero-runs",
+            _person(37, "DUNSTABLE", "ROLAND", "M"),
+            ct,
+            _set(
+                ImageOrientationPatient=[
+                    "1.0000000000",
+                    "0.0000000000",
+                    "0.0000000000",
+                    "0.0000000000",
+                    "1.0000000000",
+                    "0.0000000000",
+                ],
+                GantryDetectorTilt="0.000000000",
+                TableHeight="0.0000000000",
+            ),
+        ),
+        _Clean(
+            "clean-number-phone-like-cassette-id",
+            _person(38, "LAVENHAM", "PRUDENCE"),
+            cr,
+            _set(CassetteID="0163 2960 1234", PlateID="07700 900111"),
+        ),
+        _Clean(
+            "clean-number-dose-values",
+            _person(39, "ELLINGHAM", "SILAS", "M"),
+            dx,
+            _set(
+                EntranceDoseInmGy=0.0123456789,
+                ImageAndFluoroscopyAreaDoseProduct=0.0000000012,
+                ExposureIndex=1961.0,
+                RelativeXRayExposure=1204,
+            ),
+        ),
+        _Clean(
+            "clean-number-mr-sequence-names-postcode-like",
+            _person(40, "WHITLOCK", "AUDREY"),
+            mr,
+            _set(
+                SeriesDescription="T1W 3D VIBE",
+                ProtocolName="T1W 3D",
+                SequenceName="*fl3d1",
+                MRAcquisitionType="3D",
+            ),
+        ),
+        # UIDs that are not DICOM's own but are no instance's.
+        _Clean(
+            "clean-uid-vendor-coding-scheme-uid",
+            _person(41, "CARRINGTON", "EZRA", "M"),
+            philips,
+            _vendor_codes,
+        ),
+        _Clean(
+            "clean-uid-device-uid",
+            _person(42, "MONTAGUE", "LETITIA"),
+            ct,
+            _set(DeviceUID=_VENDOR_UID),
+        ),
+        _Clean(
+            "clean-uid-context-group-extension-creator",
+            _person(43, "PEABODY", "CORNELIUS", "M"),
+            dx,
+            _context_creator,
+        ),
+        # Dates and words that resemble the profile's own values.
+        _Clean(
+            "clean-date-birth-date-equals-dummy-date",
+            _person(44, "HARGREAVES", "WINIFRED", birth_date="19000101"),
+            cr,
+            not_planted=("*birth_date",),
+        ),
+        _Clean(
+            "clean-text-window-explanations",
+            _person(45, "SUMMERHAYES", "GIDEON", "M"),
+            ct,
+            _set(
+                WindowCenter=["40", "-600", "300"],
+                WindowWidth=["400", "1500", "1500"],
+                WindowCenterWidthExplanation=["WINDOW1", "WINDOW2", "WINDOW3"],
+            ),
+        ),
+        _Clean(
+            "clean-text-kernel-and-filter-names",
+            _person(46, "BLACKTHORNE", "IONA"),
+            ge,
+            _set(ConvolutionKernel="LUNG", FilterType="BODY FILTER", SeriesDescription="LUNG"),
+        ),
+        _Clean(
+            "clean-text-referring-physician-prefix-only",
+            _person(47, "TREGENNA", "MORWENNA", referring="^^^DR"),
+            cr,
+        ),
+    ]
+
+
+def _build_clean(clean: _Clean) -> CorpusFile:
+    ds = base_image(clean.person, clean.scanner, clean.name, series=_series_number(clean.name))
+    if clean.mutate is not None:
+        clean.mutate(ds)
+    excluded = {_fold(value) for value in clean.not_planted if not value.startswith("*")}
+    if "*study_date" in clean.not_planted:
+        excluded.add(clean.person.study_date)
+    if "*birth_date" in clean.not_planted:
+        excluded.add(clean.person.birth_date)
+    planted = tuple(
+        value for value in clean.person.header_planted() if _fold(value) not in excluded
+    )
+    return CorpusFile(clean.name, "clean", ds, planted, True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exports: three patients, two studies each, local codes naming the hospital
+
+
+def _export_local_codes(ds: Dataset, study: int) -> None:
+    """What a PACS export carries: the RIS's local procedure codes, named after the hospital."""
+    kind = "CT" if study == 1 else "XR"
+    code = f"{kind}CHEST0{study}"
+    ds.ProcedureCodeSequence = _items(_code(code, LOCAL_CODING_SCHEME, f"SNGH {kind} CHEST"))
+    ds.RequestedProcedureCodeSequence = _items(
+        _code(code, LOCAL_CODING_SCHEME, f"{kind} Chest - St Nowhere")
+    )
+    ds.RequestedProcedureDescription = f"{kind} CHEST"
+
+
+def _exports() -> list[CorpusFile]:
+    files = []
+    for number, person in enumerate(EXPORT_PATIENTS, start=1):
+        second_date = f"{int(person.study_date[:6]) + 1}{person.study_date[6:]}"
+        second = replace(person, study_date=second_date, accession=person.accession + "1")
+        ct = GE_CT if number == 2 else SIEMENS_CT
+        radiograph = {1: CANON_DX, 2: PHILIPS_CR, 3: SIEMENS_MR}[number]
+        plans: tuple[tuple[int, Identity, Scanner, int, int], ...] = (
+            (1, person, ct, 2, 5),
+            (2, second, radiograph, 1, 1),
+            (2, second, radiograph, 2, 1),
+        )
+        for study, visit, scanner, series, instances in plans:
+            for instance in range(1, instances + 1):
+                name = f"export-p{number}-s{study}-{scanner.modality.lower()}"
+                name += f"-series{series}-i{instance}"
+                ds = base_image(visit, scanner, name, str(study), series, instance)
+                if series == 2 and scanner.modality != "CT":
+                    ds.ViewPosition = "LL"
+                    ds.SeriesDescription = "CHEST LAT"
+                _export_local_codes(ds, study)
+                planted = _unique((*visit.header_planted(), *_local_codes(ds)))
+                files.append(CorpusFile(name, "export", ds, planted, True))
+    return files
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus
+
+
+def build_corpus() -> list[CorpusFile]:
+    """Every file of the corpus, in a fixed order."""
+    files = [_build_leak(leak) for leak in _leaks()]
+    files += [_build_clean(clean) for clean in _cleans()]
+    files += _exports()
+    return files
+
+
+def write_corpus(folder: Path, files: list[CorpusFile]) -> dict[Path, CorpusFile]:
+    """Write each file under a neutral name (f0001...), so paths carry no identifier."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for number, corpus_file in enumerate(files, start=1):
+        path = folder / f"f{number:04d}"
+        corpus_file.dataset.save_as(path, enforce_file_format=True)
+        written[path] = corpus_file
+    return written
+
+
+def file_bytes(corpus_file: CorpusFile) -> bytes:
+    """The Part 10 bytes `write_corpus` writes for one file."""
+    buffer = BytesIO()
+    corpus_file.dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def corpus_digest(files: list[CorpusFile]) -> str:
+    """One SHA-256 over every file's name, kind, promises and bytes, in order."""
+    digest = hashlib.sha256()
+    for corpus_file in files:
+        header = [corpus_file.name, corpus_file.kind, corpus_file.must_deliver]
+        digest.update(json.dumps([*header, *corpus_file.planted]).encode())
+        digest.update(file_bytes(corpus_file))
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# The oracle
+
+
+_DIGIT_GROUP = re.compile(r"[0-9]+(?:[ ./\-][0-9]+)*")
+_DIGIT_SEPARATOR = re.compile(r"[ ./\-]")
+_MAX_JOINED_DIGITS = 24
+_PIXEL_DATA = 0x7FE00010
+
+
+def _strip_diacritics(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(character for character in decomposed if not unicodedata.combining(character))
+
+
+class _FoldTable(dict[int, str]):
+    """A `str.translate` table built as characters are met: each character to its upper-case
+    form without diacritics (NFKD, combining marks dropped), anything not alphanumeric to a
+    space."""
+
+    def __missing__(self, codepoint: int) -> str:
+        plain = _strip_diacritics(_strip_diacritics(chr(codepoint)).upper())
+        folded = "".join(character if character.isalnum() else " " for character in plain)
+        self[codepoint] = folded
+        return folded
+
+
+class _DigitTable(dict[int, str]):
+    """A `str.translate` table: digits (full-width ones too) to ASCII digits, the separators
+    allowed inside a number (space . / -) kept, anything else to '#'."""
+
+    def __missing__(self, codepoint: int) -> str:
+        plain = _strip_diacritics(chr(codepoint))  # "" for a combining mark: dropped
+        kept = plain.isascii() and (plain.isdigit() or plain in " ./-")
+        mapped = plain if kept else "#"
+        self[codepoint] = mapped
+        return mapped
+
+
+_FOLD_TABLE = _FoldTable()
+_DIGIT_TABLE = _DigitTable()
+
+
+def _fold(text: str) -> str:
+    """Upper case, no diacritics, every run of non-alphanumeric characters a single space."""
+    return " ".join(text.translate(_FOLD_TABLE).split())
+
+
+def _decodings(data: bytes) -> list[str]:
+    """The readings of a value: latin-1, utf-8 and utf-16 (both byte alignments)."""
+    return [
+        data.decode("latin-1"),
+        data.decode("utf-8", errors="replace"),
+        data.decode("utf-16-le", errors="replace"),
+        data[1:].decode("utf-16-le", errors="replace"),
+    ]
+
+
+def _digit_runs(text: str) -> set[str]:
+    """Every run of digits, and the digits of consecutive digit groups joined across single
+    separators (space, dot, slash, dash): "999 123 4567" gives "9991234567"."""
+    runs: set[str] = set()
+    for group in _DIGIT_GROUP.finditer(text.translate(_DIGIT_TABLE)):
+        tokens = _DIGIT_SEPARATOR.split(group.group(0))
+        for start in range(len(tokens)):
+            joined = ""
+            for token in tokens[start:]:
+                joined += token
+                if len(joined) > _MAX_JOINED_DIGITS:
+                    break
+                runs.add(joined)
+    return runs
+
+
+def _element_values(data: bytes) -> list[bytes]:
+    """Each element's stored value on its own, at every depth, file meta included (pixel data
+    aside); empty when the bytes do not parse."""
+    try:
+        dataset = pydicom.dcmread(BytesIO(data), force=True)
+    except Exception:  # the oracle must not depend on the file being well formed
+        return []
+    values: list[bytes] = []
+
+    def walk(item: Dataset) -> None:
+        for tag in list(item.keys()):
+            if tag == _PIXEL_DATA:
+                continue
+            raw = item.get_item(tag)
+            if isinstance(raw, RawDataElement) and raw.VR not in (None, "SQ", "UN"):
+                values.append(raw.value or b"")  # as stored: no decoding needed
+                continue
+            try:
+                element = item[tag]
+            except Exception:  # noqa: S112 - an unreadable element is in the whole-file search
+                continue
+            if element.VR == "SQ":
+                for child in element.value:
+                    walk(child)
+            elif isinstance(raw, RawDataElement) and isinstance(raw.value, bytes):
+                values.append(raw.value)
+            elif isinstance(element.value, bytes):
+                values.append(element.value)
+            else:
+                values.append(str(element.value).encode("utf-8"))
+
+    walk(dataset.file_meta)
+    walk(dataset)
+    return values
+
+
+@dataclass
+class _Haystack:
+    words: str  # every reading folded, each between " # " (which no folded spelling holds)
+    digits: set[str]
+
+    @classmethod
+    def of(cls, data: bytes) -> _Haystack:
+        """The whole file in every reading, then each element's value on its own (in its
+        latin-1 and utf-8 readings), so that no neighbouring byte can hide a word boundary."""
+        texts = _decodings(data)
+        for value in _element_values(data):
+            texts += [value.decode("latin-1"), value.decode("utf-8", errors="replace")]
+        words = " # ".join(_fold(text) for text in texts)
+        digits: set[str] = set()
+        for text in texts:
+            digits |= _digit_runs(text)
+        return cls(f" # {words} # ", digits)
+
+    def holds(self, spelling: str) -> bool:
+        folded = _fold(spelling)
+        if not folded:
+            return False
+        if f" {folded} " in self.words:
+            return True
+        return spelling.isdigit() and spelling in self.digits
+
+
+def leaked(output: bytes, planted: Iterable[str]) -> list[str]:
+    """The planted spellings found in `output`: whole words after folding case, diacritics and
+    punctuation, in its latin-1, utf-8 and utf-16 readings; digit-only spellings also with
+    separators removed inside a run of digits."""
+    haystack = _Haystack.of(output)
+    return [spelling for spelling in planted if haystack.holds(spelling)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the tool over the corpus
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the tool did with one corpus file."""
+
+    file: CorpusFile
+    status: str
+    reason: str
+    output: Path | None
+    leaked: tuple[str, ...]
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == "written"
+
+
+@dataclass(frozen=True)
+class CorpusRun:
+    outcomes: list[Outcome]
+    stray_outputs: list[Path]  # files in the output folder that no written record names
+
+
+def run_corpus(files: list[CorpusFile], workdir: Path, profile: str) -> CorpusRun:
+    """Write the corpus under workdir/in, run `submit` once into workdir/out with `profile`, and
+    read each file's outcome from the audit log."""
+    from bsti_submit.audit import read_records
+    from bsti_submit.config import Settings
+    from bsti_submit.pipeline import submit
+
+    source, out = workdir / "in", workdir / "out"
+    by_path = write_corpus(source, files)
+    settings = Settings.load(None, site=SITE, profile=profile, workers=1)
+    summary = submit(source, out, settings)
+    records = {
+        Path(record["file"]): record
+        for record in read_records(summary.audit_log)
+        if record.get("type") == "file"
+    }
+    outcomes, named = [], set()
+    for path, corpus_file in by_path.items():
+        record = records.get(path, {"status": "missing", "reason": "no audit record"})
+        status, reason = record["status"], record.get("reason", "")
+        output = out / record["output"] if record.get("output") else None
+        found: tuple[str, ...] = ()
+        if status == "written" and (output is None or not output.is_file()):
+            status, reason = "written-without-output", f"no output file {output}"
+        elif status == "written" and output is not None:
+            named.add(output.resolve())
+            found = tuple(leaked(output.read_bytes(), corpus_file.planted))
+        outcomes.append(Outcome(corpus_file, status, reason, output, found))
+    stray = sorted(
+        path for path in out.rglob("*") if path.is_file() and path.resolve() not in named
+    )
+    return CorpusRun(outcomes, stray)
+
+
+def failures(run: CorpusRun) -> list[str]:
+    """Every broken promise, one line each: a leak in a delivered file, or a file that must be
+    delivered and was not."""
+    lines = []
+    for outcome in run.outcomes:
+        name = outcome.file.name
+        if outcome.leaked:
+            lines.append(f"{name}: LEAKED {', '.join(map(repr, outcome.leaked))}")
+        if outcome.file.must_deliver and not outcome.delivered:
+            lines.append(f"{name}: NOT DELIVERED ({outcome.status}: {outcome.reason})")
+    lines += [f"unaccounted output file {path.name}" for path in run.stray_outputs]
+    return lines
+
+
+def tally(run: CorpusRun) -> dict[str, dict[str, int]]:
+    """Per kind: files, delivered, held, false holds (held but must deliver), other (skipped,
+    failed), leaked (delivered with a planted spelling)."""
+    table: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
+    for outcome in run.outcomes:
+        counts = table[outcome.file.kind]
+        counts["files"] += 1
+        if outcome.delivered:
+            counts["delivered"] += 1
+        elif outcome.status == "quarantined":
+            counts["held"] += 1
+        else:
+            counts["other"] += 1
+        if outcome.file.must_deliver and not outcome.delivered:
+            counts["false_holds"] += 1
+        if outcome.leaked:
+            counts["leaked"] += 1
+    columns = ("files", "delivered", "held", "false_holds", "other", "leaked")
+    return {kind: {column: table[kind][column] for column in columns} for kind in KINDS}
+
+
+_ISOLATED_VARIABLES = (
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_DIRS",
+)
+
+
+@contextmanager
+def isolated_environment(home: Path) -> Iterator[None]:
+    """Config, data, state and cache folders under `home`, no BSTI_SUBMIT_* settings; restored
+    afterwards."""
+    saved = dict(os.environ)
+    try:
+        for variable in _ISOLATED_VARIABLES:
+            os.environ[variable] = str(home / variable.lower())
+        for variable in [name for name in os.environ if name.startswith("BSTI_SUBMIT_")]:
+            del os.environ[variable]
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def outcome_table(profile: str, files: list[CorpusFile] | None = None) -> dict[str, Any]:
+    """Run the corpus with one profile in a throw-away, isolated folder: the counts per kind and
+    the failures."""
+    corpus = files if files is not None else build_corpus()
+    with tempfile.TemporaryDirectory(prefix="bsti-corpus-") as temporary:
+        workdir = Path(temporary)
+        with isolated_environment(workdir / "home"):
+            run = run_corpus(corpus, workdir, profile)
+    return {"profile": profile, "kinds": tally(run), "failures": failures(run)}
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    columns = ("files", "delivered", "held", "false_holds", "other", "leaked")
+    print(f"\nprofile {result['profile']}")
+    print(f"  {'kind':<8}" + "".join(f"{column:>12}" for column in columns))
+    for kind, counts in result["kinds"].items():
+        print(f"  {kind:<8}" + "".join(f"{counts[column]:>12}" for column in columns))
+
+
+def main(argv: list[str]) -> int:
+    """Print the outcome table for each profile; `--failures` lists them, `--json` dumps all,
+    `--digest` prints the corpus digest, `--classes` the number of files of each class."""
+    corpus = build_corpus()
+    if "--digest" in argv:
+        print(corpus_digest(corpus))
+        return 0
+    if "--classes" in argv:
+        for group, count in Counter(item.group for item in corpus).items():
+            print(f"{group:<20}{count:>5}")
+        return 0
+    results = [outcome_table(profile, corpus) for profile in PROFILES]
+    if "--json" in argv:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+        return 0
+    for result in results:
+        _print_table(result)
+        if "--failures" in argv:
+            for line in result["failures"]:
+                print(f"    {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,114 @@
+"""The adversarial corpus through `submit`, with both built-in profiles: no planted identifier in
+any delivered byte, and every image that correct cleaning makes deliverable delivered."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from .corpus import (
+    PROFILES,
+    CorpusFile,
+    build_corpus,
+    corpus_digest,
+    failures,
+    file_bytes,
+    leaked,
+    run_corpus,
+    write_corpus,
+)
+
+MIN_LEAKS = 60
+MIN_CLEAN = 40
+MAX_FILES = 250
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[CorpusFile]:
+    return build_corpus()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_no_identifier_leaves_and_every_clean_image_arrives(
+    profile: str, corpus: list[CorpusFile], tmp_path: Path
+) -> None:
+    run = run_corpus(corpus, tmp_path, profile)
+    broken = failures(run)
+    assert not broken, f"{len(broken)} failure(s) with {profile}:\n" + "\n".join(broken)
+
+
+def test_corpus_is_deterministic() -> None:
+    """Two builds give the same bytes, here and in a fresh interpreter with another hash seed."""
+    first, second = build_corpus(), build_corpus()
+    digest = corpus_digest(first)
+    if corpus_digest(second) != digest:
+        differing = [
+            one.name
+            for one, other in zip(first, second, strict=True)
+            if corpus_digest([one]) != corpus_digest([other])
+        ]
+        pytest.fail(f"two builds differ: {differing}")
+    environment = {**os.environ, "PYTHONHASHSEED": "12345"}
+    fresh = subprocess.run(
+        [sys.executable, "-m", "tests.corpus", "--digest"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert fresh.stdout.strip() == digest
+
+
+def test_corpus_shape(corpus: list[CorpusFile]) -> None:
+    kinds = Counter(item.kind for item in corpus)
+    assert kinds["leak"] >= MIN_LEAKS
+    assert kinds["clean"] >= MIN_CLEAN
+    assert 18 <= kinds["export"] <= 30
+    assert len(corpus) <= MAX_FILES
+    assert len({item.name for item in corpus}) == len(corpus)
+    assert len({str(item.dataset.SOPInstanceUID) for item in corpus}) == len(corpus)
+    for item in corpus:
+        assert item.dataset.PatientID, item.name
+        assert item.dataset.BurnedInAnnotation == "NO", item.name
+        assert "SECONDARY" not in item.dataset.ImageType, item.name
+        assert item.kind != "clean" or item.must_deliver, item.name
+        assert item.kind == "clean" or item.planted, item.name
+        assert all(len(spelling) >= 3 for spelling in item.planted), item.name
+
+
+def test_every_planted_identifier_is_in_the_input(corpus: list[CorpusFile]) -> None:
+    """The oracle finds each planted spelling in the file as built: the corpus tests something,
+    and the oracle reads every hiding place (depth, file meta, UN and OB values, utf-8)."""
+    missing = {}
+    for item in corpus:
+        found = leaked(file_bytes(item), item.planted)
+        if set(found) != set(item.planted):
+            missing[item.name] = sorted(set(item.planted) - set(found))
+    assert not missing
+
+
+def test_the_oracle_is_not_fooled_by_folding_or_separators() -> None:
+    text = "x\x00Zoë Müller\x00NHS 999-123 4567\x00MULLER_ZOE\x001.2.3\x00"
+    data = text.encode("utf-8")
+    assert leaked(data, ["ZOE MULLER", "MÜLLER", "9991234567", "MULLER ZOE"]) == [
+        "ZOE MULLER",
+        "MÜLLER",
+        "9991234567",
+        "MULLER ZOE",
+    ]
+    assert leaked(data, ["MULL", "ZOEM", "12345", "99912"]) == []
+    assert leaked("O'NEILL".encode("utf-16-le"), ["O NEILL"]) == ["O NEILL"]
+
+
+def test_the_corpus_files_are_readable_dicom(tmp_path: Path, corpus: list[CorpusFile]) -> None:
+    for path, item in write_corpus(tmp_path, corpus).items():
+        dataset = pydicom.dcmread(path)
+        assert dataset.SOPInstanceUID == item.dataset.SOPInstanceUID
+        assert len(dataset.PixelData) == dataset.Rows * dataset.Columns * 2

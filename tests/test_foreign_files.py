@@ -1,0 +1,125 @@
+"""Files nobody on the team wrote, under both built-in profiles: pydicom's own test files and
+those of the pydicom-data and deid-data packages (see tests/foreign.py).
+
+Each run must finish; a file that cannot be processed must say why in one clear line, not
+with the name of the exception an internal bug raised; and every "residual identifier" hold
+must be one a person has judged real, below. `.venv/bin/python -m tests.foreign` prints every
+hold with the original attribute that holds the value and where the cleaned copy has it.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .foreign import (
+    PROFILES,
+    SETS,
+    copy_set,
+    exception_named,
+    explain,
+    foreign_files,
+    residual_findings,
+    run_set,
+)
+
+# Files whose failure is an internal bug reported as the file's fault, keyed by file name
+# (`<set>/<path in the set>`). Listed so that they are seen; each should be fixed and dropped.
+KNOWN_DEFECTS: dict[str, str] = {
+    # ps315-basic only (bsti-covid19 stops earlier: no Patient ID). The file says Explicit VR
+    # Little Endian (JPEG Baseline) but its dataset is implicit VR, so pydicom leaves its
+    # untouched elements as RawDataElements with VR None; part10.py hands those to pydicom's
+    # write_data_element, which fails on bytes(None, encoding).
+    "pydicom/SC_rgb_jpeg.dcm": "TypeError from the writer: raw element with VR None",
+}
+
+# Holds for an identifier in text judged real: (file name, finding) -> why. Any other is a false
+# alarm, or a miss of the cleaner (which cleans whatever the gate would find in text), and fails
+# the test. Empty since the cleaner and the gate were rewritten: deid-data's cat.dcm, held before
+# for a StationName also in its GantryID, is delivered now that bsti-covid19 removes device IDs.
+REAL_IDENTIFIER_HOLDS: dict[tuple[str, str], str] = {}
+# Findings about something other than text: burned-in text risks (judged on the header) and the
+# structure checks. Every other finding is one of an identifier in text.
+NOT_TEXT_CHECKS = ("burned-in text risk:", "structure:")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing here may reach out: no test file is downloaded, no endpoint is called."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"network access attempted: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def text_findings(reason: str) -> list[str]:
+    """A hold's findings of an identifier in text: residual identifiers (after "residual
+    identifier: ") and the patterns (NHS numbers, telephone numbers, ...) whole."""
+    found = residual_findings(reason)
+    held = reason.split(": ", 1)[1] if ": " in reason else reason
+    patterns = [
+        part
+        for part in held.split("; ")
+        if not part.startswith(NOT_TEXT_CHECKS) and not part.startswith("residual identifier:")
+    ]
+    return found + patterns
+
+
+def _is_real(name: str, finding: str) -> bool:
+    """A judged hold, also once findings name where they were found ("X at (gggg,eeee)")."""
+    return any(
+        name == real_name and (finding == kind or finding.startswith(f"{kind} at "))
+        for real_name, kind in REAL_IDENTIFIER_HOLDS
+    )
+
+
+def test_every_set_is_there() -> None:
+    files = foreign_files()
+    assert list(files) == list(SETS)
+    # pydicom 3.0 ships about 165 files, pydicom-data 1.0 68, deid-data 0.0.20 13.
+    assert all(len(found) >= 10 for found in files.values()), {
+        name: len(found) for name, found in files.items()
+    }
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_foreign_files(
+    profile: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    files = foreign_files()
+    copies = copy_set(files, tmp_path / "in")
+    rows = run_set(tmp_path / "in", tmp_path / "out", profile, copies)
+
+    # The run completed and accounted for every file once.
+    assert len(rows) == len(copies), "some files have no outcome in the audit log"
+    output = capfd.readouterr()
+    assert "Traceback" not in output.out + output.err + caplog.text
+
+    problems = []
+    for row in rows:
+        name, reason = row["name"], row["reason"]
+        if row["status"] in ("failed", "skipped"):
+            if "\n" in reason or not reason:
+                problems.append(f"{name}: {row['status']} without a one-line reason: {reason!r}")
+            elif exception_named(reason) and name not in KNOWN_DEFECTS:
+                problems.append(f"{name}: internal exception reported as the file's: {reason}")
+        if row["status"] == "quarantined":
+            for finding in text_findings(reason):
+                if not _is_real(name, finding):
+                    lines = "\n      ".join(explain(row, finding))
+                    problems.append(
+                        f"{name}: residual identifier: {finding} - not judged a real "
+                        f"identifier (add it to REAL_IDENTIFIER_HOLDS with why, or fix the "
+                        f"false alarm)\n      {lines}"
+                    )
+    if problems:
+        pytest.fail(f"{len(problems)} problem(s) under {profile}:\n  " + "\n  ".join(problems))
