@@ -112,3 +112,20 @@ def test_the_corpus_files_are_readable_dicom(tmp_path: Path, corpus: list[Corpus
         dataset = pydicom.dcmread(path)
         assert dataset.SOPInstanceUID == item.dataset.SOPInstanceUID
         assert len(dataset.PixelData) == dataset.Rows * dataset.Columns * 2
+
+
+def test_the_gate_alone_lets_no_leak_out(
+    corpus: list[CorpusFile], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: with the engine's text cleaning broken (it returns every text as it
+    was, and keeps every binary value), the gate, reading the written bytes, must hold every
+    file that would leak. This is what makes it a second opinion and not the same code twice."""
+    from bsti_submit.deidentify import _Run
+
+    monkeypatch.setattr(_Run, "_clean_text", lambda self, text: text)
+    monkeypatch.setattr(_Run, "_identifies", lambda self, value: False)
+    run = run_corpus(corpus, tmp_path, "bsti-covid19")
+    leaks = [line for line in failures(run) if "LEAKED" in line]
+    assert not leaks, f"{len(leaks)} leak(s) past the gate alone:\n" + "\n".join(leaks)
+    held = [o for o in run.outcomes if o.file.kind != "clean" and o.status == "quarantined"]
+    assert len(held) >= MIN_LEAKS  # the cleaner really was off: the gate did the work

@@ -196,7 +196,8 @@ def _id_patterns(value: str) -> Iterator[Spelling]:
         return
     joined = _JOIN.join(map(re.escape, tokens))
     yield _bounded(joined, tokens[0][0], tokens[-1][-1], len(tokens) > 1), max(tokens, key=len)
-    for token in tokens:
+    digits = "".join(token for token in tokens if token.isdigit())  # CT20-0457 as 200457
+    for token in {digits, *tokens}:
         if token.isdigit() and len(token) >= MIN_DIGITS:  # any prefix, any separators inside
             spaced = r"[\s\-./]?".join(token)
             yield rf"(?<![0-9]){spaced}(?![0-9])", token[:3]

@@ -397,6 +397,7 @@ def _name_spellings(value: str) -> Iterator[Spelling]:
             for words in components:
                 if words and _long_enough(words):
                     yield words
+                    yield ("".join(words),)  # O'NEILL as ONEILL
                 yield from (
                     (word,) for word in words if len(word) >= MIN_WORD and word not in _PARTICLES
                 )
@@ -418,7 +419,10 @@ def _id_spellings(value: str) -> Iterator[Spelling]:
     words = tuple(normal(value).split())
     if words and _long_enough(words) and sum(map(len, words)) > MIN_WORD:
         yield words
-        yield from ((word,) for word in words if word.isdigit() and len(word) >= MIN_DIGITS)
+        digits = "".join(word for word in words if word.isdigit())  # CT20-0457 as 200457
+        for number in {digits, *(word for word in words if word.isdigit())}:
+            if len(number) >= MIN_DIGITS:
+                yield (number,)
 
 
 def _place_spellings(value: str) -> Iterator[Spelling]:
