@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
@@ -1843,6 +1843,7 @@ def build_corpus() -> list[CorpusFile]:
     files = [_build_leak(leak) for leak in _leaks()]
     files += [_build_clean(clean) for clean in _cleans()]
     files += _exports()
+    files += red_team_cases()
     return files
 
 
@@ -2178,6 +2179,786 @@ def main(argv: list[str]) -> int:
             for line in result["failures"]:
                 print(f"    {line}")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Red team: held-out cases in classes the corpus above does not cover. Three more made-up
+# hospitals (Scottish, Welsh, English) and their patients: Gaelic and Welsh name forms, letters
+# that do not decompose (ß ø æ ł), Greek and Cyrillic names, names held in other person
+# attributes, CHI numbers, more spellings of dates and IDs, places by other words; and technical
+# bait that only looks like an identifier.
+
+
+def _at(site: dict[str, str], **fields: Any) -> Identity:
+    """A made-up patient of one of the red team's hospitals."""
+    return Identity(**{**site, **fields})
+
+
+_GLENVARLOCH = {
+    "institution": "Glenvarloch Royal Infirmary",
+    "institution_address": "1 Infirmary Wynd^Dunmorlie^TV31 9GR",
+    "department": "Balquhidder Imaging Suite",
+    "station": "GRICT02",
+    "issuer": "GRI PAS",
+    "referring": "DRUMMOND^FENELLA^^DR",
+    "performing": "STRACHAN^IAIN",
+    "operator": "BAIRD^CATRIONA",
+}
+_TAWELWCH = {
+    "institution": "Ysbyty Cwm Tawelwch",
+    "institution_address": "Ffordd yr Ysbyty^Llanwennol^TV44 8YC",
+    "department": "Adran Radioleg",
+    "station": "YCTDX01",
+    "issuer": "YCT PAS",
+    "referring": "PRICHARD^GWILYM^^DR",
+    "performing": "HOPKIN^SIONED",
+    "operator": "LLEWELYN^DAFYDD",
+}
+_MARROWFIELD = {
+    "institution": "University Hospital of Marrowfield",
+    "institution_address": "200 Beacon Lane^Marrowfield^TV60 1UH",
+    "department": "Harebell Wing Imaging",
+    "station": "UHMCT03",
+    "issuer": "UHM PAS",
+    "referring": "ABERCROMBIE^NEVILLE^^DR",
+    "performing": "OYELARAN^FUNMILAYO",
+    "operator": "KETTERIDGE^BRONWEN",
+}
+
+EILIDH = _at(  # Scotland: the CHI number (birth date, serial, sex digit, check) is the patient ID
+    {**_GLENVARLOCH, "issuer": "NHSS-CHI"},
+    family="MACLEOD",
+    given="EILIDH",
+    middle="MORAG",
+    patient_id="0703581023",
+    birth_date="19580307",
+    address="14 Ptarmigan Brae^Dunmorlie^TV31 4ZQ",
+    telephone="0131 496 0372",
+    accession="GRI20A00417",
+    study_date="20200508",
+)
+ALASDAIR = _at(
+    _GLENVARLOCH,
+    family="MCDONALD",
+    given="ALASDAIR",
+    patient_id="GR0388214",
+    birth_date="19711123",
+    sex="M",
+    address="6 Sgurr View^Kinlochard^TV33 2NE",
+    telephone="0141 496 0655",
+    accession="GRI20A00952",
+    study_date="20200512",
+)
+ISLA = _at(
+    _GLENVARLOCH,
+    family="MAC INNES",
+    given="ISLA",
+    patient_id="GR0519377",
+    birth_date="19930419",
+    address="2 Lochan Road^Kinlochard^TV33 5RW",
+    telephone="0141 496 0117",
+    accession="GRI20A01288",
+    study_date="20200513",
+)
+MAIRI = _at(  # a purely numeric hospital number with leading zeros
+    _GLENVARLOCH,
+    family="KINLOCH",
+    given="MAIRI",
+    patient_id="00412873",
+    birth_date="19520611",
+    address="31 Corrie Terrace^Dunmorlie^TV31 7DB",
+    telephone="0131 496 0948",
+    accession="GRI20A01702",
+    study_date="20200514",
+)
+LACHLAN = _at(  # a child: his mother is the responsible person
+    _GLENVARLOCH,
+    family="MACINTYRE",
+    given="LACHLAN",
+    patient_id="GR0627451",
+    birth_date="20140902",
+    sex="M",
+    address="9 Rowan Brae^Dunmorlie^TV31 6JS",
+    telephone="0131 496 0561",
+    accession="GRI20A02044",
+    study_date="20200526",
+)
+RHIANNON = _at(
+    _TAWELWCH,
+    family="AP GRUFFYDD",
+    given="RHIANNON",
+    patient_id="YC4471902",
+    birth_date="19660916",
+    nhs_number=fake_nhs_number(660916),
+    address="3 Heol y Dderwen^Llanwennol^TV44 7HD",
+    telephone="029 2018 0744",
+    accession="YCT5510284",
+    study_date="20200515",
+)
+FFION = _at(
+    _TAWELWCH,
+    family="VAUGHAN WILLIAMS",
+    given="FFION",
+    patient_id="YC4480116",
+    birth_date="19830214",
+    nhs_number=fake_nhs_number(830214),
+    address="17 Stryd y Capel^Llanwennol^TV44 2EF",
+    telephone="029 2018 0391",
+    accession="YCT5512097",
+    study_date="20200519",
+)
+JORG = _at(  # ISO_IR 100: ß and ö as single Latin-1 bytes
+    _MARROWFIELD,
+    family="Straßburger",
+    given="Jörg",
+    patient_id="MH5503318",
+    birth_date="19490622",
+    sex="M",
+    nhs_number=fake_nhs_number(490622),
+    address="27 Tanners Yard^Marrowfield^TV61 3QJ",
+    telephone="0113 496 0281",
+    accession="UHM20004518",
+    study_date="20200521",
+)
+SOLVEIG = _at(
+    _MARROWFIELD,
+    family="LØVSTAD",
+    given="SOLVEIG",
+    patient_id="MH5517720",
+    birth_date="19770430",
+    nhs_number=fake_nhs_number(770430),
+    address="8 Osier Court^Marrowfield^TV62 5LB",
+    telephone="0113 496 0734",
+    accession="UHM20004966",
+    study_date="20200522",
+)
+HALVARD = _at(
+    _MARROWFIELD,
+    family="BRÆKKE",
+    given="HALVARD",
+    patient_id="MH5524406",
+    birth_date="19630105",
+    sex="M",
+    nhs_number=fake_nhs_number(630105),
+    address="44 Weir Street^Marrowfield^TV62 8TT",
+    telephone="0113 496 0052",
+    accession="UHM20005230",
+    study_date="20200522",
+)
+MALGORZATA = _at(
+    _MARROWFIELD,
+    family="WŁODARCZYK",
+    given="MAŁGORZATA",
+    patient_id="MH5540262",
+    birth_date="19690317",
+    nhs_number=fake_nhs_number(690317),
+    address="5 Chandlers Row^Marrowfield^TV63 4NA",
+    telephone="0113 496 0619",
+    accession="UHM20005871",
+    study_date="20200525",
+    charset="ISO_IR 192",
+)
+NIKOS = _at(
+    _MARROWFIELD,
+    family="PAPADOPOULOS",
+    given="NIKOS",
+    ideographic="Παπαδόπουλος^Νίκος",
+    patient_id="MH5558841",
+    birth_date="19550928",
+    sex="M",
+    nhs_number=fake_nhs_number(550928),
+    address="12 Ropewalk^Marrowfield^TV63 9SE",
+    telephone="0113 496 0826",
+    accession="UHM20006134",
+    study_date="20200527",
+    charset="ISO_IR 192",
+)
+OKSANA = _at(  # the name only in Cyrillic: no Latin spelling in the header
+    _MARROWFIELD,
+    family="КОВАЛЕНКО",
+    given="ОКСАНА",  # noqa: RUF001 - Cyrillic on purpose
+    patient_id="MH5563307",
+    birth_date="19900704",
+    nhs_number=fake_nhs_number(900704),
+    address="60 Lime Kiln Lane^Marrowfield^TV64 1PF",
+    telephone="0113 496 0497",
+    accession="UHM20006405",
+    study_date="20200528",
+    charset="ISO_IR 192",
+)
+
+_EILIDH_CHI_DASHED = "070358-1023"
+_ALASDAIR_CHI = "2311714015"  # his CHI number: birth date 23/11/71, male, valid check digit
+_RED_NHS = fake_nhs_number(424117)
+
+
+def _red_protocol_context(*contexts: Dataset, meaning: str = "CT CHEST") -> Mutation:
+    """PerformedProtocolCodeSequence > ProtocolContextSequence holding `contexts`."""
+
+    def mutate(ds: Dataset) -> None:
+        protocol = _code("CTCHEST", "99LOCAL", meaning, ProtocolContextSequence=_items(*contexts))
+        ds.PerformedProtocolCodeSequence = _items(protocol)
+
+    return mutate
+
+
+def _content_item(value_type: str, concept: Dataset, **attributes: Any) -> Dataset:
+    item = Dataset()
+    item.ValueType = value_type
+    item.ConceptNameCodeSequence = _items(concept)
+    for keyword, value in attributes.items():
+        setattr(item, keyword, value)
+    return item
+
+
+def _procedure(meaning: str, value: str = "CTCH", scheme: str = "99LOCAL") -> Mutation:
+    """ProcedureCodeSequence (not in Table E.1-1: kept, then cleaned, by both profiles)."""
+    return _codes("ProcedureCodeSequence", _code(value, scheme, meaning))
+
+
+def _person_at_depth(ds: Dataset) -> None:
+    """A consenting clinician named only in a PNAME content item, then in a code meaning."""
+    consent = _content_item(
+        "PNAME", _code("121008", "DCM", "Person Observer Name"), PersonName="PRYCE^TEGWEN"
+    )
+    _red_protocol_context(consent, meaning="XR CHEST")(ds)
+    ds.ProcedureCodeSequence = _items(_code("XRCH", "99LOCAL", "XR CHEST per Dr Pryce"))
+
+
+def _prior_study_date(ds: Dataset) -> None:
+    prior = _content_item("DATE", _code("PRIORDT", "99LOCAL", "Prior study date"), Date="20190203")
+    _red_protocol_context(prior)(ds)
+    ds.StudyDescription = "CT CHEST cf. CT 03/02/2019"
+
+
+def _utf8_bytes_in_latin1_file(ds: Dataset) -> None:
+    """The RIS wrote UTF-8 into a file that declares ISO_IR 100."""
+    ds.add(DataElement(0x00081030, "LO", "CT THORAX Straßburger".encode()))
+
+
+def _red_team_leaks() -> list[_Leak]:
+    dx = CANON_DX
+    return [
+        # Names: Gaelic and Welsh forms, spaced and joined.
+        _leak(
+            "leak-name-mac-spaced-in-header-joined-in-text",
+            ("MACINNES",),
+            SeriesDescription="MACINNES PA ERECT",
+            person=ISLA,
+            scanner=PHILIPS_CR,
+        ),
+        _leak(
+            "leak-name-mc-joined-in-header-spaced-in-text",
+            ("Mc Donald",),
+            StudyDescription="CT CHEST Mc Donald",
+            person=ALASDAIR,
+        ),
+        _leak(  # ambiguous: Mc and Mac are interchangeable spellings, not a fold of one another
+            "leak-name-mc-written-mac",
+            ("MacDonald",),
+            RequestedProcedureDescription="CT THORAX Mr MacDonald",
+            person=ALASDAIR,
+        ),
+        _leak(
+            "leak-name-mac-split-across-lines-in-lt",
+            ("Mac Leod",),
+            ExposureControlModeDescription="AEC centre chamber\r\npt Mac\r\nLeod",
+            person=EILIDH,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-name-lower-case-in-ut-text-value-at-depth",
+            ("eilidh macleod",),
+            _red_protocol_context(
+                _content_item(
+                    "TEXT",
+                    _code("121106", "DCM", "Comment"),
+                    TextValue="consent given by eilidh macleod",
+                )
+            ),
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-name-surname-glued-to-birth-date",
+            ("MACLEOD07031958", "07031958"),
+            SeriesDescription="MACLEOD07031958 LUNG",
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-name-dotted-initials-with-birth-date",
+            ("E.M.M.", "07.03.58"),
+            StudyDescription="CT CHEST E.M.M. 07.03.58",
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-name-second-word-of-spaced-double-barrel-in-code-meaning",
+            ("Williams",),
+            _procedure("XR CHEST Mrs Williams", "XRCH"),
+            person=FFION,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-name-welsh-ap-joined",
+            ("ApGruffydd",),
+            SeriesDescription="CHEST PA ApGruffydd",
+            person=RHIANNON,
+            scanner=dx,
+        ),
+        # Names: letters that do not decompose, other scripts, other encodings.
+        _leak(
+            "leak-name-eszett-as-double-s",
+            ("STRASSBURGER",),
+            StudyDescription="CT THORAX STRASSBURGER",
+            person=JORG,
+        ),
+        _leak(
+            "leak-name-utf8-bytes-in-latin1-file",
+            ("Straßburger",),
+            _utf8_bytes_in_latin1_file,
+            person=JORG,
+        ),
+        _leak(
+            "leak-name-o-stroke-as-o",
+            ("LOVSTAD",),
+            StudyDescription="CT CHEST LOVSTAD",
+            person=SOLVEIG,
+        ),
+        _leak(
+            "leak-name-ae-ligature-as-ae",
+            ("BRAEKKE",),
+            SeriesDescription="BRAEKKE LUNG 1.0",
+            person=HALVARD,
+        ),
+        _leak(
+            "leak-name-l-stroke-as-l",
+            ("WLODARCZYK",),
+            StudyDescription="CT CHEST WLODARCZYK",
+            person=MALGORZATA,
+        ),
+        _leak(
+            "leak-name-greek-upper-case-without-accents-in-code-meaning",
+            ("ΠΑΠΑΔΟΠΟΥΛΟΣ",),
+            _procedure("CT ΘΩΡΑΚΟΣ ΠΑΠΑΔΟΠΟΥΛΟΣ"),
+            person=NIKOS,
+        ),
+        _leak(  # ambiguous: a transliteration of a name the header holds in Cyrillic only
+            "leak-name-cyrillic-header-latin-transliteration",
+            ("KOVALENKO",),
+            StudyDescription="CT CHEST KOVALENKO",
+            person=OKSANA,
+        ),
+        # Names from other person attributes of the header.
+        _leak(
+            "leak-name-other-patient-names-second-value-in-code-meaning",
+            ("KOWALSKA", "NOWAK"),
+            _procedure("CT CHEST (Kowalska)"),
+            OtherPatientNames=["NOWAK^MAŁGORZATA", "KOWALSKA^MAŁGORZATA"],
+            person=MALGORZATA,
+        ),
+        _leak(
+            "leak-name-birth-name-in-code-meaning",
+            ("Campbell",),
+            _procedure("CT CHEST (nee Campbell)"),
+            PatientBirthName="CAMPBELL^MAIRI",
+            person=MAIRI,
+        ),
+        _leak(
+            "leak-name-responsible-person-in-requested-procedure",
+            ("Isobel Galbraith", "GALBRAITH", "ISOBEL"),
+            ResponsiblePerson="GALBRAITH^ISOBEL",
+            ResponsiblePersonRole="MOTHER",
+            RequestedProcedureDescription="CXR PAED - mother Isobel Galbraith present",
+            person=LACHLAN,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-person-reading-physician-in-window-explanation",
+            ("URQUHART", "HAMISH"),
+            NameOfPhysiciansReadingStudy="URQUHART^HAMISH",
+            WindowCenterWidthExplanation=["URQUHART LUNG", "MEDIASTINUM"],
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-person-physician-of-record-underscored-in-protocol-name",
+            ("BANNERMAN", "KIRSTY"),
+            PhysiciansOfRecord="BANNERMAN^KIRSTY",
+            ProtocolName="CHEST_BANNERMAN_LDCT",
+            person=ALASDAIR,
+        ),
+        _leak(
+            "leak-person-operator-in-window-explanation-and-series-description",
+            ("BAIRD",),
+            WindowCenterWidthExplanation=["BAIRD LUNG", "MEDIASTINUM"],
+            SeriesDescription="LUNG 1.0 BAIRD",
+            person=MAIRI,
+        ),
+        _leak(
+            "leak-name-surname-alone-in-underscored-protocol-name",
+            ("MCDONALD",),
+            ProtocolName="CHEST_MCDONALD_LDCT",
+            person=ALASDAIR,
+        ),
+        _leak(
+            "leak-person-pname-content-item-at-depth",
+            ("Pryce", "TEGWEN"),
+            _person_at_depth,
+            person=RHIANNON,
+            scanner=dx,
+        ),
+        # Dates: more spellings of the birth date, the study date and a prior date.
+        _leak(
+            "leak-date-birth-roman-numeral-month",
+            ("07-III-1958",),
+            SeriesDescription="LUNG 07-III-1958",
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-date-birth-apostrophe-year-in-code-meaning",
+            ("7 Mar '58",),
+            _procedure("CT CHEST b. 7 Mar '58"),
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-date-birth-glued-month-abbreviation",
+            ("07MAR1958",),
+            PerformedProcedureStepDescription="XR CHEST 07MAR1958",
+            person=EILIDH,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-date-birth-six-digits-ddmmyy",
+            ("070358",),
+            RequestedProcedureDescription="CT CHEST DOB 070358",
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-date-study-iso-datetime",
+            ("2020-05-08T10:15",),
+            DerivationDescription="MPR from 2020-05-08T10:15 series",
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-date-prior-study-date-from-content-item",
+            ("03/02/2019", "20190203"),
+            _prior_study_date,
+            person=EILIDH,
+        ),
+        _leak(  # a stretch but real: the birth date in Welsh, in a bilingual Welsh hospital
+            "leak-date-birth-welsh-month-name",
+            ("16 Medi 1966",),
+            StudyDescription="XR CHEST geni 16 Medi 1966",
+            person=RHIANNON,
+            scanner=dx,
+        ),
+        # IDs: CHI numbers, leading zeros, file names, code values, serials.
+        _leak(
+            "leak-id-chi-patient-id-dashed",
+            (_EILIDH_CHI_DASHED,),
+            StudyDescription=f"CT CHEST CHI {_EILIDH_CHI_DASHED}",
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-id-chi-not-in-header-spaced",
+            (_ALASDAIR_CHI,),
+            RequestedProcedureDescription=(f"CT CHEST CHI {_ALASDAIR_CHI[:6]} {_ALASDAIR_CHI[6:]}"),
+            person=ALASDAIR,
+        ),
+        _leak(
+            "leak-id-numeric-id-without-leading-zeros",
+            ("412873",),
+            RequestedProcedureDescription="CT CHEST hosp no 412873",
+            person=MAIRI,
+        ),
+        _leak(
+            "leak-id-in-underscored-file-name",
+            ("GR0388214",),
+            DerivationDescription="from image_GR0388214.jpg",
+            person=ALASDAIR,
+        ),
+        _leak(
+            "leak-id-accession-inside-code-value",
+            ("GRI-20A00417", "20A00417"),  # also without its letter prefix, as RX1234567 is
+            _procedure("CT CHEST", "GRI-20A00417/1", "99RIS"),
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-id-nhs-number-colon-glued-underscored",
+            (_RED_NHS,),
+            AcquisitionDeviceProcessingDescription=f"NHS:{_RED_NHS}_CHEST",
+            person=FFION,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-id-device-serial-in-detector-description",
+            ("SN771204",),
+            DeviceSerialNumber="SN771204",
+            DetectorDescription="CXDI-710C s/n SN771204",
+            person=HALVARD,
+            scanner=dx,
+        ),
+        # Patterns: telephone formats, lower-case postcodes, a .scot address, a bare URL.
+        _leak(
+            "leak-pattern-phone-with-extension-in-detector-description",
+            ("0141 496 0190",),
+            DetectorDescription="CXDI-710C\r\nService desk 0141 496 0190 ext 2214",
+            person=ISLA,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-pattern-phone-international-with-trunk-zero",
+            ("+44 (0)131 496 0815",),
+            RequestedProcedureDescription="CT CHEST call +44 (0)131 496 0815",
+            person=MAIRI,
+        ),
+        _leak(
+            "leak-pattern-postcode-lower-case-header",
+            ("tv31 4zq",),
+            SeriesDescription="LUNG home tv31 4zq",
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-pattern-email-scot-domain",
+            ("radiology.gri@nhs.scot",),
+            RequestedProcedureDescription="CT CHEST report to radiology.gri@nhs.scot",
+            person=ALASDAIR,
+        ),
+        _leak(
+            "leak-pattern-url-without-scheme",
+            ("www.glenvarloch-ri.scot.nhs.uk", "glenvarloch-ri"),
+            DerivationDescription="see www.glenvarloch-ri.scot.nhs.uk/pacs",
+            person=MAIRI,
+        ),
+        # Places: a GP practice, a ward, and the hospitals by other words and initials.
+        _leak(
+            "leak-address-gp-practice-from-referring-physician-address",
+            ("Larchmont Surgery", "Cobble Yard", "TV31 2PL"),
+            ReferringPhysicianAddress="Larchmont Surgery^5 Cobble Yard^Dunmorlie^TV31 2PL",
+            RequestedProcedureDescription="CT CHEST GP referral Larchmont Surgery",
+            person=EILIDH,
+        ),
+        _leak(
+            "leak-institution-abbreviated-words",
+            ("Marrowfield",),
+            StudyDescription="CT CHEST Univ. Hosp. Marrowfield",
+            person=SOLVEIG,
+        ),
+        _leak(
+            "leak-institution-initials-in-code-value",
+            ("UHM",),
+            _procedure("CT CHEST", "UHM-CTCH"),
+            person=HALVARD,
+        ),
+        _leak(
+            "leak-institution-ward-in-requesting-service",
+            ("Harebell",),
+            RequestingService="Harebell Ward 4",
+            person=JORG,
+        ),
+        _leak(
+            "leak-institution-welsh-name-in-english-form",
+            ("Tawelwch",),
+            StudyDescription="XR CHEST Tawelwch Hospital",
+            person=FFION,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-institution-initials-in-performed-protocol",
+            ("GRI",),
+            _codes("PerformedProtocolCodeSequence", _code("CTCHHR", "99LOCAL", "GRI CT CHEST HR")),
+            person=ALASDAIR,
+        ),
+    ]
+
+
+def _red_person(index: int, family: str, given: str, sex: str = "F", **changes: Any) -> Identity:
+    """A red-team clean file's own made-up patient at Marrowfield; IDs derived from `index`."""
+    person = _at(
+        _MARROWFIELD,
+        family=family,
+        given=given,
+        sex=sex,
+        patient_id=f"MH{6200000 + index * 917:07d}",
+        birth_date=f"19{35 + index * 3 % 60:02d}{1 + index * 5 % 12:02d}{1 + index * 11 % 28:02d}",
+        nhs_number=fake_nhs_number(700000 + index * 53),
+        address=f"{index + 3} Cooper's Wynd^Marrowfield^TV6{index % 10} {index % 9}HX",
+        telephone=f"0113 496 {500 + index:04d}",
+        accession=f"UHM{30000000 + index * 4111}",
+        study_date=f"2020{5 + index % 4:02d}{2 + index % 26:02d}",
+    )
+    return replace(person, **changes)
+
+
+_SOP_CLASS_TEXT = "JPEG 2000 (1.2.840.10008.1.2.4.90) of CT Image Storage 1.2.840.10008.5.1.4.1.1.2"
+
+
+def _nhs_shaped_decimals(ds: Dataset) -> None:
+    """330 mm on 512 pixels, written to ten decimals: 6445312500 and 6093750000 pass the NHS
+    number check (mod 11) but are fractions of millimetres."""
+    ds.ReconstructionDiameter = "330.0"
+    ds.PixelSpacing = ["0.6445312500", "0.6445312500"]
+    ds.ImagePositionPatient = ["-199.6093750000", "-199.6093750000", "-1.25"]
+
+
+def _snomed_codes(ds: Dataset) -> None:
+    suspected = _code("1240761000000102", "SCT", "Suspected disease caused by SARS-CoV-2")
+    ds.ReasonForRequestedProcedureCodeSequence = _items(suspected)
+    ds.ProcedureCodeSequence = _items(_code("169069000", "SCT", "CT of chest"))
+
+
+def _red_team_cleans() -> list[_Clean]:
+    ct, mr, dx = SIEMENS_CT, SIEMENS_MR, CANON_DX
+    return [
+        _Clean(
+            "clean-technical-siemens-protocol-tokens",
+            _red_person(1, "FAIRCLOUGH", "ROWENA"),
+            ct,
+            _set(
+                ProtocolName="CHEST_HR_1.0_B60f",
+                SeriesDescription="LUNG 1.25mm B70f",
+                ConvolutionKernel="B70f",
+            ),
+        ),
+        _Clean(
+            "clean-technical-contrast-and-dose-text",
+            _red_person(2, "HEATHCOTE", "LEOPOLD", "M"),
+            ct,
+            _set(
+                StudyID="350",
+                StudyDescription="CT PULMONARY ANGIOGRAM",
+                SeriesDescription="CTPA DLP 250 mGy*cm CTDIvol 5.2",
+                ContrastBolusAgent="OMNIPAQUE 350",
+                ContrastBolusRoute="IV",
+                ContrastBolusVolume="60",
+            ),
+        ),
+        _Clean(
+            "clean-technical-mr-underscored-sequence-names",
+            _red_person(3, "PILKINGTON", "ODETTE"),
+            mr,
+            _set(
+                SeriesDescription="T2_TSE_TRA",
+                ProtocolName="T2_TSE_TRA_P2_BH",
+                SequenceName="*tse2d1_11",
+                ReceiveCoilName="Body_18",
+            ),
+        ),
+        _Clean(
+            "clean-uid-sop-class-and-transfer-syntax-in-text",
+            _red_person(4, "WAINWRIGHT", "CASPIAN", "M"),
+            ct,
+            _set(DerivationDescription=_SOP_CLASS_TEXT),
+        ),
+        _Clean(  # a judgement: the calibration date is the device's, not the patient's
+            "clean-date-software-build-equals-calibration-date",
+            _red_person(5, "HALLIWELL", "MARIGOLD"),
+            ct,
+            _set(
+                DateOfLastCalibration="20190501",
+                SoftwareVersions=["syngo CT VA48A", "build 2019-05-01"],
+            ),
+        ),
+        _Clean(
+            "clean-date-software-build-date",
+            _red_person(6, "ROOKWOOD", "AMBROSE", "M"),
+            ct,
+            _set(SoftwareVersions=["syngo CT VA48A", "SOMARIS/7 2019-05-01"]),
+        ),
+        _Clean(
+            "clean-number-nhs-shaped-decimals-in-ds",
+            _red_person(7, "TREMAYNE", "OCTAVIA"),
+            ct,
+            _nhs_shaped_decimals,
+        ),
+        _Clean(
+            "clean-code-snomed-concept-ids",
+            _red_person(8, "LANGRIDGE", "FERGUS", "M"),
+            ct,
+            _snomed_codes,
+        ),
+        _Clean(
+            "clean-name-edge-equals-model-word",
+            _red_person(9, "EDGE", "MARTIN", "M"),
+            ct,
+            not_planted=("EDGE",),
+        ),
+        _Clean(
+            "clean-name-welsh-ap-equals-view-position",
+            _at(
+                _TAWELWCH,
+                family="AP IFAN",
+                given="CERYS",
+                patient_id="YC4493350",
+                birth_date="19740821",
+                nhs_number=fake_nhs_number(740821),
+                address="22 Lon Glyndwr^Llanwennol^TV44 3RG",
+                telephone="029 2018 0516",
+                accession="YCT5513760",
+                study_date="20200529",
+            ),
+            dx,
+            _set(StudyDescription="CHEST AP MOBILE", SeriesDescription="AP", ViewPosition="AP"),
+        ),
+        _Clean(
+            "clean-name-low-equals-protocol-word",
+            _red_person(10, "LOW", "FIONA"),
+            ct,
+            _set(SeriesDescription="LOW DOSE CHEST", ProtocolName="LOW DOSE CHEST"),
+            not_planted=("LOW",),
+        ),
+        _Clean(
+            "clean-institution-chest-hospital-with-chest-body-part",
+            _red_person(
+                11,
+                "ASHCROFT",
+                "PHILIPPA",
+                institution="Kestrel Moor Chest Hospital",
+                department="Chest Clinic",
+            ),
+            dx,
+            _set(StudyDescription="XR CHEST", SeriesDescription="CHEST PA"),
+        ),
+        _Clean(
+            "clean-institution-initials-inside-technical-word",
+            _at(
+                _GLENVARLOCH,
+                family="SINCLAIR",
+                given="MHAIRI",
+                patient_id="GR0735518",
+                birth_date="19810130",
+                address="4 Bothy Lane^Kinlochard^TV33 8UA",
+                telephone="0141 496 0322",
+                accession="GRI20A02517",
+                study_date="20200601",
+            ),
+            dx,
+            _set(
+                SeriesDescription="CHEST PA GRID",
+                AcquisitionDeviceProcessingDescription="GRID SUPPRESSION",
+            ),
+        ),
+        _Clean(
+            "clean-text-age-statement",
+            _red_person(12, "GOODHEART", "EUGENIA"),
+            ct,
+            _set(StudyDescription="CT CHEST ?COVID aged 49 F", SeriesDescription="LUNG 1.0"),
+        ),
+        _Clean(
+            "clean-text-software-name-with-dot",
+            _red_person(13, "NORTHCOTT", "BARTHOLOMEW", "M"),
+            ct,
+            _set(
+                SoftwareVersions=["syngo CT VA48A", "syngo.via VB40A"],
+                DerivationDescription="MPR reconstructed in syngo.via VB40A",
+            ),
+        ),
+    ]
+
+
+def red_team_cases() -> list[CorpusFile]:
+    """The red team's held-out files: leaks and clean bait in classes the corpus did not have."""
+    files = [_build_leak(leak) for leak in _red_team_leaks()]
+    files += [_build_clean(clean) for clean in _red_team_cleans()]
+    return files
 
 
 if __name__ == "__main__":

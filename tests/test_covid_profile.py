@@ -275,3 +275,50 @@ def test_no_planted_identifier_survives_the_covid_profile(
         text = path.read_bytes().decode("utf-8", errors="replace").upper()
         for value in planted:
             assert value.upper() not in text, f"{value!r} left in {path.name}"
+
+
+def test_the_default_profile_keeps_no_device_identity_and_no_risky_free_text(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    """bsti-covid19 2026d.2, as its IG sign-off says: manufacturer and model stay; device UIDs,
+    detector, plate and gantry IDs go; comments and histories go; descriptions stay, cleaned."""
+    dataset = make_instance(patient)
+    dataset.DeviceUID = "1.2.826.0.1.3680043.9.9999.1"
+    dataset.DetectorID = "DET 0042"
+    dataset.PlateID = "PLATE 7"
+    dataset.GantryID = "GANTRY-B"
+    dataset.AdditionalPatientHistory = "seen by Dr Jekyll last week"
+    dataset.PatientComments = "lives alone"
+    dataset.RequestedProcedureDescription = f"CT chest for {patient.name_parts[0]}"
+    export = export_of(tmp_path / "in", dataset)
+    submit(export, tmp_path / "out", Settings(site=SITE))
+    (out,) = cleaned(tmp_path / "out")
+    assert out.Manufacturer == "ACME MEDICAL" and out.ManufacturerModelName == "Imaginex 64"
+    assert out.DeviceUID != dataset.DeviceUID and out.DeviceUID.startswith("2.25.")
+    assert out.DetectorID == "ANONYMISED"
+    for gone in ("PlateID", "GantryID", "AdditionalPatientHistory", "PatientComments"):
+        assert gone not in out
+    assert out.RequestedProcedureDescription == "CT chest for"
+    codes = [item.CodeValue for item in out.DeidentificationMethodCodeSequence]
+    assert "113109" not in codes and "113105" in codes
+
+
+def test_a_kept_code_item_stays_valid_when_its_text_is_cleaned(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    """The hospital's local procedure code: its text is cleaned, and every one of CodeValue,
+    CodingSchemeDesignator and CodeMeaning keeps a value."""
+    dataset = make_instance(patient)
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator = "SNGH", "99SNGH"
+    code.CodeMeaning = "St Nowhere General Hospital"
+    dataset.ProcedureCodeSequence = [code]
+    export = export_of(tmp_path / "in", dataset)
+    submit(export, tmp_path / "out", Settings(site=SITE))
+    (out,) = cleaned(tmp_path / "out")
+    (item,) = out.ProcedureCodeSequence
+    assert (item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning) == (
+        "ANONYMISED",
+        "99LOCAL",
+        "ANONYMISED",
+    )

@@ -65,6 +65,25 @@ def test_truncated_files_are_refused_with_a_reason(
         read_instance(path)
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [b"\x00" * 3, b"\x00" * 1024, b"JUNKJUNKJUNK1234", b"\x00\x00\x00\x00MULLER ZOE"],
+    ids=["3 NULs", "1 KiB of NULs", "stray bytes", "NULs then a name"],
+)
+def test_a_complete_dataset_with_bytes_after_it_is_delivered_without_them(
+    tmp_path: Path, patient: FakePatient, extra: bytes
+) -> None:
+    outputs = []
+    for name, tail in (("plain", b""), ("padded", extra)):
+        path = save(make_instance(patient), tmp_path / name / "src" / "image")
+        path.write_bytes(path.read_bytes() + tail)
+        summary = submit(path.parent, tmp_path / name / "out", Settings(profile="ps315-basic"))
+        assert summary.written == 1, summary.failed
+        (output,) = (tmp_path / name / "out").rglob("*.dcm")
+        outputs.append(output.read_bytes())
+    assert outputs[0] == outputs[1]  # the stray bytes are never copied
+
+
 def test_dicomdir_is_skipped_not_failed(tmp_path: Path, patient: FakePatient) -> None:
     write_dicomdir(tmp_path / "INDEX", patient)
     with pytest.raises(NotAnInstanceError, match="DICOMDIR"):

@@ -9,6 +9,7 @@ hold with the original attribute that holds the value and where the cleaned copy
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -61,14 +62,13 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def text_findings(reason: str) -> list[str]:
     """A hold's findings of an identifier in text: residual identifiers (after "residual
     identifier: ") and the patterns (NHS numbers, telephone numbers, ...) whole."""
-    found = residual_findings(reason)
-    held = reason.split(": ", 1)[1] if ": " in reason else reason
+    parts = [re.sub(r"^[0-9a-f]{12}: ", "", part) for part in reason.split("; ")]
     patterns = [
         part
-        for part in held.split("; ")
+        for part in parts
         if not part.startswith(NOT_TEXT_CHECKS) and not part.startswith("residual identifier:")
     ]
-    return found + patterns
+    return residual_findings(reason) + patterns
 
 
 def _is_real(name: str, finding: str) -> bool:

@@ -316,3 +316,44 @@ def test_digits_inside_a_uid_are_no_false_alarm(tmp_path: Path, patient: FakePat
     cleaned.ImageComments = "born 15-04-61"
     found = [str(finding) for finding in verifier.check(written_bytes(tmp_path, cleaned), original)]
     assert found == ["residual identifier: date (PatientBirthDate) at (0020,4000)"]
+
+
+def test_a_release_accepts_a_finding_by_its_path_and_refuses_without_the_source(
+    tmp_path: Path, patient: FakePatient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reviewer may accept what the gate still finds, named by its path (audited); a held
+    instance whose source file is gone cannot be cleaned again, so it is not released."""
+    dataset = make_instance(patient)
+    dataset.SeriesDescription = f"AXIAL for {patient.name_parts[0]}"
+    leaky_engine(monkeypatch)  # the cleaner stays broken for the whole test
+    assert submit_one(tmp_path, dataset).exit_code == 5
+    held_id = run("quarantine", "list").output.split()[0]
+    args = ("quarantine", "release", held_id, "--reason", "judged", "--site", SITE)
+    refused = run(*args)
+    assert refused.exit_code == 5 and "at (0008,103E)" in refused.output
+    assert patient.name_parts[0] not in refused.output
+    partly = run(*args, "--accept-finding", "(0008,103E)")  # the study description has it too
+    assert partly.exit_code == 5 and "at (0008,1030)" in partly.output
+    released = run(*args, "--accept-finding", "(0008,103E)", "--accept-finding", "(0008,1030)")
+    assert released.exit_code == 0, released.output
+    assert "accepted: residual identifier: name (PatientName) at (0008,103E)" in released.output
+
+    second = make_instance(patient, instance=5)
+    second.SeriesDescription = f"AXIAL for {patient.name_parts[0]}"
+    assert submit_one(tmp_path / "two", second).exit_code == 5
+    listing = run("quarantine", "list").output.splitlines()
+    ids = [line.split()[0] for line in listing if not line.startswith(" ")]
+    (second_id,) = [entry for entry in ids if entry != held_id]
+    (tmp_path / "two" / "in" / "image1").unlink()
+    gone = run("quarantine", "release", second_id, "--reason", "x", "--site", SITE)
+    assert gone.exit_code == 2 and "cannot be cleaned again" in gone.output
+
+
+def test_show_and_release_name_an_unknown_id(tmp_path: Path) -> None:
+    for command in (("show", "nosuchid"), ("release", "nosuchid", "--reason", "x")):
+        result = (
+            run("quarantine", *command, "--site", SITE)
+            if command[0] == "release"
+            else run("quarantine", *command)
+        )
+        assert result.exit_code == 2 and "no quarantined instance with ID nosuchid" in result.output

@@ -70,6 +70,7 @@ _GENERIC = (
 )
 _NHS_KIND = _GENERIC[0][0]
 _MEANINGFUL = re.compile(r"[^\W_]")
+_SEPARATORS = re.compile(r"[\s\-./]+")
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,9 @@ def _bounded(pattern: str, first: str, last: str, loose: bool = False) -> str:
     return f"{start}{pattern}{end}"
 
 
-# A pattern, and a literal that every text it matches holds (its longest word).
-Spelling = tuple[str, str]
+# A pattern, a literal that every text it matches holds once separators are gone, and the
+# words it spells.
+Spelling = tuple[str, str, str]
 
 
 def _words(runs: list[str], loose: bool | None = None) -> Iterator[Spelling]:
@@ -149,7 +151,7 @@ def _words(runs: list[str], loose: bool | None = None) -> Iterator[Spelling]:
     if runs:
         loose = len(runs) > 1 if loose is None else loose
         pattern = _bounded(_JOIN.join(map(re.escape, runs)), runs[0][0], runs[-1][-1], loose)
-        yield pattern, max(runs, key=len)
+        yield pattern, max(runs, key=len), " ".join(runs)
 
 
 def _name_patterns(value: str) -> Iterator[Spelling]:
@@ -194,13 +196,18 @@ def _id_patterns(value: str) -> Iterator[Spelling]:
         return
     if all(token.isdigit() for token in tokens) and sum(map(len, tokens)) < MIN_DIGITS:
         return
-    joined = _JOIN.join(map(re.escape, tokens))
-    yield _bounded(joined, tokens[0][0], tokens[-1][-1], len(tokens) > 1), max(tokens, key=len)
+    joined = _JOIN.join(_spaced(token) if token.isdigit() else re.escape(token) for token in tokens)
+    bounded = _bounded(joined, tokens[0][0], tokens[-1][-1], len(tokens) > 1)
+    yield bounded, max(tokens, key=len), " ".join(tokens)
     digits = "".join(token for token in tokens if token.isdigit())  # CT20-0457 as 200457
     for token in {digits, *tokens}:
         if token.isdigit() and len(token) >= MIN_DIGITS:  # any prefix, any separators inside
-            spaced = r"[\s\-./]?".join(token)
-            yield rf"(?<![0-9]){spaced}(?![0-9])", token[:3]
+            yield rf"(?<![0-9]){_spaced(token)}(?![0-9])", token, token
+
+
+def _spaced(digits: str) -> str:
+    """Digits with a separator allowed between any two (ACC99887766 as ACC-9988-7766)."""
+    return r"[\s\-./]?".join(digits)
 
 
 def _address_patterns(value: str) -> Iterator[Spelling]:
@@ -235,7 +242,7 @@ def _place_patterns(value: str) -> Iterator[Spelling]:
     significant = [word for word in words if word not in ("THE", "OF", "AND", "FOR")]
     for initials in {"".join(w[0] for w in significant), "".join(w[0] for w in significant[1:])}:
         if len(initials) >= MIN_WORD:
-            yield rf"(?<![A-Z]){initials}(?![A-Z])", initials
+            yield rf"(?<![A-Z]){initials}(?![A-Z])", initials, initials
 
 
 def date_pattern(day: date) -> str:
@@ -291,13 +298,14 @@ class Finder:
         groups, triggers = _groups(original, sought)
         self.kinds = [kind for kind, _ in groups]
         self._matcher = _compiled(tuple(pattern for _, pattern in groups)) if groups else None
-        self._trigger = _literals(tuple(sorted(triggers, key=len, reverse=True)))
+        self._trigger = _literals(tuple(sorted(triggers, key=lambda t: (-len(t), t))))
 
     def find(self, text: str) -> list[Hit]:
         """Every identifier in `text`, as spans of `text`."""
         folded, index = fold(text)
         hits: list[Hit] = []
-        if self._matcher is not None and self._trigger.search(folded):
+        # every match holds one of the literals once separators are gone (9988-7766)
+        if self._matcher is not None and self._trigger.search(_SEPARATORS.sub("", folded)):
             hits += _hits(self._matcher, self.kinds, folded, index)
         for kind, matcher, trigger in _GENERIC_MATCHERS:
             if any(character in folded for character in trigger):
@@ -348,9 +356,10 @@ def _groups(
     triggers = {f"{day.year % 100:02d}" for day in dates}  # in every spelling of a date
 
     def add(kind: str, source: str, spellings: Iterable[Spelling]) -> None:
-        kept = {(p, literal) for p, literal in spellings if not _is_technical(p, technical)}
+        kept = {(p, literal) for p, literal, words in spellings if words not in technical}
         if kept:
-            patterns = sorted({p for p, _ in kept}, key=len, reverse=True)
+            # longest first, then by text: the same header always gives the same regex
+            patterns = sorted({p for p, _ in kept}, key=lambda p: (-len(p), p))
             groups.append((f"{kind} ({source})", "|".join(patterns)))
             triggers.update(literal for _, literal in kept)
 
@@ -375,12 +384,6 @@ def _groups(
     if date_alternatives:
         groups.append((Kind.DATE.value, date_alternatives))
     return groups, frozenset(triggers)
-
-
-def _is_technical(pattern: str, technical: set[str]) -> bool:
-    """A bounded single word that equals a technical value of the header."""
-    word = re.fullmatch(r"\(\?<!\[A-Z0-9_\]\)([A-Z0-9]+)\(\?!\[A-Z0-9_\]\)", pattern)
-    return word is not None and word[1] in technical
 
 
 def _sought(original: OriginalIdentifiers, kind: Kind, sought: Sought) -> list[tuple[str, str]]:
@@ -408,4 +411,4 @@ def _tidy(text: str) -> str:
     text = re.sub(r"\s+([,.;:)])", r"\1", text)
     text = re.sub(r"([(])\s+", r"\1", text)
     text = re.sub(r"([,;:\-])(?:\s*[,;:\-])+", r"\1", text)
-    return text.strip(" ,;:-/^")
+    return text.strip(" ,;:-/^_")
