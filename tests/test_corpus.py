@@ -122,7 +122,7 @@ def test_the_gate_alone_lets_no_leak_out(
     file that would leak. This is what makes it a second opinion and not the same code twice."""
     from bsti_submit.deidentify import _Run
 
-    monkeypatch.setattr(_Run, "_clean_text", lambda self, text: text)
+    monkeypatch.setattr(_Run, "_clean_text", lambda self, text, technical=False: text)
     monkeypatch.setattr(_Run, "_identifies", lambda self, value: False)
     run = run_corpus(corpus, tmp_path, "bsti-covid19")
     leaks = [line for line in failures(run) if "LEAKED" in line]

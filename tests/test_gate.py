@@ -200,7 +200,7 @@ def leaky_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection: an engine whose text cleaning misses everything, as a bug would."""
     from bsti_submit.deidentify import _Run
 
-    monkeypatch.setattr(_Run, "_clean_text", lambda self, text: text)
+    monkeypatch.setattr(_Run, "_clean_text", lambda self, text, technical=False: text)
 
 
 def test_what_the_cleaner_misses_the_gate_holds_and_show_names(

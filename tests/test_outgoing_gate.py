@@ -194,7 +194,7 @@ def technical_lookalikes() -> Dataset:
     dataset.SeriesNumber = 20200324
     dataset.PatientBirthDate = "19000101"
     dataset.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
-    dataset.add_new(0x00080102, "SH", "SIEMENS_RIS")
+    dataset.add_new(0x00080102, "SH", "ACME_RIS")  # `_` joins a technical token: no name RIS
     dataset.ReferencedImageSequence[0].ReferencedSOPClassUID = "1.3.12.2.1107.5.9.1"
     return dataset
 
@@ -205,7 +205,8 @@ def test_technical_values_and_the_tools_own_are_no_findings(tmp_path: Path, prof
     assert verifier.check(written, original) == []
     data = written.read_bytes()
     assert b"Retain Patient Characteristics" in data or profile == "ps315-basic"
-    assert b"SIEMENS_RIS" in data and b"1.3.12.2.1107.5.9.1" in data
+    assert b"ACME_RIS" in data and b"1.3.12.2.1107.5.9.1" in data
+    assert pydicom.dcmread(written).Manufacturer == "SIEMENS"  # the institution's name too
 
 
 def test_a_deflated_body_that_does_not_inflate_is_held(tmp_path: Path) -> None:

@@ -219,7 +219,7 @@ class _Run:
                     self.walk(item, f"{prefix}{tag_text(tag)}[{index}].", encodings)
             elif rule is not None and action is not Action.KEEP:
                 self._apply(dataset, tag, rule, prefix, encodings)
-            elif tag not in TECHNICAL_TAGS and tag not in PIXEL_TAGS:
+            elif tag not in PIXEL_TAGS:
                 self._scrub(dataset, tag, vr, prefix, encodings)
         for tag in creators:  # a creator stays while its block keeps an element
             rule = self.profile.rule_for(tag)
@@ -238,7 +238,8 @@ class _Run:
         vr = vr_of(dataset, tag)
         old = stored_text(dataset, tag, vr, encodings)
         action = rule.action
-        value = None if action is Action.REMOVE else self._new_value(rule, vr, old)
+        readable = self._readable(dataset, tag, old) if action is Action.CLEAN else old
+        value = None if action is Action.REMOVE else self._new_value(rule, vr, readable)
         if value is _REMOVE:
             action = Action.REMOVE
         if action is Action.REMOVE:
@@ -276,12 +277,13 @@ class _Run:
             return _REMOVE  # nothing to clean it with: fail safe
         return self._clean_text(old) or None
 
-    def _clean_text(self, text: str) -> str:
-        """Text without any identifier the finder knows, nor an original instance UID."""
+    def _clean_text(self, text: str, technical: bool = False) -> str:
+        """Text without any identifier the finder knows, nor an original instance UID;
+        `technical` for the value of a technical attribute (see `Finder`)."""
         for uid in self.uids:
             if uid in text:
                 text = text.replace(uid, " ")
-        return self.finder.clean(text)
+        return self.finder.clean(text, technical)
 
     def _scrub(
         self, dataset: Dataset, tag: int, vr: str, prefix: str, encodings: Encodings
@@ -290,8 +292,9 @@ class _Run:
         cleaned (a code item keeps a value), other values holding an identifier are removed."""
         if vr in SEARCHED_VRS:
             old = stored_text(dataset, tag, vr, encodings)
-            values = [old] if vr in _SINGLE_VALUED_VRS else old.split("\\")
-            new = "\\".join(self._clean_text(value) for value in values)
+            text, technical = self._readable(dataset, tag, old), tag in TECHNICAL_TAGS
+            values = [text] if vr in _SINGLE_VALUED_VRS else text.split("\\")
+            new = "\\".join(self._clean_text(value, technical) for value in values)
             if new == old:
                 return
             if tag in _CODE_ITEM_FALLBACK and not (
@@ -309,17 +312,25 @@ class _Run:
             return
         self.changes.append(Change(prefix + tag_text(tag), keyword_of(tag), vr, SCRUB, old, new))
 
+    def _readable(self, dataset: Dataset, tag: int, declared: str) -> str:
+        """A text value as read in its declared character set or, when it was stored in
+        another (UTF-8 bytes in a Latin-1 file) and only read that way holds an identifier,
+        as read that way: that is the text to clean."""
+        stored = dataset.get_item(tag, keep_deferred=True).value
+        if not isinstance(stored, bytes) or stored.isascii() or self._holds_identifier(declared):
+            return declared
+        for codec in _CODECS:
+            text = _decoded(stored, codec).rstrip(" \x00")
+            if text != declared and self._holds_identifier(text):
+                return text
+        return declared
+
     def _identifies(self, value: bytes) -> bool:
         """Whether bytes hold an identifier as text in any common encoding."""
-        for codec in ("latin-1", "utf-16-le", "utf-16-be"):
-            text = (
-                value[: len(value) & ~1].decode(codec, "replace")
-                if "16" in codec
-                else value.decode(codec)
-            )
-            if any(uid in text for uid in self.uids) or self.finder.find(text):
-                return True
-        return False
+        return any(self._holds_identifier(_decoded(value, codec)) for codec in _CODECS)
+
+    def _holds_identifier(self, text: str) -> bool:
+        return any(uid in text for uid in self.uids) or bool(self.finder.find(text))
 
     def _dummy(self, vr: str, old: str) -> Any:
         if vr == "UI":  # a UID rule, or a dummy UID: a keyed UID, consistent everywhere
@@ -354,6 +365,14 @@ class _Run:
                 return None
             return dates.age_string(self.birth_date, self.study_date)
         return value
+
+
+_CODECS = ("latin-1", "utf-8", "utf-16-le", "utf-16-be")
+
+
+def _decoded(value: bytes, codec: str) -> str:
+    """Bytes as text in one codec, whatever they hold (UTF-16 reads an even number)."""
+    return (value[: len(value) & ~1] if "16" in codec else value).decode(codec, "replace")
 
 
 def _is_private_creator(tag: int) -> bool:

@@ -24,25 +24,13 @@ from .identifiers import (
     GENERIC_PLACE_WORDS,
     MIN_DIGITS,
     MIN_WORD,
+    MONTH_WORDS,
     Kind,
     OriginalIdentifiers,
     is_nhs_number,
+    name_forms,
 )
 
-_MONTHS = (
-    "JANUARY",
-    "FEBRUARY",
-    "MARCH",
-    "APRIL",
-    "MAY",
-    "JUNE",
-    "JULY",
-    "AUGUST",
-    "SEPTEMBER",
-    "OCTOBER",
-    "NOVEMBER",
-    "DECEMBER",
-)
 # Between the parts of one identifier: nothing, or a few separators.
 _JOIN = r"[\s'`\-.,^_/:;()]{0,3}"
 _DATE_SEP = r"[\s./\-]{1,2}"
@@ -71,6 +59,7 @@ _GENERIC = (
 _NHS_KIND = _GENERIC[0][0]
 _MEANINGFUL = re.compile(r"[^\W_]")
 _SEPARATORS = re.compile(r"[\s\-./]+")
+_MAX_CLEANING_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -132,12 +121,19 @@ def _letters(run: str) -> int:
 def _bounded(pattern: str, first: str, last: str, loose: bool = False) -> str:
     """A word-bounded pattern: letters, digits and `_` may not touch it, as `_` joins a
     technical token (SIEMENS_RIS holds no name RIS); `loose` lets `_` touch it, for what is
-    specific enough to be no technical word (a whole name: MULLER_ZOE_LUNG). Non-Latin
-    scripts, written without spaces, are not bounded."""
-    letters = "A-Z0-9" if loose else "A-Z0-9_"
-    start = rf"(?<![{letters}])" if first.isascii() else ""
-    end = rf"(?![{letters}])" if last.isascii() else ""
+    specific enough to be no technical word (a whole name, MULLER_ZOE_LUNG; a word of four
+    letters or more, CHEST_BANNERMAN_LDCT). Non-Latin scripts, written without spaces, are not
+    bounded."""
+    underscore = "" if loose else "_"
+    start = rf"(?<![{_edge(first)}{underscore}])" if first.isascii() else ""
+    end = rf"(?![{_edge(last)}{underscore}])" if last.isascii() else ""
     return f"{start}{pattern}{end}"
+
+
+def _edge(character: str) -> str:
+    """What may not touch a spelling at an edge: a letter beside a letter, a digit beside a
+    digit (a name glued to a date, MACLEOD07031958, is still the name)."""
+    return "0-9" if character.isdigit() else "A-Z"
 
 
 # A pattern, a literal that every text it matches holds once separators are gone, and the
@@ -149,7 +145,7 @@ def _words(runs: list[str], loose: bool | None = None) -> Iterator[Spelling]:
     """A bounded pattern for a sequence of words, any few separators between them; loosely
     bounded (see `_bounded`) when there are several words, unless told."""
     if runs:
-        loose = len(runs) > 1 if loose is None else loose
+        loose = (len(runs) > 1 or len(runs[0]) > MIN_WORD) if loose is None else loose
         pattern = _bounded(_JOIN.join(map(re.escape, runs)), runs[0][0], runs[-1][-1], loose)
         yield pattern, max(runs, key=len), " ".join(runs)
 
@@ -161,6 +157,9 @@ def _name_patterns(value: str) -> Iterator[Spelling]:
     for group in value.split("="):
         for spelling in {group, _transliterated(group)}:
             parts = [_runs(part) for part in spelling.split("^")[:3]]
+            for part in spelling.split("^")[:3]:
+                for form in name_forms(" ".join(_runs(part))):
+                    yield from _words(form.split())
             for runs in parts:
                 if sum(map(len, runs)) >= MIN_WORD:
                     yield from _words(runs)
@@ -200,7 +199,7 @@ def _id_patterns(value: str) -> Iterator[Spelling]:
     bounded = _bounded(joined, tokens[0][0], tokens[-1][-1], len(tokens) > 1)
     yield bounded, max(tokens, key=len), " ".join(tokens)
     digits = "".join(token for token in tokens if token.isdigit())  # CT20-0457 as 200457
-    for token in {digits, *tokens}:
+    for token in {digits, digits.lstrip("0"), *tokens}:  # 00412873 written as 412873 too
         if token.isdigit() and len(token) >= MIN_DIGITS:  # any prefix, any separators inside
             yield rf"(?<![0-9]){_spaced(token)}(?![0-9])", token, token
 
@@ -252,8 +251,9 @@ def date_pattern(day: date) -> str:
     m = f"0?{day.month}" if day.month < 10 else str(day.month)
     year, short = str(day.year), f"{day.year % 100:02d}"
     y = f"(?:{year}|{short})"
-    name = _MONTHS[day.month - 1]
-    month_name = f"(?:{name[:3]}(?:{name[3:]})?{'|SEPT' if day.month == 9 else ''})"
+    names = sorted(MONTH_WORDS[day.month - 1], key=len, reverse=True)
+    month_name = rf"(?<![A-Z])(?:{'|'.join(names)})(?![A-Z])"
+    y = f"'?{y}"  # 7 Mar '58
     ordinal = r"(?:ST|ND|RD|TH)?"
     named_sep = r"[\s.\-,/]{0,3}"
     compact = (
@@ -286,7 +286,11 @@ _GENERIC_MATCHERS = tuple(
 class Finder:
     """Everything that identifies in one header, as one matcher; `clean` removes it. A value
     is only searched when it holds a literal that every match holds (the regex costs far more
-    than that test), and for the patterns when it holds a digit, `@` or a URL's `/`."""
+    than that test), and for the patterns when it holds a digit, `@` or a URL's `/`.
+
+    In a technical attribute (Manufacturer, model, software versions, kernel), a spelling
+    equal to one of the header's technical values is no identifier: a second matcher, without
+    those spellings, reads them."""
 
     def __init__(
         self,
@@ -295,18 +299,16 @@ class Finder:
         local_id: re.Pattern[str] | None = None,
     ) -> None:
         self.local_id = local_id
-        groups, triggers = _groups(original, sought)
-        self.kinds = [kind for kind, _ in groups]
-        self._matcher = _compiled(tuple(pattern for _, pattern in groups)) if groups else None
-        self._trigger = _literals(tuple(sorted(triggers, key=lambda t: (-len(t), t))))
+        self._matchers = {
+            technical: _Matcher(*_groups(original, sought, technical))
+            for technical in (False, True)
+        }
 
-    def find(self, text: str) -> list[Hit]:
-        """Every identifier in `text`, as spans of `text`."""
+    def find(self, text: str, technical: bool = False) -> list[Hit]:
+        """Every identifier in `text`, as spans of `text`; `technical` for the value of a
+        technical attribute."""
         folded, index = fold(text)
-        hits: list[Hit] = []
-        # every match holds one of the literals once separators are gone (9988-7766)
-        if self._matcher is not None and self._trigger.search(_SEPARATORS.sub("", folded)):
-            hits += _hits(self._matcher, self.kinds, folded, index)
+        hits = self._matchers[technical].hits(folded, index)
         for kind, matcher, trigger in _GENERIC_MATCHERS:
             if any(character in folded for character in trigger):
                 hits += _hits(matcher, [kind], folded, index)
@@ -314,19 +316,37 @@ class Finder:
             hits += [Hit("hospital number", *m.span()) for m in self.local_id.finditer(text)]
         return hits
 
-    def clean(self, text: str) -> str:
-        """`text` without any identifier, tidied; '' when nothing meaningful is left."""
-        hits = self.find(text)
-        if not hits:
-            return text
-        pieces, position = [], 0
-        for hit in sorted(hits, key=lambda hit: hit.start):
-            if hit.start >= position:
-                pieces.append(text[position : hit.start])
-            position = max(position, hit.end)
-        pieces.append(text[position:])
-        cleaned = _tidy(" ".join(pieces))
-        return cleaned if _MEANINGFUL.search(cleaned) else ""
+    def clean(self, text: str, technical: bool = False) -> str:
+        """`text` without any identifier, tidied; '' when nothing meaningful is left. Cleaned
+        again while that removes more: taking one identifier out can leave another standing
+        alone (SIEMENS_RIS without SIEMENS is RIS)."""
+        for _ in range(_MAX_CLEANING_PASSES):
+            hits = self.find(text, technical)
+            if not hits:
+                break
+            pieces, position = [], 0
+            for hit in sorted(hits, key=lambda hit: hit.start):
+                if hit.start >= position:
+                    pieces.append(text[position : hit.start])
+                position = max(position, hit.end)
+            pieces.append(text[position:])
+            text = _tidy(" ".join(pieces))
+        return text if _MEANINGFUL.search(text) else ""
+
+
+class _Matcher:
+    """One compiled alternation of spellings, with the literals that gate it."""
+
+    def __init__(self, groups: list[tuple[str, str]], triggers: frozenset[str]) -> None:
+        self.kinds = [kind for kind, _ in groups]
+        self.regex = _compiled(tuple(pattern for _, pattern in groups)) if groups else None
+        self.trigger = _literals(tuple(sorted(triggers, key=lambda t: (-len(t), t))))
+
+    def hits(self, folded: str, index: list[int] | None) -> list[Hit]:
+        # every match holds one of the literals once separators are gone (9988-7766)
+        if self.regex is None or not self.trigger.search(_SEPARATORS.sub("", folded)):
+            return []
+        return list(_hits(self.regex, self.kinds, folded, index))
 
 
 def _hits(
@@ -343,13 +363,16 @@ def _hits(
 
 
 def _groups(
-    original: OriginalIdentifiers, sought: Sought
+    original: OriginalIdentifiers, sought: Sought, technical_exempt: bool
 ) -> tuple[list[tuple[str, str]], frozenset[str]]:
     """(kind, pattern) pairs, most specific first (a regex alternation takes the first that
-    matches at a position, so names with dates come before dates, whole names before parts),
-    and the literals of which every match holds one."""
-    technical = {fold(value)[0].strip() for value in original.technical}
-    technical |= {word for value in technical for word in _TOKEN.findall(value)}
+    matches at a position: names with dates before dates, IDs before the initials of a place
+    they start with, whole names before their parts), and the literals of which every match
+    holds one. With `technical_exempt`, spellings equal to a technical value are left out."""
+    technical: set[str] = set()
+    if technical_exempt:
+        technical = {fold(value)[0].strip() for value in original.technical}
+        technical |= {word for value in technical for word in _TOKEN.findall(value)}
     dates = sorted(day for day, sources in original.dates.items() if sought(sources))
     date_alternatives = "|".join(date_pattern(day) for day in dates)
     groups: list[tuple[str, str]] = []
@@ -372,13 +395,11 @@ def _groups(
             rf"|(?:{date_alternatives}){_JOIN}(?:{either})(?![A-Z0-9])"
         )
         groups.append(("name (initials with a date)", combined))
+    for value, source in _sought(original, Kind.ID, sought):
+        add(Kind.ID, source, _id_patterns(value))
     for value, source in names:
         add(Kind.NAME, source, _name_patterns(value))
-    for kind, spellings in (
-        (Kind.PLACE, _place_patterns),
-        (Kind.ADDRESS, _address_patterns),
-        (Kind.ID, _id_patterns),
-    ):
+    for kind, spellings in ((Kind.ADDRESS, _address_patterns), (Kind.PLACE, _place_patterns)):
         for value, source in _sought(original, kind, sought):
             add(kind, source, spellings(value))
     if date_alternatives:

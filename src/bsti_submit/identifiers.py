@@ -88,8 +88,9 @@ INSTANCE_UID_TAGS = frozenset(
     for row in load_table()
     if row.basic == "U" and "x" not in row.tag
 ) | _tags("MediaStorageSOPInstanceUID")
-# Kept values that describe the machine or the image, not the patient: never searched, and a
-# word equal to one of them is no identifier of this header.
+# Kept values that name the machine or describe the image. A word equal to one of them is no
+# identifier *in them* (an institution "TOSHIBA" in a Manufacturer "TOSHIBA_MEC"); elsewhere it
+# is sought like any other. The coded ones (CS) are never searched at all.
 TECHNICAL_TAGS = _tags(
     "Manufacturer",
     "ManufacturerModelName",
@@ -98,28 +99,6 @@ TECHNICAL_TAGS = _tags(
     "Modality",
     "BodyPartExamined",
     "ImageType",
-    "PhotometricInterpretation",
-    "ScanningSequence",
-    "SequenceVariant",
-    "ScanOptions",
-    "SequenceName",
-    "TransmitCoilName",
-    "ReceiveCoilName",
-    "FilterType",
-    "ViewPosition",
-    "PatientPosition",
-    "Laterality",
-    "ImageLaterality",
-    "WindowCenterWidthExplanation",
-    "RescaleType",
-    "PixelPresentation",
-    "VolumetricProperties",
-    "AcquisitionContrast",
-    "ContrastBolusRoute",
-    "CodingSchemeVersion",
-    "ContextIdentifier",
-    "MappingResource",
-    "PrivateCreatorReference",
 )
 # Text that may carry an identifier. CS (defined terms), numbers, dates, times and UIDs in
 # their own VRs are the profile's business; binary values are searched as text by the gate.
@@ -149,6 +128,56 @@ GENERIC_PLACE_WORDS = frozenset(
 
 _READ_VRS = frozenset({"PN", "DA", "DT", "UI", "AE"})
 _READ_TAGS = ID_TAGS | PLACE_TAGS | ADDRESS_TAGS | TECHNICAL_TAGS
+
+
+# Each month's names in a date written out: English (and its abbreviations), Welsh, and the
+# Roman numerals of dates such as 07-III-1958.
+MONTH_WORDS = (
+    ("JANUARY", "JAN", "IONAWR", "I"),
+    ("FEBRUARY", "FEB", "CHWEFROR", "II"),
+    ("MARCH", "MAR", "MAWRTH", "III"),
+    ("APRIL", "APR", "EBRILL", "IV"),
+    ("MAY", "MAI", "V"),
+    ("JUNE", "JUN", "MEHEFIN", "VI"),
+    ("JULY", "JUL", "GORFFENNAF", "VII"),
+    ("AUGUST", "AUG", "AWST", "VIII"),
+    ("SEPTEMBER", "SEP", "SEPT", "MEDI", "IX"),
+    ("OCTOBER", "OCT", "HYDREF", "X"),
+    ("NOVEMBER", "NOV", "TACHWEDD", "XI"),
+    ("DECEMBER", "DEC", "RHAGFYR", "XII"),
+)
+# Latin spellings of Cyrillic and Greek letters, for names a header holds only in those
+# scripts (КОВАЛЕНКО is KOVALENKO, ΠΑΠΑΔΟΠΟΥΛΟΣ is PAPADOPOULOS).
+TRANSLITERATION = str.maketrans(
+    {
+        **dict(zip("АБВГДЕЁЗИЙКЛМНОПРСТУФЫЭІҐ", "ABVGDEEZIYKLMNOPRSTUFYEIG", strict=True)),
+        **{"Ж": "ZH", "Х": "KH", "Ц": "TS", "Ч": "CH", "Ш": "SH", "Щ": "SHCH", "Ю": "YU"},
+        **{"Я": "YA", "Ї": "YI", "Є": "YE", "Ъ": "", "Ь": ""},
+        **dict(zip("ΑΒΓΔΕΖΗΙΚΛΜΝΞΟΠΡΣΤΥΦΩ", "AVGDEZIIKLMNXOPRSTYFO", strict=True)),
+        **{"Θ": "TH", "Χ": "CH", "Ψ": "PS", "ς": "S"},
+    }
+)
+# Name prefixes written joined, apart or in their other form (MCDONALD, MC DONALD, MACDONALD).
+NAME_PREFIXES = (("MC", "MAC"), ("AP",), ("FITZ",))
+
+
+def name_forms(component: str) -> set[str]:
+    """One name component (upper case, as folded by a reader) in the forms a writer may use:
+    transliterated into Latin letters, and with a Gaelic prefix joined, apart or swapped."""
+    forms = {component, component.upper().replace("ΟΥ", "OU").translate(TRANSLITERATION)}
+    for form in list(forms):
+        words = form.split()
+        if len(words) == 2 and any(words[0] in prefixes for prefixes in NAME_PREFIXES):
+            forms.add("".join(words))
+            words = ["".join(words)]
+        if len(words) == 1:
+            for prefixes in NAME_PREFIXES:
+                for prefix in prefixes:
+                    rest = words[0][len(prefix) :]
+                    if words[0].startswith(prefix) and len(rest) >= MIN_WORD:
+                        forms |= {f"{other}{rest}" for other in prefixes}
+                        forms |= {f"{other} {rest}" for other in prefixes}
+    return forms
 
 
 def nhs_check_digit(first_nine: str) -> int | None:

@@ -31,32 +31,20 @@ from .identifiers import (
     GENERIC_PLACE_WORDS,
     MIN_DIGITS,
     MIN_WORD,
+    MONTH_WORDS,
     SEARCHED_BINARY_VRS,
     SEARCHED_VRS,
     TECHNICAL_TAGS,
     Kind,
     OriginalIdentifiers,
     is_nhs_number,
+    name_forms,
 )
 from .outgoing import Element, OutgoingError, read_outgoing
 from .profile import Action, Profile
 
 RESIDUAL = "residual identifier"
 STRUCTURE = "structure"
-_MONTH_NAMES = (
-    "JANUARY",
-    "FEBRUARY",
-    "MARCH",
-    "APRIL",
-    "MAY",
-    "JUNE",
-    "JULY",
-    "AUGUST",
-    "SEPTEMBER",
-    "OCTOBER",
-    "NOVEMBER",
-    "DECEMBER",
-)
 # Attributes the tool itself writes into every instance: not searched.
 _TOOL_TAGS = frozenset({0x00020013, 0x00120062, 0x00120063, 0x00120064, 0x00280303})
 _LETTERS_FOLDED = str.maketrans({"Ø": "O", "Æ": "AE", "Œ": "OE", "Ł": "L", "Đ": "D", "Þ": "TH"})
@@ -116,8 +104,8 @@ class Verifier:
         self.uids_kept = "retain-uids" in profile.options
         pseudonyms = {tag for tag, rule in profile.exact.items() if rule.action is Action.PSEUDONYM}
         additions = {addition.tag for addition in profile.additions}
-        self._not_searched = TECHNICAL_TAGS | _TOOL_TAGS | pseudonyms | additions
-        self._spellings: dict[tuple[object, ...], Index] = {}
+        self._not_searched = _TOOL_TAGS | pseudonyms | additions
+        self._spellings: dict[tuple[object, ...], tuple[Index, Index]] = {}
 
     def check(self, written: Path, original: OriginalIdentifiers) -> list[Finding]:
         """Every finding for one written instance; an empty list means it may leave."""
@@ -134,9 +122,10 @@ class Verifier:
             if extra.strip(b"\x00"):
                 findings.append(Finding(STRUCTURE, f"bytes in the {name}", name))
                 values += [(name, text) for text in _decodings(extra, ())]
-        index = self._index(original)
+        indexes = self._indexes(original)
         uids = [] if self.uids_kept else self._uids(original)
         for path, text in values:
+            index = indexes[_last_tag(path) in TECHNICAL_TAGS]
             findings += self._residuals(path, text, index, uids)
             findings += self._patterns(path, text)
         findings += self._uid_elements(outgoing.elements, uids)
@@ -145,22 +134,26 @@ class Verifier:
     def _searched(self, elements: list[Element]) -> Iterator[tuple[str, str]]:
         """(path, text) of every value that may carry an identifier, in each decoding."""
         for element in elements:
-            if _top_tag(element.path) in self._not_searched or element.tag in TECHNICAL_TAGS:
+            if _top_tag(element.path) in self._not_searched:
                 continue
             if element.vr in SEARCHED_VRS or element.vr in SEARCHED_BINARY_VRS:
                 for text in _decodings(element.value, element.character_sets):
                     yield element.path, text
 
-    def _index(self, original: OriginalIdentifiers) -> Index:
-        """Spellings by their first word, made once per header content."""
+    def _indexes(self, original: OriginalIdentifiers) -> tuple[Index, Index]:
+        """Spellings by their first word, made once per header content: all of them, and for
+        the technical attributes those that equal no technical value of the header."""
         key = original.key()
         if key not in self._spellings:
             if len(self._spellings) >= 256:
                 self._spellings.clear()
-            index: Index = {}
-            for spelling, kind in _spellings(original, self.profile, self.dates_kept):
-                index.setdefault(spelling[0], []).append((spelling, kind))
-            self._spellings[key] = index
+            spelled = list(_spellings(original, self.profile, self.dates_kept))
+            technical = {word for value in original.technical for word in normal(value).split()}
+            technical |= {" ".join(normal(value).split()) for value in original.technical}
+            self._spellings[key] = (
+                _by_first_word(spelled),
+                _by_first_word([(s, k) for s, k in spelled if " ".join(s) not in technical]),
+            )
         return self._spellings[key]
 
     def _residuals(
@@ -267,11 +260,11 @@ Index = dict[str, list[tuple[Spelling, str]]]
 
 def _spelled(words: list[str], index: Index, specific_only: bool) -> set[str]:
     """The kinds of the spellings that stand in `words`; with `specific_only`, only those of
-    several words and the institution's."""
+    several words or of four letters or more (what `_` may join to a name: BANNERMAN_LDCT)."""
     kinds = set()
     for position, word in enumerate(words):
         for spelling, kind in index.get(word, ()):
-            if specific_only and len(spelling) < 2 and not kind.startswith(Kind.PLACE):
+            if specific_only and len(spelling) < 2 and len(spelling[0]) <= MIN_WORD:
                 continue
             if tuple(words[position : position + len(spelling)]) == spelling:
                 kinds.add(kind)
@@ -295,6 +288,17 @@ def _excerpt(text: str) -> str:
     """The value a finding was made in, for the reviewer: printable, and not too long."""
     printable = "".join(c if c.isprintable() else " " for c in text).strip()
     return printable if len(printable) <= 200 else printable[:200] + "..."
+
+
+def _by_first_word(spellings: list[tuple[Spelling, str]]) -> Index:
+    index: Index = {}
+    for spelling, kind in spellings:
+        index.setdefault(spelling[0], []).append((spelling, kind))
+    return index
+
+
+def _last_tag(path: str) -> int:
+    return int(path[-10:-6] + path[-5:-1], 16) if path.endswith(")") else -1
 
 
 def _top_tag(path: str) -> int:
@@ -359,9 +363,7 @@ def _spellings(
     original: OriginalIdentifiers, profile: Profile, dates_kept: bool
 ) -> Iterator[tuple[Spelling, str]]:
     """Every identifier of the header as word sequences, with its kind; what the profile keeps
-    and what equals a technical value of the header are left out."""
-    technical = {word for value in original.technical for word in normal(value).split()}
-    technical |= {" ".join(normal(value).split()) for value in original.technical}
+    is left out."""
     makers = {
         Kind.NAME: _name_spellings,
         Kind.ID: _id_spellings,
@@ -373,9 +375,8 @@ def _spellings(
             if not profile.seeks(sources):
                 continue
             label = f"{kind} ({_source(sources)})"
-            for spelling in set(make(value)):
-                if " ".join(spelling) not in technical:
-                    yield spelling, label
+            for spelling in sorted(set(make(value))):
+                yield spelling, label
     if not dates_kept:
         for day, sources in original.dates.items():
             if profile.seeks(sources):
@@ -394,6 +395,8 @@ def _name_spellings(value: str) -> Iterator[Spelling]:
     for group in value.split("="):
         for form in {group, _umlauts_spelled(group)}:
             components = [tuple(normal(part).split()) for part in form.split("^")[:3]]
+            for words in list(components):
+                components += [tuple(f.split()) for f in name_forms(" ".join(words))]
             for words in components:
                 if words and _long_enough(words):
                     yield words
@@ -420,7 +423,8 @@ def _id_spellings(value: str) -> Iterator[Spelling]:
     if words and _long_enough(words) and sum(map(len, words)) > MIN_WORD:
         yield words
         digits = "".join(word for word in words if word.isdigit())  # CT20-0457 as 200457
-        for number in {digits, *(word for word in words if word.isdigit())}:
+        numbers = {digits, digits.lstrip("0"), *(word for word in words if word.isdigit())}
+        for number in numbers:  # 00412873 written as 412873 too
             if len(number) >= MIN_DIGITS:
                 yield (number,)
 
@@ -457,14 +461,7 @@ def _address_spellings(value: str) -> Iterator[Spelling]:
 def _date_spellings(day: date) -> Iterable[Spelling]:
     """A date as the words of its common spellings (separators are gone once normalised)."""
     days = {str(day.day), f"{day.day:02d}"}
-    months = {
-        str(day.month),
-        f"{day.month:02d}",
-        _MONTH_NAMES[day.month - 1][:3],
-        _MONTH_NAMES[day.month - 1],
-    }
-    if day.month == 9:
-        months.add("SEPT")
+    months = {str(day.month), f"{day.month:02d}", *MONTH_WORDS[day.month - 1]}
     years = {str(day.year), f"{day.year % 100:02d}"}
     spelled_days = {(d,) for d in days} | {
         (d, suffix) for d in days for suffix in ("ST", "ND", "RD", "TH")
