@@ -148,8 +148,9 @@ class Verifier:
             if len(self._spellings) >= 256:
                 self._spellings.clear()
             spelled = list(_spellings(original, self.profile, self.dates_kept))
-            technical = {word for value in original.technical for word in normal(value).split()}
-            technical |= {" ".join(normal(value).split()) for value in original.technical}
+            technical = set()
+            for value in original.technical:  # whole, and word by word (TOSHIBA_MEC: TOSHIBA)
+                technical |= {normal(value), *normal(value.replace("_", " ")).split()}
             self._spellings[key] = (
                 _by_first_word(spelled),
                 _by_first_word([(s, k) for s, k in spelled if " ".join(s) not in technical]),
