@@ -84,6 +84,7 @@ _LETTER = re.compile(r"[A-Za-z]")
 _SINGLE_VALUED_VRS = frozenset({"LT", "ST", "UT", "UR"})
 # A code item stays valid when its text is scrubbed: CodeValue and CodeMeaning are never left
 # empty, nor a CodingSchemeDesignator without letters (a local 99SNGH becomes 99LOCAL).
+_CODING_SCHEME_DESIGNATOR = 0x00080102
 _CODE_ITEM_FALLBACK = {0x00080100: "ANONYMISED", 0x00080102: "99LOCAL", 0x00080104: "ANONYMISED"}
 _FINDERS_CACHED = 256
 SCRUB = "SCRUB"  # the audit log's name for text cleaned of identifiers after the profile's rules
@@ -297,10 +298,7 @@ class _Run:
             new = "\\".join(self._clean_text(value, technical) for value in values)
             if new == old:
                 return
-            if tag in _CODE_ITEM_FALLBACK and not (
-                new.strip() if tag != 0x00080102 else _LETTER.search(new)
-            ):
-                new = _CODE_ITEM_FALLBACK[tag]
+            new = _valid_in_a_code_item(tag, new)
             dataset[tag] = DataElement(tag, vr, new or None)
         elif vr in BINARY_VRS:
             stored = dataset.get_item(tag, keep_deferred=True).value
@@ -365,6 +363,13 @@ class _Run:
                 return None
             return dates.age_string(self.birth_date, self.study_date)
         return value
+
+
+def _valid_in_a_code_item(tag: int, text: str) -> str:
+    """A cleaned CodeValue, CodingSchemeDesignator or CodeMeaning that still makes a code."""
+    fallback = _CODE_ITEM_FALLBACK.get(tag)
+    meaningful = _LETTER.search(text) if tag == _CODING_SCHEME_DESIGNATOR else text.strip()
+    return fallback if fallback is not None and not meaningful else text
 
 
 _CODECS = ("latin-1", "utf-8", "utf-16-le", "utf-16-be")

@@ -25,6 +25,7 @@ from .identifiers import (
     MIN_DIGITS,
     MIN_WORD,
     MONTH_WORDS,
+    NAME_PARTICLES,
     Kind,
     OriginalIdentifiers,
     is_nhs_number,
@@ -34,7 +35,6 @@ from .identifiers import (
 # Between the parts of one identifier: nothing, or a few separators.
 _JOIN = r"[\s'`\-.,^_/:;()]{0,3}"
 _DATE_SEP = r"[\s./\-]{1,2}"
-_NAME_PARTICLES = frozenset({"VAN", "DER", "DEN", "VON", "DEL", "DELLA", "LOS", "LAS", "THE"})
 _TOKEN = re.compile(r"[A-Z]+|[0-9]+|[^\x00-\x7f]+")
 _RUNS = re.compile(r"[A-Z0-9]+|[^\x00-\x7f]+")
 # Patterns that identify anyone, on folded (upper-case) text.
@@ -164,7 +164,7 @@ def _name_patterns(value: str) -> Iterator[Spelling]:
                 if sum(map(len, runs)) >= MIN_WORD:
                     yield from _words(runs)
                 for run in runs:
-                    if len(run) >= MIN_WORD and run not in _NAME_PARTICLES:
+                    if len(run) >= MIN_WORD and run not in NAME_PARTICLES:
                         yield from _words([run])
             family, given = [*parts, [], []][:2]
             if family and given:

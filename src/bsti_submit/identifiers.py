@@ -112,6 +112,8 @@ DICOM_UID_ROOT = "1.2.840.10008."
 # shorter than any hospital or accession number.
 MIN_WORD = 3
 MIN_DIGITS = 6
+# Words of a name that are no name on their own (VAN DER BERG is BERG).
+NAME_PARTICLES = frozenset({"VAN", "DER", "DEN", "VON", "DEL", "DELLA", "LOS", "LAS", "THE"})
 # Words of institution names that identify nobody on their own.
 GENERIC_PLACE_WORDS = frozenset(
     """

@@ -12,10 +12,10 @@ from __future__ import annotations
 import mmap
 import struct
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from pydicom.datadict import dictionary_VR
 
@@ -35,16 +35,16 @@ class OutgoingError(Exception):
     """The bytes do not parse as a Part 10 file: nothing about them can be vouched for."""
 
 
-@dataclass(frozen=True)
-class Element:
+class Element(NamedTuple):
     """One stored element: its path (`(0040,0275)[0].(0008,0104)`), tag, VR and value bytes,
-    and the Specific Character Set in force where it sits."""
+    the Specific Character Set in force where it sits, and its top-level element."""
 
     path: str
     tag: int
     vr: str
     value: bytes
     character_sets: tuple[str, ...]
+    top: int  # the tag of the top-level element it sits in (its own at the top level)
 
 
 @dataclass
@@ -113,14 +113,10 @@ class _Reader:
     def __init__(self, data: mmap.mmap | bytes, offset: int, implicit: bool, little: bool) -> None:
         self.data, self.offset = data, offset
         self.implicit = implicit
-        self.order = "<" if little else ">"
-
-    def _unpack(self, layout: str, size: int) -> tuple[int, ...]:
-        chunk = self.data[self.offset : self.offset + size]
-        if len(chunk) < size:
-            raise OutgoingError(f"cut short at byte {self.offset}")
-        self.offset += size
-        return struct.unpack(self.order + layout, chunk)
+        order = "<" if little else ">"
+        self._tag_and_length = struct.Struct(order + "HHI")  # implicit VR, and items
+        self._tag_vr_length = struct.Struct(order + "HH2sH")  # explicit VR, short form
+        self._long_length = struct.Struct(order + "I")
 
     def top_level(self) -> list[Element]:
         """The dataset's elements, up to where its tags stop ascending or an element does not
@@ -130,17 +126,20 @@ class _Reader:
         character_sets: tuple[str, ...] = ()
         while self.offset + 8 <= len(self.data):
             start = self.offset
-            group, number = struct.unpack(self.order + "HH", self.data[start : start + 4])
+            group, number, _ = self._tag_and_length.unpack_from(self.data, start)
             tag = group << 16 | number
             if tag <= last_tag:
                 break
             try:
-                found += self.elements("", character_sets, one=True)
+                read = self._one("", character_sets)
             except OutgoingError:
+                read = None
+            if read is None:  # cut short, or a delimiter where no item is open
                 self.offset = start
                 break
+            found += read
             if tag == 0x00080005:
-                character_sets = _character_sets(found[-1].value)
+                character_sets = _character_sets(read[0].value)
             last_tag = tag
         return found
 
@@ -150,59 +149,65 @@ class _Reader:
         character_sets: tuple[str, ...] = (),
         end: int | None = None,
         stop_group: int | None = None,
-        one: bool = False,
-    ) -> Iterator[Element]:
+    ) -> list[Element]:
         """Elements until `end`, an item delimiter, the end of the data or (for the file meta)
-        the first element of another group; only the next one (with what it holds) if `one`."""
+        the first element of another group."""
         limit = len(self.data) if end is None else end
+        found: list[Element] = []
         while self.offset + 8 <= limit:
-            start = self.offset
-            group, number = self._unpack("HH", 4)
-            tag = group << 16 | number
-            if stop_group is not None and group != stop_group:
-                self.offset = start
-                return
-            if tag in (_ITEM_END, _SEQUENCE_END):
-                self.offset += 4
-                return
-            vr, length = self._header(tag)
-            if vr == "SQ" or (vr == "UN" and length == _UNDEFINED):
-                # an undefined-length UN is a sequence, and implicit VR inside (PS3.5 6.2.2)
-                inside = self.implicit or vr == "UN"
-                yield from self._sequence(tag, prefix, character_sets, length, inside)
-            elif tag in _PIXEL_TAGS:
-                self._skip_pixels(length)
-            else:
-                element = self._value(tag, vr, length, prefix, character_sets)
-                if element.tag == 0x00080005:
-                    character_sets = _character_sets(element.value)
-                yield element
-            if one:
-                return
+            if stop_group is not None:
+                (group,) = struct.unpack_from("<H", self.data, self.offset)
+                if group != stop_group:
+                    break
+            read = self._one(prefix, character_sets)
+            if read is None:
+                break
+            found += read
+            if read and read[0].tag == 0x00080005 and read[0].path == prefix + "(0008,0005)":
+                character_sets = _character_sets(read[0].value)
+        return found
 
-    def _value(
-        self, tag: int, vr: str, length: int, prefix: str, character_sets: tuple[str, ...]
-    ) -> Element:
+    def _one(self, prefix: str, character_sets: tuple[str, ...]) -> list[Element] | None:
+        """The next element and everything it holds; None at an item or sequence delimiter."""
+        tag, vr, length = self._header()
+        if tag in (_ITEM_END, _SEQUENCE_END):
+            return None
+        if vr == "SQ" or (vr == "UN" and length == _UNDEFINED):
+            # an undefined-length UN is a sequence, and implicit VR inside (PS3.5 6.2.2)
+            inside = self.implicit or vr == "UN"
+            return self._sequence(tag, prefix, character_sets, length, inside)
+        if tag in _PIXEL_TAGS:
+            self._skip_pixels(length)
+            return []
         if length == _UNDEFINED:
             raise OutgoingError(f"{prefix}{tag_path(tag)} has an undefined length")
-        value = bytes(self.data[self.offset : self.offset + length])
-        if len(value) < length:
+        end = self.offset + length
+        if end > len(self.data):
             raise OutgoingError(f"{prefix}{tag_path(tag)} is cut short")
-        self.offset += length
-        return Element(prefix + tag_path(tag), tag, vr, value, character_sets)
+        value = bytes(self.data[self.offset : end])
+        self.offset = end
+        top = int(prefix[1:5] + prefix[6:10], 16) if prefix.startswith("(") else tag
+        return [Element(prefix + tag_path(tag), tag, vr, value, character_sets, top)]
 
-    def _header(self, tag: int) -> tuple[str, int]:
-        if self.implicit or tag >> 16 == 0xFFFE:
-            (length,) = self._unpack("I", 4)
-            return _implicit_vr(tag), length
-        vr = self.data[self.offset : self.offset + 2].decode("ascii", "replace")
-        self.offset += 2
-        if vr in _LONG_VRS:
-            self.offset += 2
-            (length,) = self._unpack("I", 4)
-        else:
-            (length,) = self._unpack("H", 2)
-        return vr, length
+    def _header(self) -> tuple[int, str, int]:
+        """The next element's tag, VR and length; items and delimiters have no VR."""
+        data, offset = self.data, self.offset
+        if offset + 8 > len(data):
+            raise OutgoingError(f"cut short at byte {offset}")
+        group, number, length = self._tag_and_length.unpack_from(data, offset)
+        tag = group << 16 | number
+        if self.implicit or group == 0xFFFE:
+            self.offset += 8
+            return tag, "" if group == 0xFFFE else _implicit_vr(tag), length
+        group, number, raw_vr, length = self._tag_vr_length.unpack_from(data, offset)
+        vr = _vr_text(raw_vr)
+        if vr not in _LONG_VRS:
+            self.offset += 8
+            return tag, vr, length
+        if offset + 12 > len(data):
+            raise OutgoingError(f"cut short at byte {offset}")
+        self.offset += 12
+        return tag, vr, self._long_length.unpack_from(data, offset + 8)[0]
 
     def _sequence(
         self,
@@ -211,28 +216,25 @@ class _Reader:
         character_sets: tuple[str, ...],
         length: int,
         implicit_inside: bool,
-    ) -> Iterator[Element]:
+    ) -> list[Element]:
         end = None if length == _UNDEFINED else self.offset + length
         implicit, self.implicit = self.implicit, implicit_inside
+        found: list[Element] = []
         index = 0
         while end is None or self.offset < end:
-            item_tag = self._tag()
-            (item_length,) = self._unpack("I", 4)
+            item_tag, _, item_length = self._header()
             if item_tag == _SEQUENCE_END:
                 break
             if item_tag != _ITEM:
                 raise OutgoingError(f"{prefix}{tag_path(tag)} holds {tag_path(item_tag)}")
             item_end = None if item_length == _UNDEFINED else self.offset + item_length
             path = f"{prefix}{tag_path(tag)}[{index}]."
-            yield from self.elements(path, character_sets, item_end)
+            found += self.elements(path, character_sets, item_end)
             if item_end is not None:
                 self.offset = item_end
             index += 1
         self.implicit = implicit
-
-    def _tag(self) -> int:
-        group, number = self._unpack("HH", 4)
-        return group << 16 | number
+        return found
 
     def _skip_pixels(self, length: int) -> None:
         if length != _UNDEFINED:
@@ -241,10 +243,14 @@ class _Reader:
                 raise OutgoingError("Pixel Data is cut short")
             return
         while True:  # encapsulated: items of fragments, then a sequence delimiter
-            item_tag = self._tag()
-            (item_length,) = self._unpack("I", 4)
+            item_tag, _, item_length = self._header()
             if item_tag == _SEQUENCE_END:
                 return
             if item_tag != _ITEM:
                 raise OutgoingError("encapsulated Pixel Data holds something other than items")
             self.offset += item_length
+
+
+@lru_cache(maxsize=256)
+def _vr_text(raw: bytes) -> str:
+    return raw.decode("ascii", "replace")

@@ -32,6 +32,7 @@ from .identifiers import (
     MIN_DIGITS,
     MIN_WORD,
     MONTH_WORDS,
+    NAME_PARTICLES,
     SEARCHED_BINARY_VRS,
     SEARCHED_VRS,
     TECHNICAL_TAGS,
@@ -56,10 +57,10 @@ _INWARD = re.compile(r"[0-9][ABD-HJLNP-UW-Z]{2}")
 # comma or a decimal point ends one).
 _DIGIT_GROUPS = re.compile(r"\+?\(?[0-9][0-9 ()\-]*[0-9]")
 _DIGITS = re.compile(r"[0-9]+")
+_HAS_DIGIT = re.compile(r"[0-9]")
 _DOTTED_NHS = re.compile(r"(?<![0-9.])[0-9]{3}\.[0-9]{3}\.[0-9]{4}(?![0-9]|\.[0-9])")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _URL = re.compile(r"(?:https?|ftp)://\S+|www\.\S+", re.IGNORECASE)
-_PARTICLES = frozenset({"VAN", "DER", "DEN", "VON", "DEL", "DELLA", "LOS", "LAS", "THE"})
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def _words(text: str) -> list[str]:
     return _NOT_WORD.sub(" ", text.upper().translate(_LETTERS_FOLDED)).split()
 
 
-Spelling = tuple[str, ...]
+Words = tuple[str, ...]  # an identifier as the sequence of its normalised words
 
 
 class Verifier:
@@ -114,31 +115,33 @@ class Verifier:
         except (OutgoingError, OSError) as error:
             return [Finding(STRUCTURE, f"the written file does not parse ({error})")]
         findings = self._structure(outgoing.elements)
-        values = list(self._searched(outgoing.elements))
+        values = list(self._searched(outgoing.elements))  # (path, technical, text)
         for name, extra in (
             ("preamble", outgoing.preamble),
             ("after the dataset", outgoing.trailing),
         ):
             if extra.strip(b"\x00"):
                 findings.append(Finding(STRUCTURE, f"bytes in the {name}", name))
-                values += [(name, text) for text in _decodings(extra, ())]
+                values += [(name, False, text) for text in _decodings(extra, ())]
         indexes = self._indexes(original)
         uids = [] if self.uids_kept else self._uids(original)
-        for path, text in values:
-            index = indexes[_last_tag(path) in TECHNICAL_TAGS]
+        for path, technical, text in values:
+            index = indexes[technical]
             findings += self._residuals(path, text, index, uids)
             findings += self._patterns(path, text)
         findings += self._uid_elements(outgoing.elements, uids)
         return sorted(set(findings), key=str)
 
-    def _searched(self, elements: list[Element]) -> Iterator[tuple[str, str]]:
-        """(path, text) of every value that may carry an identifier, in each decoding."""
+    def _searched(self, elements: list[Element]) -> Iterator[tuple[str, bool, str]]:
+        """(path, whether a technical attribute, text) of every value that may carry an
+        identifier, in each decoding."""
         for element in elements:
-            if _top_tag(element.path) in self._not_searched:
+            if element.top in self._not_searched:
                 continue
             if element.vr in SEARCHED_VRS or element.vr in SEARCHED_BINARY_VRS:
+                technical = element.tag in TECHNICAL_TAGS
                 for text in _decodings(element.value, element.character_sets):
-                    yield element.path, text
+                    yield element.path, technical, text
 
     def _indexes(self, original: OriginalIdentifiers) -> tuple[Index, Index]:
         """Spellings by their first word, made once per header content: all of them, and for
@@ -167,7 +170,8 @@ class Verifier:
         kinds = _spelled(normal(text).split(), index, specific_only=False)
         if "_" in text:  # `_` joins a technical token, but not a whole name or a hospital's
             kinds |= _spelled(normal(text.replace("_", " ")).split(), index, specific_only=True)
-        for group in _DIGIT_GROUPS.findall(text):  # an ID's digits written in parts
+        digit_groups = _DIGIT_GROUPS.findall(text) if _HAS_DIGIT.search(text) else []
+        for group in digit_groups:  # an ID's digits written in parts
             kinds |= _digit_cores(_DIGITS.findall(group), index)
         for kind in sorted(kinds):
             yield Finding(RESIDUAL, kind, path, _excerpt(text))
@@ -198,22 +202,22 @@ class Verifier:
     def _patterns(self, path: str, text: str) -> Iterator[Finding]:
         """Identifiers of anyone: NHS and CHI numbers, UK telephone numbers and postcodes,
         e-mail addresses, URLs and the trust's hospital-number pattern."""
-        groups = _DIGIT_GROUPS.findall(text) + _DOTTED_NHS.findall(text)
-        for group in groups:
-            for kind, _ in _digit_runs(_DIGITS.findall(group)):
-                yield Finding(kind, "in text", path, _excerpt(text))
-        for first, second in pairwise([*_words(text), ""]):
-            whole = first + second if _INWARD.fullmatch(second) else first
-            outward = whole[:-3] if len(whole) > 3 else ""
-            if _INWARD.fullmatch(whole[-3:]) and _OUTWARD.fullmatch(outward):
-                yield Finding("postcode", "in text", path, _excerpt(text))
-        for kind, pattern in (
-            ("e-mail address", _EMAIL),
-            ("URL", _URL),
-            ("hospital number", self.local_id),
-        ):
-            match = pattern.search(text) if pattern is not None else None
-            if match is not None:
+        if _HAS_DIGIT.search(text):  # numbers and postcodes all hold a digit
+            for group in _DIGIT_GROUPS.findall(text) + _DOTTED_NHS.findall(text):
+                for kind, _ in _digit_runs(_DIGITS.findall(group)):
+                    yield Finding(kind, "in text", path, _excerpt(text))
+            for first, second in pairwise([*_words(text), ""]):
+                whole = first + second if _INWARD.fullmatch(second) else first
+                outward = whole[:-3] if len(whole) > 3 else ""
+                if _INWARD.fullmatch(whole[-3:]) and _OUTWARD.fullmatch(outward):
+                    yield Finding("postcode", "in text", path, _excerpt(text))
+        patterns = [("hospital number", self.local_id)] if self.local_id else []
+        if "@" in text:
+            patterns.append(("e-mail address", _EMAIL))
+        if "/" in text or "." in text:
+            patterns.append(("URL", _URL))
+        for kind, pattern in patterns:
+            if pattern.search(text):
                 yield Finding(kind, "in text", path, _excerpt(text))
 
     def _structure(self, elements: list[Element]) -> list[Finding]:
@@ -256,7 +260,7 @@ class Verifier:
         return rule is not None and rule.action is Action.KEEP
 
 
-Index = dict[str, list[tuple[Spelling, str]]]
+Index = dict[str, list[tuple[Words, str]]]
 
 
 def _spelled(words: list[str], index: Index, specific_only: bool) -> set[str]:
@@ -291,19 +295,11 @@ def _excerpt(text: str) -> str:
     return printable if len(printable) <= 200 else printable[:200] + "..."
 
 
-def _by_first_word(spellings: list[tuple[Spelling, str]]) -> Index:
+def _by_first_word(spellings: list[tuple[Words, str]]) -> Index:
     index: Index = {}
     for spelling, kind in spellings:
         index.setdefault(spelling[0], []).append((spelling, kind))
     return index
-
-
-def _last_tag(path: str) -> int:
-    return int(path[-10:-6] + path[-5:-1], 16) if path.endswith(")") else -1
-
-
-def _top_tag(path: str) -> int:
-    return int(path[1:5] + path[6:10], 16) if path.startswith("(") else -1
 
 
 def _decodings(value: bytes, character_sets: tuple[str, ...]) -> list[str]:
@@ -362,7 +358,7 @@ def _source(sources: frozenset[int]) -> str:
 
 def _spellings(
     original: OriginalIdentifiers, profile: Profile, dates_kept: bool
-) -> Iterator[tuple[Spelling, str]]:
+) -> Iterator[tuple[Words, str]]:
     """Every identifier of the header as word sequences, with its kind; what the profile keeps
     is left out."""
     makers = {
@@ -385,14 +381,14 @@ def _spellings(
                 yield from ((spelling, label) for spelling in _date_spellings(day))
 
 
-def _long_enough(words: Spelling) -> bool:
+def _long_enough(words: Words) -> bool:
     letters = sum(len(word) for word in words)
     if all(word.isdigit() for word in words):
         return letters >= MIN_DIGITS
     return letters >= MIN_WORD
 
 
-def _name_spellings(value: str) -> Iterator[Spelling]:
+def _name_spellings(value: str) -> Iterator[Words]:
     for group in value.split("="):
         for form in {group, _umlauts_spelled(group)}:
             components = [tuple(normal(part).split()) for part in form.split("^")[:3]]
@@ -403,7 +399,9 @@ def _name_spellings(value: str) -> Iterator[Spelling]:
                     yield words
                     yield ("".join(words),)  # O'NEILL as ONEILL
                 yield from (
-                    (word,) for word in words if len(word) >= MIN_WORD and word not in _PARTICLES
+                    (word,)
+                    for word in words
+                    if len(word) >= MIN_WORD and word not in NAME_PARTICLES
                 )
             if len(components) >= 2 and components[0] and components[1]:
                 family, given = components[0], components[1]
@@ -419,7 +417,7 @@ def _umlauts_spelled(text: str) -> str:
     return text
 
 
-def _id_spellings(value: str) -> Iterator[Spelling]:
+def _id_spellings(value: str) -> Iterator[Words]:
     words = tuple(normal(value).split())
     if words and _long_enough(words) and sum(map(len, words)) > MIN_WORD:
         yield words
@@ -430,7 +428,7 @@ def _id_spellings(value: str) -> Iterator[Spelling]:
                 yield (number,)
 
 
-def _place_spellings(value: str) -> Iterator[Spelling]:
+def _place_spellings(value: str) -> Iterator[Words]:
     words = tuple(normal(value).split())
     distinctive = [
         w for w in words if w.isalpha() and len(w) > MIN_WORD and w not in GENERIC_PLACE_WORDS
@@ -449,7 +447,7 @@ def _place_spellings(value: str) -> Iterator[Spelling]:
             yield (letters,)
 
 
-def _address_spellings(value: str) -> Iterator[Spelling]:
+def _address_spellings(value: str) -> Iterator[Words]:
     for part in re.split(r"[\^,;\r\n]+", value):
         words = tuple(normal(part).split())
         if words and words[0].isdigit():
@@ -459,7 +457,7 @@ def _address_spellings(value: str) -> Iterator[Spelling]:
             yield words
 
 
-def _date_spellings(day: date) -> Iterable[Spelling]:
+def _date_spellings(day: date) -> Iterable[Words]:
     """A date as the words of its common spellings (separators are gone once normalised)."""
     days = {str(day.day), f"{day.day:02d}"}
     months = {str(day.month), f"{day.month:02d}", *MONTH_WORDS[day.month - 1]}
@@ -468,7 +466,7 @@ def _date_spellings(day: date) -> Iterable[Spelling]:
         (d, suffix) for d in days for suffix in ("ST", "ND", "RD", "TH")
     }
     spelled_days |= {(*d, "OF") for d in list(spelled_days)}
-    found: set[Spelling] = {
+    found: set[Words] = {
         (f"{day:%Y%m%d}",),
         (f"{day:%d%m%Y}",),
         (f"{day:%d%m%y}",),
