@@ -1844,6 +1844,7 @@ def build_corpus() -> list[CorpusFile]:
     files += [_build_clean(clean) for clean in _cleans()]
     files += _exports()
     files += red_team_cases()
+    files += red_team_round_two()
     return files
 
 
@@ -2959,6 +2960,868 @@ def red_team_cases() -> list[CorpusFile]:
     files = [_build_leak(leak) for leak in _red_team_leaks()]
     files += [_build_clean(clean) for clean in _red_team_cleans()]
     return files
+
+
+# ---------------------------------------------------------------------------------------------
+# Red team, round two: two more made-up English hospitals and their patients. Names with
+# particles (Ní, al-), Arabic script, hyphenated given names, common words, Sikh names, a
+# surname glued to an initial; Chinese and Korean names whose parts are one or two letters, and
+# a Japanese name in kana only; other people's names at depth three, in private PN elements and
+# in the second value of a multi-valued PN; IDs split by slashes, in brackets, in paths, with a
+# check letter; NHS numbers in full-width digits or as a whole value; CHI numbers in a second
+# value; birth dates in ordinal, American, Roman, dotted-ISO, yymmdd and timestamp spellings;
+# wards, websites, nhs.net addresses, dotted telephone numbers, dotted and glued initials; and
+# technical bait: kernels, slice text shaped like postcodes, version numbers shaped like
+# telephone numbers or holding the birth year, a LUT whose binary ramp spells digits.
+
+
+_QUENMOOR = {
+    "institution": "Quenmoor District Hospital",
+    "institution_address": "Infirmary Hill^Quenmoor^TV70 2QD",
+    "department": "Bramblegate Imaging",
+    "station": "QDHCT04",
+    "issuer": "QDH PAS",
+    "referring": "ADEYEMI^OLUWASEUN^^PROF",
+    "performing": "HALVORSEN^INGRID",
+    "operator": "TREVASKIS^LOWENNA",
+}
+_HOLCOMBE = {
+    "institution": "Holcombe Priory Hospital",
+    "institution_address": "Priory Walk^Dunsleigh^TV72 4HP",
+    "department": "Kittiwake Imaging Centre",
+    "station": "HPHDX02",
+    "issuer": "HPH PAS",
+    "referring": "SINGH^GURPREET^^DR",
+    "performing": "ESCOFFIER^MIREILLE",
+    "operator": "PARGETER^NELL",
+}
+
+
+def _mod11(first_nine: str) -> int | None:
+    """The NHS and CHI check digit (weights 10 to 2), None when the remainder makes it 10."""
+    check = 11 - sum(int(digit) * (10 - place) for place, digit in enumerate(first_nine)) % 11
+    return None if check == 10 else check % 11
+
+
+def _chi(birth: str, serial: str) -> str:
+    """A CHI number: the birth date as DDMMYY, a serial (its last digit even for a woman), the
+    check digit; the serial is stepped until the check digit exists."""
+    number = int(serial)
+    while True:
+        first_nine = f"{birth}{number:03d}"
+        check = _mod11(first_nine)
+        if check is not None:
+            return f"{first_nine}{check}"
+        number += 2
+
+
+ADAEZE = _at(
+    _QUENMOOR,
+    family="OKONKWO",
+    given="ADAEZE",
+    patient_id="QD7305518",
+    birth_date="19640217",
+    nhs_number=fake_nhs_number(640217),
+    address="5 Heron Quay^Quenmoor^TV70 8LN",
+    telephone="01632 960418",
+    accession="QDA20B04411",
+    study_date="20200602",
+)
+AOIFE = _at(
+    _QUENMOOR,
+    family="NÍ BHRIAIN",
+    given="AOIFE",
+    patient_id="QD7311042",
+    birth_date="19860711",
+    nhs_number=fake_nhs_number(860711),
+    address="18 Curlew Gardens^Quenmoor^TV70 5SW",
+    telephone="01632 960702",
+    accession="QDA20B04587",
+    study_date="20200603",
+)
+YUSUF = _at(  # an Arabic name with its Arabic form in the ideographic group
+    _QUENMOOR,
+    family="AL-RASHID",
+    given="YUSUF",
+    ideographic="الرشيد^يوسف",
+    patient_id="QD7320967",
+    birth_date="19750304",
+    sex="M",
+    nhs_number=fake_nhs_number(750304),
+    address="2 Tannery Steps^Quenmoor^TV71 3GA",
+    telephone="01632 960233",
+    accession="QDA20B04630",
+    study_date="20200604",
+    charset="ISO_IR 192",
+)
+JEAN_LUC = _at(
+    _QUENMOOR,
+    family="DUBOIS",
+    given="JEAN-LUC",
+    patient_id="QD7334580",
+    birth_date="19520130",
+    sex="M",
+    nhs_number=fake_nhs_number(520130),
+    address="9 Wheelwright Row^Quenmoor^TV70 1JT",
+    telephone="01632 960377",
+    accession="QDA20B04755",
+    study_date="20200608",
+)
+XIUYING = _at(  # family name of one character, given name of two: no part of three alone
+    _QUENMOOR,
+    family="WANG",
+    given="XIUYING",
+    ideographic="王^秀英",
+    patient_id="QD7341226",
+    birth_date="19810522",
+    nhs_number=fake_nhs_number(810522),
+    address="40 Gasworks Lane^Quenmoor^TV71 9DX",
+    telephone="01632 960519",
+    accession="QDA20B04819",
+    study_date="20200609",
+    charset="ISO_IR 192",
+)
+MINJUN = _at(
+    _QUENMOOR,
+    family="KIM",
+    given="MINJUN",
+    ideographic="金^敏俊",
+    phonetic="김^민준",
+    patient_id="QD7347731",
+    birth_date="19910918",
+    sex="M",
+    nhs_number=fake_nhs_number(910918),
+    address="3 Ferrier Court^Quenmoor^TV70 4RU",
+    telephone="01632 960650",
+    accession="QDA20B04866",
+    study_date="20200610",
+    charset="ISO_IR 192",
+)
+CHIHIRO = _at(  # the name only in kanji and kana: no Latin form in the header
+    _QUENMOOR,
+    family="",
+    given="",
+    ideographic="森川^千尋",
+    phonetic="もりかわ^ちひろ",
+    patient_id="QD7352208",
+    birth_date="19730406",
+    nhs_number=fake_nhs_number(730406),
+    address="27 Ostler Yard^Quenmoor^TV71 2LE",
+    telephone="01632 960981",
+    accession="QDA20B04913",
+    study_date="20200611",
+    charset="ISO_IR 192",
+)
+ISOLDE = _at(  # the dates patient: born 23 September 1957
+    _QUENMOOR,
+    family="LOCKYER",
+    given="ISOLDE",
+    patient_id="QD7358874",
+    birth_date="19570923",
+    nhs_number=fake_nhs_number(570923),
+    address="11 Malthouse Green^Quenmoor^TV70 6NZ",
+    telephone="01632 960146",
+    accession="QDA20B04978",
+    study_date="20200612",
+    charset="ISO_IR 192",
+)
+BARNABAS = _at(  # an older PAS number: seven digits and a check letter
+    _QUENMOOR,
+    family="ASKEW",
+    given="BARNABAS",
+    patient_id="4417203K",
+    birth_date="19440619",
+    sex="M",
+    nhs_number=fake_nhs_number(440619),
+    address="6 Cooperage Walk^Quenmoor^TV71 8HQ",
+    telephone="01632 960295",
+    accession="QDA20B05024",
+    study_date="20200615",
+)
+TAMSIN = _at(
+    _QUENMOOR,
+    family="PENHALIGON",
+    given="TAMSIN",
+    patient_id="QD7363390",
+    birth_date="19990102",
+    nhs_number=fake_nhs_number(990102),
+    address="14 Lanyard Close^Quenmoor^TV70 7WD",
+    telephone="07700 900592",
+    accession="QDA20B05071",
+    study_date="20200616",
+)
+GRACE = _at(
+    _HOLCOMBE,
+    family="FOTHERBY",
+    given="GRACE",
+    patient_id="HP0081734",
+    birth_date="19580814",
+    nhs_number=fake_nhs_number(580814),
+    address="8 Samphire Way^Dunsleigh^TV72 1BN",
+    telephone="01632 960837",
+    accession="HPH2006318",
+    study_date="20200617",
+)
+ELSPETH = _at(
+    _HOLCOMBE,
+    family="ROSE",
+    given="ELSPETH",
+    patient_id="HP0082256",
+    birth_date="19470321",
+    nhs_number=fake_nhs_number(470321),
+    address="22 Thrift Street^Dunsleigh^TV72 6AE",
+    telephone="01632 960461",
+    accession="HPH2006459",
+    study_date="20200618",
+)
+MANDEEP = _at(
+    _HOLCOMBE,
+    family="DHILLON",
+    given="MANDEEP",
+    middle="KAUR",
+    patient_id="HP0083017",
+    birth_date="19770509",
+    nhs_number=fake_nhs_number(770509),
+    address="35 Sorrel Bank^Dunsleigh^TV73 2KF",
+    telephone="01632 960528",
+    accession="HPH2006582",
+    study_date="20200619",
+)
+SEONAID = _at(  # a Scot treated in England: her CHI number is nowhere in the header
+    _HOLCOMBE,
+    family="GUNN",
+    given="SEONAID",
+    patient_id="HP0083591",
+    birth_date="19720403",
+    nhs_number=fake_nhs_number(720403),
+    address="4 Marram Terrace^Dunsleigh^TV73 5QY",
+    telephone="01632 960613",
+    accession="HPH2006677",
+    study_date="20200622",
+)
+
+_SEONAID_CHI = _chi("030472", "118")
+_ROUND_TWO_NHS_A = fake_nhs_number(318407)
+_FULLWIDTH = {ord(digit): chr(ord(digit) + 0xFEE0) for digit in "0123456789"}
+
+
+def _pname_depth_three(ds: Dataset) -> None:
+    """PerformedProtocolCodeSequence > ProtocolContextSequence > ContentItemModifierSequence >
+    PersonName, then the same clinician in a code meaning at the top level."""
+    observer = _content_item(
+        "PNAME", _code("121008", "DCM", "Person Observer Name"), PersonName="NWACHUKWU^IFEOMA"
+    )
+    context = _content_item(
+        "CODE",
+        _code("G-C171", "SRT", "Laterality"),
+        ConceptCodeSequence=_items(_code("G-A100", "SRT", "Right and left")),
+        ContentItemModifierSequence=_items(observer),
+    )
+    _red_protocol_context(context)(ds)
+    ds.ProcedureCodeSequence = _items(_code("CTCH", "99LOCAL", "CT CHEST protocolled Nwachukwu"))
+
+
+def _private_pn(ds: Dataset) -> None:
+    """The RIS's ordering clinician in a private PN element (removed by both profiles), and the
+    same surname in a kept public code meaning."""
+    block = ds.private_block(0x0033, "QDH RIS 2.0", create=True)
+    block.add_new(0x10, "PN", "OGUNLEYE^TEMITOPE")
+    ds.RequestedProcedureCodeSequence = _items(
+        _code("CTTHX", "99LOCAL", "CT THORAX ordered by Ogunleye")
+    )
+
+
+def _contributing_equipment(ds: Dataset) -> None:
+    """The PACS that converted the image, with the hospital and its station name, in a
+    sequence the table does not list (kept, then cleaned)."""
+    equipment = Dataset()
+    equipment.PurposeOfReferenceCodeSequence = _items(_code("109103", "DCM", "Modifying Equipment"))
+    equipment.Manufacturer = "Lodestar Imaging"
+    equipment.InstitutionName = "Quenmoor District Hospital"
+    equipment.StationName = "QDHCT04"
+    equipment.ContributionDescription = "converted at Quenmoor District Hospital"
+    ds.ContributingEquipmentSequence = _items(equipment)
+
+
+def _request_second_item(ds: Dataset) -> None:
+    """RequestAttributesSequence with two items: the accession number only in the second."""
+    first, second = Dataset(), Dataset()
+    first.RequestedProcedureID = "RP0811"
+    first.ScheduledProcedureStepDescription = "CT CHEST"
+    second.RequestedProcedureID = "RP0812"
+    second.ScheduledProcedureStepDescription = "CT CHEST add-on to QDA20B04411"
+    ds.RequestAttributesSequence = _items(first, second)
+
+
+def _procedure_second_item(ds: Dataset) -> None:
+    ds.ProcedureCodeSequence = _items(
+        _code("CTCH", "99LOCAL", "CT CHEST"),
+        _code("CTCHHR", "99LOCAL", "CT CHEST HR for Dubois"),
+    )
+
+
+def _source_image_purpose(ds: Dataset) -> None:
+    """SourceImageSequence (kept by both profiles): a purpose of reference naming the ID."""
+    source = Dataset()
+    source.ReferencedSOPClassUID = ds.SOPClassUID
+    source.ReferencedSOPInstanceUID = _uid("instance", "round-two-source", ds.PatientID)
+    source.PurposeOfReferenceCodeSequence = _items(
+        _code("121320", "DCM", "Uncompressed predecessor of QD7305518")
+    )
+    ds.SourceImageSequence = _items(source)
+
+
+def _station_as_ae_title(ds: Dataset) -> None:
+    """An AE title (removed at the top level) inside a kept SourceImageSequence item."""
+    source = Dataset()
+    source.ReferencedSOPClassUID = ds.SOPClassUID
+    source.ReferencedSOPInstanceUID = _uid("instance", "round-two-ae", ds.PatientID)
+    source.RetrieveAETitle = "HPHDX02"
+    ds.SourceImageSequence = _items(source)
+
+
+def _ut_with_line_feeds(ds: Dataset) -> None:
+    note = "Indication:\n?COVID-19 pneumonitis\nPatient:\nOKONKWO\nADAEZE\n"
+    comment = _content_item("TEXT", _code("121106", "DCM", "Comment"), TextValue=note)
+    _red_protocol_context(comment)(ds)
+
+
+def _ut_email_at_depth(ds: Dataset) -> None:
+    comment = _content_item(
+        "TEXT",
+        _code("121106", "DCM", "Comment"),
+        TextValue="Report to hph.imaging.bookings@nhs.net",
+    )
+    _red_protocol_context(comment)(ds)
+
+
+def _round_two_leaks() -> list[_Leak]:
+    cr, dx, mr = PHILIPS_CR, CANON_DX, SIEMENS_MR
+    kim_hangul = "김민준"
+    return [
+        # Names: given name alone, titles, particles, hyphens, common words, Sikh names.
+        _leak(
+            "leak-name-irish-ni-particle-joined",
+            ("NiBhriain",),
+            SeriesDescription="LUNG 1.0 NiBhriain",
+            person=AOIFE,
+        ),
+        _leak(
+            "leak-name-surname-glued-to-given-initial",
+            ("OKONKWOA",),
+            _procedure("CT CHEST OKONKWOA"),
+            person=ADAEZE,
+        ),
+        _leak(
+            "leak-name-arabic-al-particle-joined",
+            ("Alrashid",),
+            _procedure("CT CHEST Yusuf Alrashid"),
+            person=YUSUF,
+        ),
+        _leak(
+            "leak-name-arabic-script-given-first",
+            ("يوسف الرشيد",),
+            _procedure("CT CHEST يوسف الرشيد"),
+            person=YUSUF,
+        ),
+        _leak(
+            "leak-name-sikh-given-and-middle-without-family",
+            ("Mandeep Kaur",),
+            StudyDescription="XR CHEST Mandeep Kaur",
+            person=MANDEEP,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-person-referring-singh-in-code-meaning",
+            ("Dr Singh",),
+            _procedure("XR CHEST per Dr Singh", "XRCH"),
+            person=MANDEEP,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-name-common-word-given-name-grace",
+            ("Grace",),
+            SeriesDescription="PA ERECT Grace",
+            person=GRACE,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-name-common-word-surname-rose-with-title",
+            ("Mrs Rose",),
+            _procedure("XR CHEST Mrs Rose", "XRCH"),
+            person=ELSPETH,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-name-hyphenated-given-glued",
+            ("JEANLUC",),
+            SeriesDescription="LUNG JEANLUC",
+            person=JEAN_LUC,
+        ),
+        _leak(
+            "leak-name-chinese-family-and-given-glued",
+            ("王秀英",),
+            _procedure("CT 胸部 王秀英"),
+            person=XIUYING,
+        ),
+        _leak(
+            "leak-name-korean-hangul-glued",
+            (kim_hangul,),
+            StudyDescription=f"CT CHEST {kim_hangul}",
+            person=MINJUN,
+        ),
+        _leak(  # ambiguous: a romanisation of a name the header holds in kanji and kana only
+            "leak-name-japanese-romanised-from-kana",
+            ("MORIKAWA CHIHIRO",),
+            _procedure("MR THORAX MORIKAWA CHIHIRO"),
+            person=CHIHIRO,
+            scanner=mr,
+        ),
+        # Names of other people, at depth, in private and multi-valued PN elements.
+        _leak(
+            "leak-person-pname-at-depth-three-in-kept-sequence",
+            ("Nwachukwu", "IFEOMA"),
+            _pname_depth_three,
+            person=ADAEZE,
+        ),
+        _leak(
+            "leak-person-private-pn-copied-to-public-code-meaning",
+            ("Ogunleye", "TEMITOPE"),
+            _private_pn,
+            person=ADAEZE,
+        ),
+        _leak(
+            "leak-person-second-value-of-multi-valued-pn",
+            ("Farooq", "ZAINAB"),
+            NamesOfIntendedRecipientsOfResults=["ADEYEMI^OLUWASEUN^^PROF", "FAROOQ^ZAINAB"],
+            WindowCenterWidthExplanation=["LUNG", "MEDIASTINUM cc Farooq"],
+            person=ADAEZE,
+        ),
+        # IDs: slashes, brackets, paths, check letters, whole values.
+        _leak(
+            "leak-id-split-by-slashes",
+            ("QD/730/5518",),
+            SeriesDescription="LUNG QD/730/5518",
+            person=ADAEZE,
+        ),
+        _leak(
+            "leak-id-lower-case-dashed-in-brackets",
+            ('["qd-7305518"]', "7305518"),
+            _procedure('CT CHEST ["qd-7305518"]'),
+            person=ADAEZE,
+        ),
+        _leak(
+            "leak-id-accession-in-windows-path",
+            ("QDA20B04411",),
+            DerivationDescription="from \\\\qdhfs01\\exports\\QDA20B04411\\IM0001",
+            person=ADAEZE,
+        ),
+        _leak(
+            "leak-id-check-letter-split-off",
+            ("4417203-K", "4417203"),
+            _procedure("XR CHEST hosp no 4417203-K", "XRCH"),
+            person=BARNABAS,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-id-nhs-number-full-width-digits",
+            (_ROUND_TWO_NHS_A,),
+            StudyDescription=f"CT CHEST NHS {_nhs_spaced(_ROUND_TWO_NHS_A).translate(_FULLWIDTH)}",
+            person=ISOLDE,
+        ),
+        _leak(
+            "leak-id-header-nhs-number-as-media-file-set-id",
+            (TAMSIN.nhs_number,),
+            StorageMediaFileSetID=TAMSIN.nhs_number,
+            person=TAMSIN,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-id-chi-number-in-second-value-of-lo",
+            (_SEONAID_CHI,),
+            AdmittingDiagnosesDescription=["?COVID-19", f"CHI {_SEONAID_CHI}"],
+            WindowCenterWidthExplanation=["LUNG", f"CHI {_SEONAID_CHI}"],
+            person=SEONAID,
+        ),
+        _leak(
+            "leak-id-callback-phone-dotted",
+            ("01632.960.733",),
+            _procedure("XR CHEST callback 01632.960.733", "XRCH"),
+            OrderCallbackPhoneNumber="01632 960733",
+            person=GRACE,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-pattern-phone-international-double-zero",
+            ("0044 1632 960190", "1632960190"),
+            WindowCenterWidthExplanation=["LUNG", "MEDIASTINUM call 0044 1632 960190"],
+            person=ISOLDE,
+        ),
+        # Dates: the birth date (23 September 1957) in more spellings.
+        _leak(
+            "leak-date-birth-ordinal-with-of",
+            ("23rd of September 1957",),
+            _procedure("CT CHEST b. 23rd of September 1957"),
+            person=ISOLDE,
+        ),
+        _leak(
+            "leak-date-birth-month-first-apostrophe-year",
+            ("Sep 23 '57",),
+            WindowCenterWidthExplanation=["LUNG", "MEDIASTINUM DOB Sep 23 '57"],
+            person=ISOLDE,
+        ),
+        _leak(
+            "leak-date-birth-roman-month-dotted-short-year",
+            ("23.IX.57",),
+            SeriesDescription="LUNG 23.IX.57",
+            person=ISOLDE,
+        ),
+        _leak(
+            "leak-date-birth-dotted-iso",
+            ("1957.09.23",),
+            _procedure("CT CHEST DOB 1957.09.23"),
+            person=ISOLDE,
+        ),
+        _leak(
+            "leak-date-birth-as-datetime-in-text",
+            ("19570923083000",),
+            _red_protocol_context(
+                _content_item(
+                    "TEXT",
+                    _code("121106", "DCM", "Comment"),
+                    TextValue="PAS record 19570923083000",
+                )
+            ),
+            person=ISOLDE,
+        ),
+        _leak(
+            "leak-date-birth-six-digits-yymmdd",
+            ("570923",),
+            _procedure("CT CHEST DOB 570923"),
+            person=ISOLDE,
+        ),
+        _leak(
+            "leak-date-birth-us-numeric-order",
+            ("09/23/1957",),
+            StudyDescription="CT CHEST DOB 09/23/1957",
+            person=ISOLDE,
+        ),
+        _leak(
+            "leak-date-birth-four-letter-month-abbreviation",
+            ("23 Sept 1957",),
+            _procedure("CT CHEST born 23 Sept 1957"),
+            person=ISOLDE,
+        ),
+        # Places and contact: wards, websites, nhs.net, postcodes, initials.
+        _leak(
+            "leak-institution-ward-named-after-hospital",
+            ("Holcombe Ward",),
+            _procedure("XR CHEST mobile Holcombe Ward 3", "XRCH"),
+            person=GRACE,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-pattern-website-without-scheme-or-www",
+            ("holcombepriory.nhs.uk", "holcombepriory"),
+            _procedure("XR CHEST see holcombepriory.nhs.uk/xray", "XRCH"),
+            person=ELSPETH,
+            scanner=cr,
+        ),
+        _leak(
+            "leak-pattern-nhs-net-email-in-ut-at-depth",
+            ("hph.imaging.bookings@nhs.net",),
+            _ut_email_at_depth,
+            person=ELSPETH,
+        ),
+        _leak(
+            "leak-pattern-postcode-lower-case-unspaced-institution",
+            ("tv724hp",),
+            _procedure("XR CHEST tv724hp", "XRCH"),
+            person=MANDEEP,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-institution-dotted-initials",
+            ("H.P.H.",),
+            StudyDescription="XR CHEST H.P.H.",
+            person=ELSPETH,
+            scanner=cr,
+        ),
+        _leak(  # ambiguous: the initials glued to a server's own letters and number
+            "leak-institution-initials-glued-in-server-name",
+            ("qdhfs01",),
+            _procedure("CT CHEST from qdhfs01"),
+            person=ADAEZE,
+        ),
+        # Depth and structure.
+        _leak(
+            "leak-structure-institution-in-contributing-equipment",
+            ("Quenmoor District Hospital", "QDHCT04"),
+            _contributing_equipment,
+            person=ADAEZE,
+        ),
+        _leak(
+            "leak-structure-accession-in-second-request-item",
+            ("QDA20B04411",),
+            _request_second_item,
+            person=ADAEZE,
+        ),
+        _leak(
+            "leak-structure-name-in-second-item-of-procedure-code",
+            ("Dubois",),
+            _procedure_second_item,
+            person=JEAN_LUC,
+        ),
+        _leak(
+            "leak-structure-id-in-source-image-purpose-of-reference",
+            ("QD7305518",),
+            _source_image_purpose,
+            person=ADAEZE,
+        ),
+        _leak(
+            "leak-structure-station-as-ae-title-in-kept-sequence",
+            ("HPHDX02",),
+            _station_as_ae_title,
+            person=GRACE,
+            scanner=dx,
+        ),
+        _leak(
+            "leak-structure-name-on-own-lines-of-ut-with-line-feeds",
+            ("OKONKWO ADAEZE",),
+            _ut_with_line_feeds,
+            person=ADAEZE,
+        ),
+    ]
+
+
+def _round_two_person(
+    index: int, family: str, given: str, sex: str = "F", **changes: Any
+) -> Identity:
+    """A round-two clean file's own made-up patient at Quenmoor; IDs derived from `index`."""
+    person = _at(
+        _QUENMOOR,
+        family=family,
+        given=given,
+        sex=sex,
+        patient_id=f"QD{8100000 + index * 613:07d}",
+        birth_date=f"19{38 + index * 7 % 60:02d}{1 + index * 5 % 12:02d}{2 + index * 13 % 27:02d}",
+        nhs_number=fake_nhs_number(800000 + index * 71),
+        address=f"{index + 4} Ropemakers Walk^Quenmoor^TV7{index % 10} {index % 9}EW",
+        telephone=f"01632 960{100 + index * 7:03d}",
+        accession=f"QDA21C{10000 + index * 211:05d}",
+        study_date=f"2020{6 + index % 4:02d}{3 + index % 25:02d}",
+    )
+    return replace(person, **changes)
+
+
+def _identity_voi_lut(ds: Dataset) -> None:
+    """A linear 12-bit VOI LUT: its ramp, read as UTF-16, spells 0123456789 (an NHS-valid
+    shape) and runs of letters; binary, and no identifier."""
+    lut = Dataset()
+    lut.add_new(0x00283002, "US", [4096, 0, 12])
+    lut.LUTExplanation = "LINEAR"
+    lut.add_new(0x00283006, "OW", struct.pack("<4096H", *range(4096)))
+    ds.VOILUTSequence = _items(lut)
+    del ds.WindowCenter
+    del ds.WindowWidth
+
+
+def _site_code_in_codes(ds: Dataset) -> None:
+    """The submitting trust's own ODS code (the site code, sent as ClinicalTrialSiteID)."""
+    ds.InstitutionCodeSequence = _items(_code(SITE, "ODS", "St Nowhere General Hospital"))
+    ds.ProcedureCodeSequence = _items(_code(f"{SITE}-CTCH", "99LOCAL", f"{SITE} CT CHEST"))
+
+
+def _contribution_at_depth(ds: Dataset) -> None:
+    """A converting PACS recorded with a DT at depth and a neutral description."""
+    equipment = Dataset()
+    equipment.PurposeOfReferenceCodeSequence = _items(_code("109103", "DCM", "Modifying Equipment"))
+    equipment.Manufacturer = "Lodestar Imaging"
+    equipment.SoftwareVersions = "LSI 4.2"
+    equipment.ContributionDateTime = f"{ds.StudyDate}111500"
+    equipment.ContributionDescription = "DICOM conversion"
+    ds.ContributingEquipmentSequence = _items(equipment)
+
+
+def _standard_codes(ds: Dataset) -> None:
+    ds.ProcedureCodeSequence = _items(_code("24627-2", "LN", "CT Chest"))
+    ds.RequestedProcedureCodeSequence = _items(
+        _code("RPID16", "RADLEX", "CT Chest wo IV Contrast"),
+    )
+    ds.AnatomicRegionSequence = _items(_code("RID1243", "RADLEX", "Thorax"))
+
+
+def _round_two_cleans() -> list[_Clean]:
+    ct, canon, philips, cr, dx, mr = (
+        SIEMENS_CT,
+        CANON_CT,
+        PHILIPS_CT,
+        PHILIPS_CR,
+        CANON_DX,
+        SIEMENS_MR,
+    )
+    aged = _round_two_person(5, "WETHERALL", "CONSTANTINE", "M")
+    return [
+        _Clean(
+            "clean-technical-canon-fc13-kernel-in-descriptions",
+            _round_two_person(1, "MOSSOP", "VERITY"),
+            canon,
+            _set(
+                ConvolutionKernel="FC13",
+                SeriesDescription="LUNG 1.0 FC13 AIDR 3D STD",
+                ProtocolName="CHEST FC13 0.5x80",
+            ),
+        ),
+        _Clean(
+            "clean-technical-siemens-kernel-with-strength",
+            _round_two_person(2, "CHALLENOR", "ANSELM", "M"),
+            ct,
+            _set(
+                ConvolutionKernel=["Br40d", "3"],
+                SeriesDescription="Thorax 1.0 Br40 d 3",
+                ProtocolName="ThoraxRoutine 1.0 Br40 3",
+            ),
+        ),
+        _Clean(
+            "clean-technical-voxel-and-exposure-text",
+            _round_two_person(3, "GOSLING", "PETRONELLA"),
+            ct,
+            _set(
+                StudyDescription="CT CHEST 120 kV 250 mAs",
+                SeriesDescription="MPR COR 1.0 x 1.0 mm",
+                DerivationDescription="MPR 1.0 x 1.0 mm 512 x 512 FOV 350 mm",
+            ),
+        ),
+        _Clean(  # a judgement: the birth year alone is no date of birth
+            "clean-date-birth-year-in-software-version",
+            _round_two_person(4, "HAZELDINE", "RUFUS", "M", birth_date="19610809"),
+            ct,
+            _set(
+                SoftwareVersions=["syngo CT VA48A", "V2.3.15.1961"],
+                DerivationDescription="processed with V2.3.15.1961",
+            ),
+        ),
+        _Clean(
+            "clean-text-age-in-study-description",
+            aged,
+            ct,
+            _set(StudyDescription=f"CT CHEST {int(aged.age[:3])}Y M ?COVID"),
+        ),
+        _Clean(
+            "clean-date-calibration-in-detector-description",
+            _round_two_person(6, "BRIMBLECOMBE", "LAVINIA"),
+            dx,
+            _set(DetectorDescription="CXDI-710C calibrated 12/03/2019"),
+        ),
+        _Clean(
+            "clean-technical-mr-slice-text-shaped-like-postcodes",
+            _round_two_person(7, "OUSELEY", "THADDEUS", "M"),
+            mr,
+            _set(
+                SeriesDescription="AX T2 3MM BH",
+                ProtocolName="COR T1 5MM",
+                ReceiveCoilName="HE1-4;NE1,2",
+            ),
+        ),
+        _Clean(
+            "clean-technical-software-version-shaped-like-phone",
+            _round_two_person(8, "CARTWRIGHT", "HYACINTH"),
+            dx,
+            _set(SoftwareVersions=["CXDI Control Software NE 2.14", "02.07.0013.011"]),
+        ),
+        _Clean(
+            "clean-binary-identity-voi-lut-ramp",
+            _round_two_person(9, "STAINTHORPE", "GWENDOLEN"),
+            cr,
+            _identity_voi_lut,
+        ),
+        _Clean(
+            "clean-name-body-equals-transmit-coil",
+            _round_two_person(10, "BODY", "TAMARA"),
+            mr,
+            _set(SeriesDescription="t2_haste_tra Body"),
+            not_planted=("BODY",),
+        ),
+        _Clean(
+            "clean-name-sharp-equals-kernel",
+            _round_two_person(11, "SHARP", "LEONIE"),
+            philips,
+            _set(ConvolutionKernel="SHARP", SeriesDescription="LUNG 1.0 SHARP"),
+            not_planted=("SHARP",),
+        ),
+        _Clean(
+            "clean-name-particle-bin-with-detector-binning",
+            _round_two_person(12, "BIN SALEH", "OMAR", "M"),
+            dx,
+            _set(
+                SeriesDescription="PA BIN 2X2",
+                AcquisitionDeviceProcessingDescription="CHEST PA BIN 2X2",
+            ),
+        ),
+        _Clean(
+            "clean-institution-initials-equal-modality-word-mri",
+            _round_two_person(13, "PELLEW", "OSRIC", "M", institution="Marlow Road Infirmary"),
+            mr,
+            _set(StudyDescription="MRI THORAX", SeriesDescription="MRI t2_haste_tra"),
+        ),
+        _Clean(  # a judgement: the trust's own site code is sent anyway (ClinicalTrialSiteID)
+            "clean-institution-site-code-in-procedure-code",
+            _person(60, "QUARRINGTON", "BEATRIX"),
+            ct,
+            _site_code_in_codes,
+        ),
+        _Clean(  # a judgement: HEAD is the patient's surname here, so it must go from text too
+            "clean-name-head-surname-with-patient-position-text",
+            _round_two_person(14, "HEAD", "WINSTON", "M"),
+            ct,
+            _set(SeriesDescription="TOPOGRAM HEAD FIRST SUPINE"),
+        ),
+        _Clean(
+            "clean-date-contribution-datetime-at-depth",
+            _round_two_person(15, "VARLEY", "HERMIONE"),
+            ct,
+            _contribution_at_depth,
+        ),
+        _Clean(
+            "clean-code-loinc-and-radlex-codes",
+            _round_two_person(16, "TOLLEMACHE", "ERASMUS", "M"),
+            ct,
+            _standard_codes,
+        ),
+        _Clean(
+            "clean-text-covid-codes-and-day-counts",
+            _round_two_person(17, "YARDLEY", "MARGERY"),
+            ct,
+            _set(
+                StudyDescription="CT CHEST ?COVID-19 U07.1",
+                AdmittingDiagnosesDescription=["COVID-19 U07.1", "SOB 2/7 SpO2 92%"],
+            ),
+        ),
+        _Clean(
+            "clean-name-two-letter-parts-as-words",
+            _round_two_person(18, "LI", "NA"),
+            dx,
+            _set(DetectorDescription="GRID: NA", SeriesDescription="PA LI-ION DETECTOR"),
+        ),
+        _Clean(
+            "clean-date-study-year-in-protocol-name",
+            _round_two_person(19, "KILLIGREW", "OCTAVIUS", "M"),
+            ct,
+            _set(
+                StudyDescription="CT CHEST COVID PROTOCOL 2020 V3",
+                ProtocolName="COVID_2020_LDCT",
+            ),
+        ),
+    ]
+
+
+def red_team_round_two() -> list[CorpusFile]:
+    """The second red-team round: leaks and clean bait in classes the corpus did not have."""
+    files = [_build_leak(leak) for leak in _round_two_leaks()]
+    files += [_build_clean(clean) for clean in _round_two_cleans()]
+    # A hangul syllable is one letter, though NFKD makes it two or three jamo: the header's
+    # one- and two-syllable name parts (김, 민준) are never sought alone, so not planted alone.
+    return [replace(item, planted=tuple(s for s in item.planted if len(s) >= 3)) for item in files]
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from .corpus import (
 
 MIN_LEAKS = 60
 MIN_CLEAN = 40
-MAX_FILES = 250
+MAX_FILES = 320
 
 
 @pytest.fixture(scope="module")

@@ -251,3 +251,25 @@ def test_secrets_stay_out_of_the_audit_log(
     assert send(export, server).exit_code == 4
     for log in isolated_folders.rglob("*.jsonl"):
         assert TOKEN not in log.read_text()
+
+
+def test_a_held_instance_is_released_to_its_endpoint_with_the_submit_settings(
+    tmp_path: Path, server: DicomWebServer, patient: FakePatient
+) -> None:
+    """A release sends to the endpoint the instance was bound for, cleaned again under the
+    profile and CA bundle the submit used; without the CA bundle, TLS refuses it."""
+    dataset = make_instance(patient, study=7)
+    dataset.BurnedInAnnotation = "YES"
+    source = save(dataset, tmp_path / "in" / "held").parent
+    submitted = run(*stow_args(source, server), "--profile", "ps315-basic")
+    assert submitted.exit_code == 5, submitted.output
+    held_id = run("quarantine", "list").output.split()[0]
+    accept = ("--accept-finding", "burned-in text risk: BurnedInAnnotation YES")
+    release = ("quarantine", "release", held_id, "--reason", "pixels reviewed", *accept)
+    refused = run(*release, "--profile", "ps315-basic")
+    assert refused.exit_code == 7, refused.output
+    before = len(server.stored_files())
+    released = run(*release, "--profile", "ps315-basic", "--ca-bundle", str(server.ca_file))
+    assert released.exit_code == 0, released.output
+    assert f"to {server.url}" in released.output
+    assert len(server.stored_files()) == before + 1
