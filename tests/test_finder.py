@@ -45,6 +45,11 @@ CLEANED = {
     "ミュラー様": "様",
     "see RX7654321": "see",  # the trust's hospital-number pattern
     "dose by JEKYLL": "dose by",
+    "acquired 19610415103000": "acquired",  # a date with a time
+    "S.N.G.H. CT": "CT",
+    "ward MULLERZ": "ward",  # a RIS name key: the family name and the given initial
+    "ZOË_MÜLLER_CHEST": "CHEST",
+    "see stnowhere.nhs.uk/pacs": "see",
 }
 UNCHANGED = [
     "AXIAL 1.25mm B30f",

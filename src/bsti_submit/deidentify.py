@@ -37,6 +37,7 @@ from .errors import ConfigError, InstanceError
 from .finder import Finder
 from .identifiers import (
     PIXEL_TAGS,
+    SEARCHED_BINARY_VRS,
     SEARCHED_VRS,
     TECHNICAL_TAGS,
     OriginalIdentifiers,
@@ -300,7 +301,7 @@ class _Run:
                 return
             new = _valid_in_a_code_item(tag, new)
             dataset[tag] = DataElement(tag, vr, new or None)
-        elif vr in BINARY_VRS:
+        elif vr in SEARCHED_BINARY_VRS:
             stored = dataset.get_item(tag, keep_deferred=True).value
             if not isinstance(stored, bytes) or not self._identifies(stored):
                 return

@@ -54,7 +54,13 @@ _GENERIC = (
         r"|GIR\s?0AA)(?![A-Z0-9])",
     ),
     ("e-mail address", r"[A-Z0-9._%+\-]+@[A-Z0-9\-]+(?:\.[A-Z0-9\-]+)+"),
-    ("URL", r"(?:HTTPS?|FTP)://[^\s]+|(?<![A-Z0-9])WWW\.[^\s]+"),
+    (
+        "URL",
+        r"(?:HTTPS?|FTP)://[^\s]+|(?<![A-Z0-9])WWW\.[^\s]+"
+        r"|(?<![A-Z0-9.@\-])(?:[A-Z0-9\-]+\.)+"
+        r"(?:NHS\.UK|NHS\.NET|SCOT|WALES|CO\.UK|ORG\.UK|AC\.UK|GOV\.UK|COM|ORG|NET)"
+        r"(?![A-Z0-9\-])(?:/[^\s]*)?",
+    ),
 )
 _NHS_KIND = _GENERIC[0][0]
 _MEANINGFUL = re.compile(r"[^\W_]")
@@ -159,7 +165,8 @@ def _name_patterns(value: str) -> Iterator[Spelling]:
             parts = [_runs(part) for part in spelling.split("^")[:3]]
             for part in spelling.split("^")[:3]:
                 for form in name_forms(" ".join(_runs(part))):
-                    yield from _words(form.split())
+                    if len(form.replace(" ", "")) >= MIN_WORD:
+                        yield from _words(form.split())
             for runs in parts:
                 if sum(map(len, runs)) >= MIN_WORD:
                     yield from _words(runs)
@@ -170,6 +177,10 @@ def _name_patterns(value: str) -> Iterator[Spelling]:
             if family and given:
                 yield from _words([*family, *given])
                 yield from _words([*given, *family])
+                # a RIS name key: the family name and the given initial (OKONKWOA, AOKONKWO)
+                surname, initial = "".join(family), given[0][0]
+                yield from _words([surname + initial])
+                yield from _words([initial + surname])
 
 
 def _initials(value: str) -> list[str]:
@@ -241,7 +252,8 @@ def _place_patterns(value: str) -> Iterator[Spelling]:
     significant = [word for word in words if word not in ("THE", "OF", "AND", "FOR")]
     for initials in {"".join(w[0] for w in significant), "".join(w[0] for w in significant[1:])}:
         if len(initials) >= MIN_WORD:
-            yield rf"(?<![A-Z]){initials}(?![A-Z])", initials, initials
+            dotted = r"\.?\s?".join(initials) + r"\.?"  # H.P.H. and H P H too
+            yield rf"(?<![A-Z]){dotted}(?![A-Z])", initials[0], initials
 
 
 def date_pattern(day: date) -> str:
@@ -256,10 +268,12 @@ def date_pattern(day: date) -> str:
     y = f"'?{y}"  # 7 Mar '58
     ordinal = r"(?:ST|ND|RD|TH)?"
     named_sep = r"[\s.\-,/]{0,3}"
+    iso = f"{year}{day.month:02d}{day.day:02d}"
     compact = (
-        f"{year}{day.month:02d}{day.day:02d}",
+        iso,
         f"{day.day:02d}{day.month:02d}{year}",
         f"{day.day:02d}{day.month:02d}{short}",
+        f"{short}{day.month:02d}{day.day:02d}",
     )
     forms = [
         *compact,
@@ -269,7 +283,8 @@ def date_pattern(day: date) -> str:
         f"{d}{ordinal}{named_sep}(?:OF\\s)?{month_name}\\.?{named_sep}{y}",
         f"{month_name}\\.?{named_sep}{d}{ordinal}{named_sep}{y}",
     ]
-    return r"(?<![0-9])(?:" + "|".join(forms) + r")(?!\.?[0-9])"
+    alone = r"(?<![0-9])(?:" + "|".join(forms) + r")(?!\.?[0-9])"
+    return rf"{alone}|(?<![0-9]){iso}[0-9]{{2,6}}(?![0-9])"  # with a time: 19570923083000
 
 
 Sought = Callable[[frozenset[int]], bool]
@@ -278,7 +293,7 @@ Sought = Callable[[frozenset[int]], bool]
 _GENERIC_MATCHERS = tuple(
     (kind, re.compile(pattern), trigger)
     for (kind, pattern), trigger in zip(
-        _GENERIC, ("0123456789", "0123456789", "0123456789", "@", "/W"), strict=True
+        _GENERIC, ("0123456789", "0123456789", "0123456789", "@", "/."), strict=True
     )
 )
 

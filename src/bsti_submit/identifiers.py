@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from pydicom.dataset import Dataset
 
-from .elements import BINARY_VRS, dictionary_vr, leaves, tag_for
+from .elements import dictionary_vr, leaves, tag_for
 from .standard import load_table
 
 
@@ -88,7 +88,8 @@ INSTANCE_UID_TAGS = frozenset(
     for row in load_table()
     if row.basic == "U" and "x" not in row.tag
 ) | _tags("MediaStorageSOPInstanceUID")
-# Kept values that name the machine or describe the image. A word equal to one of them is no
+# Kept values that name the machine or describe the image (and the vendor's coil, sequence and
+# filter names). A word equal to one of them is no
 # identifier *in them* (an institution "TOSHIBA" in a Manufacturer "TOSHIBA_MEC"); elsewhere it
 # is sought like any other. The coded ones (CS) are never searched at all.
 TECHNICAL_TAGS = _tags(
@@ -96,6 +97,10 @@ TECHNICAL_TAGS = _tags(
     "ManufacturerModelName",
     "SoftwareVersions",
     "ConvolutionKernel",
+    "TransmitCoilName",
+    "ReceiveCoilName",
+    "SequenceName",
+    "FilterType",
     "Modality",
     "BodyPartExamined",
     "ImageType",
@@ -103,7 +108,9 @@ TECHNICAL_TAGS = _tags(
 # Text that may carry an identifier. CS (defined terms), numbers, dates, times and UIDs in
 # their own VRs are the profile's business; binary values are searched as text by the gate.
 SEARCHED_VRS = frozenset({"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
-SEARCHED_BINARY_VRS = BINARY_VRS
+# Bytes that may hold text; arrays of numbers (OW, OF, OD, OL, OV: LUTs, curves) are not text,
+# and a LUT ramp read as UTF-16 spells 0123456789.
+SEARCHED_BINARY_VRS = frozenset({"OB", "UN"})
 PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 # The tool's own dummy values are in every output on purpose.
 DUMMY_DATE = date(1900, 1, 1)

@@ -57,10 +57,15 @@ _INWARD = re.compile(r"[0-9][ABD-HJLNP-UW-Z]{2}")
 # comma or a decimal point ends one).
 _DIGIT_GROUPS = re.compile(r"\+?\(?[0-9][0-9 ()\-]*[0-9]")
 _DIGITS = re.compile(r"[0-9]+")
+_ID_DIGIT_GROUPS = re.compile(r"[0-9][0-9 ()\-./]*[0-9]")
 _HAS_DIGIT = re.compile(r"[0-9]")
 _DOTTED_NHS = re.compile(r"(?<![0-9.])[0-9]{3}\.[0-9]{3}\.[0-9]{4}(?![0-9]|\.[0-9])")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
-_URL = re.compile(r"(?:https?|ftp)://\S+|www\.\S+", re.IGNORECASE)
+_URL = re.compile(
+    r"(?:https?|ftp)://\S+|www\.\S+"
+    r"|(?:[a-z0-9-]+\.)+(?:nhs\.uk|nhs\.net|scot|wales|co\.uk|org\.uk|ac\.uk|gov\.uk|com|org|net)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -170,8 +175,8 @@ class Verifier:
         kinds = _spelled(normal(text).split(), index, specific_only=False)
         if "_" in text:  # `_` joins a technical token, but not a whole name or a hospital's
             kinds |= _spelled(normal(text.replace("_", " ")).split(), index, specific_only=True)
-        digit_groups = _DIGIT_GROUPS.findall(text) if _HAS_DIGIT.search(text) else []
-        for group in digit_groups:  # an ID's digits written in parts
+        digit_groups = _ID_DIGIT_GROUPS.findall(text) if _HAS_DIGIT.search(text) else []
+        for group in digit_groups:  # an ID's digits written in parts (QD/730/5518)
             kinds |= _digit_cores(_DIGITS.findall(group), index)
         for kind in sorted(kinds):
             yield Finding(RESIDUAL, kind, path, _excerpt(text))
@@ -202,6 +207,8 @@ class Verifier:
     def _patterns(self, path: str, text: str) -> Iterator[Finding]:
         """Identifiers of anyone: NHS and CHI numbers, UK telephone numbers and postcodes,
         e-mail addresses, URLs and the trust's hospital-number pattern."""
+        if not text.isascii():  # full-width digits and letters as ASCII
+            text = unicodedata.normalize("NFKC", text)
         if _HAS_DIGIT.search(text):  # numbers and postcodes all hold a digit
             for group in _DIGIT_GROUPS.findall(text) + _DOTTED_NHS.findall(text):
                 for kind, _ in _digit_runs(_DIGITS.findall(group)):
@@ -268,6 +275,8 @@ def _spelled(words: list[str], index: Index, specific_only: bool) -> set[str]:
     several words or of four letters or more (what `_` may join to a name: BANNERMAN_LDCT)."""
     kinds = set()
     for position, word in enumerate(words):
+        if len(word) in (10, 12, 14) and word.isdigit():  # a date with a time: 19570923083000
+            kinds |= {k for spelling, k in index.get(word[:8], ()) if k.startswith(Kind.DATE)}
         for spelling, kind in index.get(word, ()):
             if specific_only and len(spelling) < 2 and len(spelling[0]) <= MIN_WORD:
                 continue
@@ -336,7 +345,7 @@ def _digit_runs(run: list[str]) -> Iterator[tuple[str, str]]:
         digits = ""
         for part in run[start:]:
             digits += part
-            if len(digits) > 13:
+            if len(digits) > 14:  # 0044 and ten digits
                 break
             if len(digits) == 10 and is_nhs_number(digits):
                 yield "NHS or CHI number", digits
@@ -346,6 +355,7 @@ def _digit_runs(run: list[str]) -> Iterator[tuple[str, str]]:
 
 def _uk_telephone(digits: str) -> bool:
     """0 and ten or nine digits, the first not 0; or the same after 44 (an optional 0)."""
+    digits = digits.removeprefix("00")  # 0044 1632 960190
     national = "0" + digits[2:].removeprefix("0") if digits.startswith("44") else digits
     return len(national) in (10, 11) and national[0] == "0" and national[1] != "0"
 
@@ -409,6 +419,9 @@ def _name_spellings(value: str) -> Iterator[Words]:
                 yield given + family
                 yield ("_".join(family + given),)
                 yield ("_".join(given + family),)
+                yield ("".join(family + given),)  # 王秀英, written without a space
+                yield ("".join(family) + given[0][0],)  # a RIS name key: OKONKWOA
+                yield (given[0][0] + "".join(family),)
 
 
 def _umlauts_spelled(text: str) -> str:
@@ -445,6 +458,7 @@ def _place_spellings(value: str) -> Iterator[Words]:
     for letters in ("".join(initials), "".join(initials[1:])):
         if len(letters) >= MIN_WORD:
             yield (letters,)
+            yield tuple(letters)  # H.P.H.
 
 
 def _address_spellings(value: str) -> Iterator[Words]:
@@ -470,6 +484,7 @@ def _date_spellings(day: date) -> Iterable[Words]:
         (f"{day:%Y%m%d}",),
         (f"{day:%d%m%Y}",),
         (f"{day:%d%m%y}",),
+        (f"{day:%y%m%d}",),
     }
     for spelled in spelled_days:
         for month in months:
