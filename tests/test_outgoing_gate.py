@@ -112,6 +112,11 @@ PLANTED: dict[str, tuple[Callable[[Dataset], None], str, str]] = {
         "residual identifier: name (PatientName)",
         "(0042,0011)",
     ),
+    "the real name where the pseudonym belongs": (
+        text_in("PatientName", "MULLER^ZOE"),
+        "residual identifier: name (PatientName)",
+        "(0010,0010)",
+    ),
     "name in the file meta": (
         lambda ds: setattr(ds.file_meta, "SourceApplicationEntityTitle", "MULLER"),
         "residual identifier: name (PatientName)",

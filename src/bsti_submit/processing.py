@@ -69,7 +69,9 @@ class Preparer:
         descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             write_instance(prepared.dataset, handle)
-        prepared.findings += self.verifier.check(target, prepared.original)
+        patient = prepared.result.patient
+        own = (patient.pseudonym, self.engine.site) if patient else (self.engine.site,)
+        prepared.findings += self.verifier.check(target, prepared.original, own)
         prepared.findings.sort(key=str)
         return prepared
 

@@ -109,18 +109,28 @@ class Verifier:
         self.dates_kept = "retain-long-full-dates" in profile.options
         self.uids_kept = "retain-uids" in profile.options
         pseudonyms = {tag for tag, rule in profile.exact.items() if rule.action is Action.PSEUDONYM}
-        additions = {addition.tag for addition in profile.additions}
-        self._not_searched = _TOOL_TAGS | pseudonyms | additions
+        # Where the tool writes its own values: searched unless they hold exactly those (an
+        # engine that failed to replace a patient's name there is caught).
+        self._own_value_tags = pseudonyms | {addition.tag for addition in profile.additions}
+        self._literal_values = {
+            addition.value
+            for addition in profile.additions
+            if not addition.value.startswith("func:")
+        }
         self._spellings: dict[tuple[object, ...], tuple[Index, Index]] = {}
 
-    def check(self, written: Path, original: OriginalIdentifiers) -> list[Finding]:
-        """Every finding for one written instance; an empty list means it may leave."""
+    def check(
+        self, written: Path, original: OriginalIdentifiers, own_values: Iterable[str] = ()
+    ) -> list[Finding]:
+        """Every finding for one written instance; an empty list means it may leave.
+        `own_values` are the tool's own for this instance (the pseudonym, the site code)."""
         try:
             outgoing = read_outgoing(written)
         except (OutgoingError, OSError) as error:
             return [Finding(STRUCTURE, f"the written file does not parse ({error})")]
         findings = self._structure(outgoing.elements)
-        values = list(self._searched(outgoing.elements))  # (path, technical, text)
+        own = self._literal_values | set(own_values)
+        values = list(self._searched(outgoing.elements, own))  # (path, technical, text)
         for name, extra in (
             ("preamble", outgoing.preamble),
             ("after the dataset", outgoing.trailing),
@@ -137,11 +147,13 @@ class Verifier:
         findings += self._uid_elements(outgoing.elements, uids)
         return sorted(set(findings), key=str)
 
-    def _searched(self, elements: list[Element]) -> Iterator[tuple[str, bool, str]]:
+    def _searched(self, elements: list[Element], own: set[str]) -> Iterator[tuple[str, bool, str]]:
         """(path, whether a technical attribute, text) of every value that may carry an
         identifier, in each decoding."""
         for element in elements:
-            if element.top in self._not_searched:
+            if element.top in _TOOL_TAGS:
+                continue
+            if element.top in self._own_value_tags and _stripped(element.value) in own:
                 continue
             if element.vr in SEARCHED_VRS or element.vr in SEARCHED_BINARY_VRS:
                 technical = element.tag in TECHNICAL_TAGS
@@ -296,6 +308,10 @@ def _digit_cores(parts: list[str], index: Index) -> set[str]:
                 break
             kinds |= {kind for spelling, kind in index.get(digits, ()) if spelling == (digits,)}
     return kinds
+
+
+def _stripped(value: bytes) -> str:
+    return value.decode("latin-1").rstrip(" \x00")
 
 
 def _excerpt(text: str) -> str:
