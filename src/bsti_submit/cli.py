@@ -617,9 +617,10 @@ def quarantine_list() -> None:
 @quarantine.command("show")
 @click.argument("held_id", metavar="ID")
 def quarantine_show(held_id: str) -> None:
-    """Show each finding of one held instance with its path and the text that matched.
+    """Show a held instance's findings and where they are.
 
-    For the trust's reviewers only: the matching text may identify the patient.
+    Each finding with its attribute path and the value it was found in. For the trust's
+    reviewers only: the value may identify the patient.
     """
     from .quarantine import Quarantine
 
@@ -659,8 +660,9 @@ def quarantine_release(
     site: str | None,
     ca_bundle: Path | None,
 ) -> None:
-    """Clean one reviewed instance again from its source and send it where it was bound.
+    """Clean a held instance again and send it on.
 
+    The instance is made again from its source file and sent where it was bound, once.
     Whatever the gate still finds must be named with --accept-finding (see `quarantine show`).
     Give the --profile and --site the submit used, when they were not the config's.
     """
