@@ -131,30 +131,45 @@ def test_clean_files_pass(tmp_path: Path, patient: FakePatient) -> None:
     assert len(written(tmp_path)) == 1
 
 
-RISKS = {
+# Headers that say there is text in the pixels: held when none is found to mask.
+MUST_FIND = {
     "BurnedInAnnotation YES": lambda ds: setattr(ds, "BurnedInAnnotation", "YES"),
-    "secondary capture": lambda ds: setattr(ds, "SOPClassUID", SecondaryCaptureImageStorage),
-    "modality SC, OT, US or XC": lambda ds: setattr(ds, "Modality", "US"),
-    "ImageType SECONDARY": lambda ds: setattr(ds, "ImageType", ["DERIVED", "SECONDARY"]),
-    "screen capture such as a dose report": lambda ds: setattr(
+    "a screen capture such as a dose report": lambda ds: setattr(
         ds, "SeriesDescription", "Dose Report"
     ),
-    "matches deid's list of devices": lambda ds: setattr(
-        ds, "ManufacturerModelName", "LightSpeed VCT"
-    ),
+}
+# Headers that only choose the full reading: clean pixels are delivered.
+TRIGGERS = {
+    "a secondary capture": lambda ds: setattr(ds, "SOPClassUID", SecondaryCaptureImageStorage),
+    "modality US": lambda ds: setattr(ds, "Modality", "US"),
+    "ImageType DERIVED SECONDARY": lambda ds: setattr(ds, "ImageType", ["DERIVED", "SECONDARY"]),
+    "on deid's list of devices": lambda ds: setattr(ds, "ManufacturerModelName", "LightSpeed VCT"),
+    "no ImageType": lambda ds: delattr(ds, "ImageType"),
 }
 
 
-@pytest.mark.parametrize("risk", RISKS, ids=list(RISKS))
-def test_each_burned_in_risk_is_quarantined(
-    risk: str, tmp_path: Path, patient: FakePatient
+@pytest.mark.parametrize("claim", MUST_FIND, ids=list(MUST_FIND))
+def test_a_header_that_claims_text_is_held_when_none_is_found(
+    claim: str, tmp_path: Path, patient: FakePatient
 ) -> None:
     dataset = make_instance(patient)
-    RISKS[risk](dataset)
+    MUST_FIND[claim](dataset)
     result = submit_one(tmp_path, dataset)
     assert result.exit_code == 5, result.output
-    assert f"burned-in text risk: {risk}" in result.output
+    assert f"burned-in text: {claim}, and no text was found to mask" in result.output
     assert not written(tmp_path)
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS, ids=list(TRIGGERS))
+def test_a_header_trigger_with_clean_pixels_is_delivered_unchanged(
+    trigger: str, tmp_path: Path, patient: FakePatient
+) -> None:
+    dataset = make_instance(patient)
+    TRIGGERS[trigger](dataset)
+    result = submit_one(tmp_path, dataset)
+    assert result.exit_code == 0, result.output
+    (output,) = written(tmp_path)
+    assert pydicom.dcmread(output).PixelData == dataset.PixelData
 
 
 def test_non_image_objects_are_excluded_and_reported(tmp_path: Path, patient: FakePatient) -> None:
@@ -175,7 +190,7 @@ def test_release_needs_each_finding_named_and_works_once(
     dataset.BurnedInAnnotation = "YES"
     assert submit_one(tmp_path, dataset).exit_code == 5
     held_id = run("quarantine", "list").output.split()[0]
-    finding = "burned-in text risk: BurnedInAnnotation YES"
+    finding = "burned-in text: BurnedInAnnotation YES, and no text was found to mask"
     refused = run("quarantine", "release", held_id, "--reason", "reviewed", "--site", SITE)
     assert refused.exit_code == 5 and finding in refused.output
     assert not written(tmp_path)
@@ -273,18 +288,18 @@ def test_a_mask_rule_blanks_exactly_its_rectangle(
     assert "113101" in codes
 
 
-def test_a_mask_rule_on_undecodable_pixels_quarantines(
-    tmp_path: Path, patient: FakePatient
-) -> None:
+@pytest.mark.parametrize("with_rule", [False, True], ids=["no mask rule", "mask rule"])
+def test_undecodable_pixels_are_held(tmp_path: Path, patient: FakePatient, with_rule: bool) -> None:
     dataset = make_instance(patient)
     dataset.Modality = "US"
     dataset.PixelData = encapsulate([b"\xff\xd8 not really a jpeg \xff\xd9"])
     dataset["PixelData"].VR = "OB"
     dataset.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
     recipe = site_profile(tmp_path, *MASK_RULE, base="bsti-covid19")
-    result = submit_one(tmp_path, dataset, "--profile", str(recipe))
+    options = ("--profile", str(recipe)) if with_rule else ()
+    result = submit_one(tmp_path, dataset, *options)
     assert result.exit_code == 5
-    assert "mask rule not applied" in result.output
+    assert "burned-in text: pixels cannot be read for text" in result.output
     assert not written(tmp_path)
 
 

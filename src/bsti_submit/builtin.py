@@ -11,7 +11,7 @@ from .standard import TABLE_EDITION, ProfileSpec, load_table
 
 PS315_BASIC = ProfileSpec(
     name="ps315-basic",
-    version=f"{TABLE_EDITION}.1",
+    version=f"{TABLE_EDITION}.2",
     introduction=(
         "# DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile, no option.",
     ),
@@ -65,7 +65,7 @@ def _covid_overrides() -> tuple[tuple[str, str, str], ...]:
 
 BSTI_COVID19 = ProfileSpec(
     name="bsti-covid19",
-    version=f"{TABLE_EDITION}.2",
+    version=f"{TABLE_EDITION}.3",
     options=_COVID_OPTIONS,
     overrides=_covid_overrides(),
     introduction=(

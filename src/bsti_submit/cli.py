@@ -619,16 +619,20 @@ def quarantine_list() -> None:
 def quarantine_show(held_id: str) -> None:
     """Show a held instance's findings and where they are.
 
-    Each finding with its attribute path and the value it was found in. For the trust's
-    reviewers only: the value may identify the patient.
+    Each finding with its attribute path and the value it was found in; for text found in the
+    pixels, a PNG beside the held file with the regions outlined. For the trust's reviewers
+    only: the value may identify the patient.
     """
     from .quarantine import Quarantine
 
     with _reported_errors(), closing(Quarantine(_settings().state_dir / "quarantine")) as held:
         entry = held.get(held_id)
         path = held.path_of(entry)
+        picture = held.review_picture(entry)
     click.echo(f"{entry.id}  held {entry.held_at}  from {entry.source}")
     click.echo(f"cleaned file: {path}")
+    if picture is not None:
+        click.echo(f"text regions outlined in: {picture}")
     click.echo("For the trust's reviewers only: the matching text below may identify the patient.")
     for finding in entry.findings:
         click.echo(f"  {finding}")

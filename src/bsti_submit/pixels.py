@@ -1,24 +1,40 @@
-"""Blanking the rectangles where a device burns text into its images (a profile's mask rules).
+"""An instance's pixel data: decoded once, blanked where text was found, the bits above HighBit
+cleared, and the cleaning recorded as PS3.15 asks.
 
-Uncompressed pixel data is blanked in place; compressed pixel data is decoded first when a
-decoder is installed and written back uncompressed. Without a decoder the image cannot be
-cleaned, so the caller quarantines it.
+Uncompressed pixels are read as a view of the stored bytes (no copy, whatever the number of
+frames) and copied only when something must change. Compressed pixels are decoded with the
+installed decoders (pylibjpeg, pyjpegls, Pillow); when they must change, the instance is written
+uncompressed. Pixels that cannot be decoded raise PixelError, and the caller holds the instance.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.pixels.processing import convert_color_space
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
 
 from .deidentify import Change
-from .elements import describe, tag_text
+from .elements import tag_text
 from .standard import DEIDENTIFICATION_METHODS
 
 CLEAN_PIXEL_DATA = "113101"
-Rectangle = tuple[int, int, int, int]  # x0, y0, x1, y1 in deid's %filter coordinates
+PIXEL_DATA = tag_text(0x7FE00010)
+Rectangle = tuple[int, int, int, int]  # x0, y0, x1, y1: columns x0..x1-1 of rows y0..y1-1
 
 
-class PixelMaskError(Exception):
-    """The rectangles could not be blanked in these pixels."""
+class PixelError(Exception):
+    """The pixel data cannot be decoded or changed here."""
+
+
+@dataclass(frozen=True)
+class Blank:
+    """A rectangle to blank in one frame, or in every frame (frame None)."""
+
+    frame: int | None
+    box: Rectangle
 
 
 def parse_rectangle(text: str) -> Rectangle:
@@ -27,46 +43,113 @@ def parse_rectangle(text: str) -> Rectangle:
     return x0, y0, x1, y1
 
 
-def blank_rectangles(dataset: Dataset, rectangles: list[Rectangle]) -> None:
-    """Set every pixel inside the rectangles to 0, in every frame and sample."""
-    if dataset.file_meta.TransferSyntaxUID.is_compressed:
-        try:
-            dataset.decompress()
-        except (RuntimeError, NotImplementedError, ValueError) as error:
-            raise PixelMaskError(f"compressed pixels and no decoder for them: {error}") from error
-    pixels = dataset.pixel_array.copy()
-    has_samples = int(dataset.get("SamplesPerPixel", 1)) > 1
-    for x0, y0, x1, y1 in rectangles:
-        if has_samples:
-            pixels[..., y0:y1, x0:x1, :] = 0
-        else:
-            pixels[..., y0:y1, x0:x1] = 0
-    dataset.PixelData = pixels.tobytes()
+class Pixels:
+    """The frames of one instance, shape (frames, rows, columns) or (..., samples) for colour.
+
+    `frames` is read-only; `blank` and `clear_high_bits` switch to a private copy, which `store`
+    writes back into the dataset."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        if "PixelData" not in dataset:
+            raise PixelError("no pixel data")
+        self.dataset = dataset
+        self.compressed = bool(dataset.file_meta.TransferSyntaxUID.is_compressed)
+        native = None if self.compressed else _native_view(dataset)
+        # pydicom decodes colour to RGB, whatever the stored colour space
+        self.decoded = native is None
+        self.frames = _decoded(dataset) if native is None else native
+        self.changed = False
+
+    @property
+    def count(self) -> int:
+        return int(self.frames.shape[0])
+
+    def display(self, frame: int) -> np.ndarray:
+        """One frame as 8-bit grey or RGB, contrast stretched, for reading text."""
+        return self._shown(self.frames[frame])
+
+    def projections(self) -> list[np.ndarray]:
+        """The brightest and the darkest value of each pixel over all frames, for display: text
+        that any frame shows, bright or dark, shows in one of them."""
+        return [self._shown(self.frames.max(axis=0)), self._shown(self.frames.min(axis=0))]
+
+    def _shown(self, pixels: np.ndarray) -> np.ndarray:
+        if pixels.ndim == 3 and self._stored_as_ybr():
+            pixels = convert_color_space(pixels, "YBR_FULL", "RGB")
+        return _stretch(pixels)
+
+    def blank(self, blanks: list[Blank]) -> None:
+        """Set every pixel inside the rectangles to the blank value (black)."""
+        frames = self._writable()
+        rows, columns = frames.shape[1:3]
+        value = (0, 128, 128) if self._stored_as_ybr() else 0  # black
+        for blank in blanks:
+            x0, y0, x1, y1 = blank.box
+            area = (slice(max(0, y0), min(rows, y1)), slice(max(0, x0), min(columns, x1)))
+            chosen = slice(None) if blank.frame is None else blank.frame
+            frames[(chosen, *area)] = value
+
+    def clear_high_bits(self) -> int:
+        """Zero the bits above HighBit (signed values: copies of the sign bit), where an overlay
+        or a device's own marks can hide; returns how many stored words had other bits set."""
+        if self.compressed:
+            return 0  # a codec stores only BitsStored bits
+        stored, allocated = int(self.dataset.BitsStored), int(self.dataset.BitsAllocated)
+        if stored >= allocated or allocated not in (16, 32):
+            return 0
+        signed = int(self.dataset.get("PixelRepresentation", 0)) == 1
+        unsigned = f"u{allocated // 8}"
+        dirty = 0
+        for index in range(self.count):  # frame by frame: a long cine stays small in memory
+            words = self.frames[index].view(unsigned)
+            kept = _low_bits(words, stored, signed)
+            if np.array_equal(words, kept):
+                continue
+            dirty += int(np.count_nonzero(words != kept))
+            self._writable()[index].view(unsigned)[...] = kept
+        return dirty
+
+    def store(self) -> None:
+        """Write changed pixels back, uncompressed and colour by pixel (planar configuration 0)."""
+        if not self.changed:
+            return
+        dataset = self.dataset
+        dataset.PixelData = np.ascontiguousarray(self.frames).tobytes()
+        dataset["PixelData"].VR = "OW" if int(dataset.BitsAllocated) > 8 else "OB"
+        if self.compressed:
+            dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        if int(dataset.get("SamplesPerPixel", 1)) > 1:
+            dataset.PlanarConfiguration = 0
+            if self.decoded:
+                dataset.PhotometricInterpretation = "RGB"
+
+    def _stored_as_ybr(self) -> bool:
+        photometric = str(self.dataset.get("PhotometricInterpretation", ""))
+        return not self.decoded and photometric.startswith("YBR")
+
+    def _writable(self) -> np.ndarray:
+        if not self.changed:
+            self.frames = np.array(self.frames)  # a private, writable copy
+            self.changed = True
+        return self.frames
 
 
-def apply_mask(dataset: Dataset, rectangles: list[Rectangle]) -> list[Change]:
-    """Blank the rectangles of a matching mask rule and record it as PS3.15 asks: Burned In
-    Annotation NO, and the Clean Pixel Data code in the method code sequence."""
-    before = describe(dataset["PixelData"])
-    blank_rectangles(dataset, rectangles)
-    changes = [
-        Change(
-            tag_text(0x7FE00010),
-            "PixelData",
-            "OW",
-            "MASK",
-            before,
-            f"{len(rectangles)} rectangle(s) blanked: {rectangles}",
-        ),
-    ]
+def record_clean_pixels(dataset: Dataset, changes: list[Change]) -> None:
+    """Burned In Annotation NO and the Clean Pixel Data code, once, audited."""
     old_flag = str(dataset.get("BurnedInAnnotation", ""))
-    dataset.BurnedInAnnotation = "NO"
-    changes.append(Change(tag_text(0x00280301), "BurnedInAnnotation", "CS", "SET", old_flag, "NO"))
+    if old_flag != "NO":
+        dataset.BurnedInAnnotation = "NO"
+        changes.append(
+            Change(tag_text(0x00280301), "BurnedInAnnotation", "CS", "SET", old_flag, "NO")
+        )
+    codes = dataset.setdefault("DeidentificationMethodCodeSequence", []).value
+    if any(item.get("CodeValue") == CLEAN_PIXEL_DATA for item in codes):
+        return
     item = Dataset()
     item.CodeValue = CLEAN_PIXEL_DATA
     item.CodingSchemeDesignator = "DCM"
     item.CodeMeaning = DEIDENTIFICATION_METHODS[CLEAN_PIXEL_DATA]
-    dataset.DeidentificationMethodCodeSequence.append(item)
+    codes.append(item)
     changes.append(
         Change(
             tag_text(0x00120064),
@@ -77,4 +160,69 @@ def apply_mask(dataset: Dataset, rectangles: list[Rectangle]) -> list[Change]:
             CLEAN_PIXEL_DATA,
         )
     )
-    return changes
+
+
+def _low_bits(words: np.ndarray, stored: int, signed: bool) -> np.ndarray:
+    """The stored words with only their low `stored` bits, sign-extended when signed."""
+    low = np.array((1 << stored) - 1, words.dtype)
+    kept = words & low
+    if signed:
+        sign = (kept >> (stored - 1)) & 1
+        kept |= sign * ~low
+    return np.asarray(kept)
+
+
+def _native_view(dataset: Dataset) -> np.ndarray:
+    """Uncompressed pixels as a read-only view of the stored bytes."""
+    allocated = int(dataset.BitsAllocated)
+    samples = int(dataset.get("SamplesPerPixel", 1))
+    photometric = str(dataset.get("PhotometricInterpretation", ""))
+    if allocated not in (8, 16, 32) or photometric.endswith(("_422", "_420")):
+        return _decoded(dataset)  # bit-packed or subsampled: pydicom unpacks it
+    signed = int(dataset.get("PixelRepresentation", 0)) == 1
+    order = ">" if dataset.file_meta.TransferSyntaxUID == ExplicitVRBigEndian else "<"
+    dtype = np.dtype(f"{order}{'i' if signed else 'u'}{allocated // 8}")
+    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    size = frames * rows * columns * samples
+    data = dataset.PixelData
+    if len(data) < size * dtype.itemsize:
+        raise PixelError(f"pixel data holds {len(data)} bytes, {size * dtype.itemsize} expected")
+    flat = np.frombuffer(data, dtype, count=size)
+    if samples == 1:
+        return flat.reshape(frames, rows, columns)
+    if int(dataset.get("PlanarConfiguration", 0)) == 1:
+        return flat.reshape(frames, samples, rows, columns).transpose(0, 2, 3, 1)
+    return flat.reshape(frames, rows, columns, samples)
+
+
+def _decoded(dataset: Dataset) -> np.ndarray:
+    try:
+        pixels = np.asarray(dataset.pixel_array)
+    except (
+        AttributeError,
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+        TypeError,
+        KeyError,
+    ) as error:
+        raise PixelError(f"pixels cannot be decoded here: {error}") from error
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    samples = int(dataset.get("SamplesPerPixel", 1))
+    return pixels.reshape(frames, *pixels.shape[-3 if samples > 1 else -2 :])
+
+
+def _stretch(pixels: np.ndarray) -> np.ndarray:
+    """8 bits from the 1st to the 99.9th percentile of a sample of the values: a few extreme
+    pixels (text drawn at the maximum, a lead marker) must not flatten everything else."""
+    if pixels.dtype == np.uint8:
+        return np.ascontiguousarray(pixels)
+    sample = pixels[::4, ::4].ravel()
+    low, high = (float(value) for value in np.percentile(sample, (1, 99.9)))
+    if high <= low:
+        low, high = float(pixels.min()), float(pixels.max())
+    if high <= low:
+        return np.zeros(pixels.shape, np.uint8)
+    scaled = (pixels.astype(np.float32) - low) * (255.0 / (high - low))
+    return np.asarray(np.clip(scaled, 0, 255), np.uint8)

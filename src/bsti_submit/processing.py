@@ -1,5 +1,6 @@
-"""One source file through the line: read -> admit -> assess burned-in risk -> de-identify ->
-blank masks -> write the cleaned instance to a private file -> verify those bytes. `submit` then
+"""One source file through the line: read -> admit -> plan the reading of the pixels ->
+de-identify -> clear high bits, blank mask rules and burned-in text -> write the cleaned instance
+to a private file -> verify those bytes. `submit` then
 commits, sends or holds what comes out; `scan` only reports it and deletes the file, so the dry
 run predicts exactly what a submit does."""
 
@@ -7,19 +8,20 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 
-from .burned_in import BurnedInRisk, MaskRules
+from .burned_in import BurnedInPlanner, MaskRules
 from .deidentify import Deidentified, Deidentifier
 from .destination import write_instance
 from .discover import read_instance
 from .errors import InstanceError, NotAnInstanceError
 from .identifiers import OriginalIdentifiers, collect
-from .pixels import PixelMaskError, Rectangle, apply_mask
+from .pixel_text import BurnedInText
+from .pixels import Blank
 from .profile import Profile, load_profile
 from .pseudonym import Pseudonymizer
 from .verify import Finding, Verifier
@@ -49,6 +51,7 @@ class Prepared:
     result: Deidentified
     findings: list[Finding]
     original: OriginalIdentifiers
+    masked: list[Blank] = field(default_factory=list)  # the regions blanked in the pixels
 
 
 class Preparer:
@@ -58,8 +61,9 @@ class Preparer:
     def __init__(self, engine: Deidentifier, profile: Profile, local_id_pattern: str = "") -> None:
         self.engine = engine
         self.allowed_classes = profile.sop_classes
-        self.burned_in = BurnedInRisk()
+        self.planner = BurnedInPlanner()
         self.masks = MaskRules(profile)
+        self.burned_in = BurnedInText(profile.burned_in_text)
         self.verifier = Verifier(profile, local_id_pattern)
 
     def stage(self, path: Path, target: Path) -> Prepared:
@@ -76,18 +80,19 @@ class Preparer:
         return prepared
 
     def prepare(self, path: Path) -> Prepared:
-        """The cleaned instance in memory, with the findings its original header gives (burned-in
-        text risks). Raises NotAnInstanceError for files not to process, DICOM_FILE_ERRORS for
-        bad ones."""
+        """The cleaned instance in memory, with the findings of its pixels (burned-in text that
+        was not masked). Raises NotAnInstanceError for files not to process, DICOM_FILE_ERRORS
+        for bad ones."""
         dataset = read_instance(path)
         self._admit(dataset)
-        risks = self.burned_in.assess(dataset)  # judged on the original header
-        rectangles = self.masks.rectangles_for(dataset) if risks else []
+        plan = self.planner.plan(dataset)  # judged on the original header
+        rule_blanks = self.masks.blanks_for(dataset)
         original = collect(dataset)
         result = self.engine.apply(dataset, original)
-        if rectangles:
-            risks = _mask(dataset, rectangles, result)
-        return Prepared(dataset, result, risks, original)
+        finder = self.engine.finder_for(original)
+        pixels = self.burned_in.clean(dataset, plan, rule_blanks, finder, original)
+        result.changes.extend(pixels.changes)
+        return Prepared(dataset, result, pixels.findings, original, pixels.masked)
 
     def _admit(self, dataset: Dataset) -> None:
         """Refuse, as not processed, objects outside the profile's SOP class allowlist."""
@@ -103,12 +108,3 @@ def build_preparer(profile_name: str, key: bytes, site: str, local_id_pattern: s
     profile = load_profile(profile_name)
     engine = Deidentifier(profile, Pseudonymizer(key), site, local_id_pattern)
     return Preparer(engine, profile, local_id_pattern)
-
-
-def _mask(dataset: Dataset, rectangles: list[Rectangle], result: Deidentified) -> list[Finding]:
-    """Blank a mask rule's rectangles; what is still at risk if that cannot be done."""
-    try:
-        result.changes.extend(apply_mask(dataset, rectangles))
-    except PixelMaskError as error:
-        return [Finding("burned-in text risk", f"mask rule not applied ({error})")]
-    return []

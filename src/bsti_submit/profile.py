@@ -31,6 +31,7 @@ JUSTIFICATION = "justification:"
 _MAX_LAYERS = 8
 _TAG_PATTERN = re.compile(r"^\(([0-9A-Fa-fx]{4}),([0-9A-Fa-fx]{4})\)$")
 _PRIVATE_PATTERN = re.compile(r'^\(([0-9A-Fa-f]{4}),"([^"]+)",([0-9A-Fa-f]{2})\)$')
+BURNED_IN_TEXT_CHOICES = ("mask", "hold")
 _METADATA_PATTERN = re.compile(r"^#@\s*([a-z_]+)\s*:\s*(.*?)\s*$")
 
 
@@ -117,6 +118,7 @@ class Profile:
     additions: list[Addition]
     sop_classes: frozenset[str]
     mask_sources: tuple[Path, ...] = ()
+    burned_in_text: str = "mask"  # or "hold": what happens to text found in the pixels
     _cache: dict[int, Rule | None] = field(default_factory=dict, repr=False)
 
     def rule_for(self, tag: int) -> Rule | None:
@@ -265,9 +267,13 @@ def load_profile(name_or_file: str = DEFAULT_PROFILE) -> Profile:
     for layer in layers:
         compiler.add(layer)
     top = layers[-1].metadata
-    options = next(
-        (layer.metadata["options"] for layer in reversed(layers) if "options" in layer.metadata), ""
-    )
+    options = _inherited(layers, "options", "")
+    burned_in_text = _inherited(layers, "burned_in_text", "mask")
+    if burned_in_text not in BURNED_IN_TEXT_CHOICES:
+        raise ProfileError(
+            f"profile {layers[-1].path}: burned_in_text is {burned_in_text!r}; "
+            f"it must be one of {', '.join(BURNED_IN_TEXT_CHOICES)}"
+        )
     profile = Profile(
         name=top.get("name", layers[-1].path.stem),
         version=top.get("version", "unversioned"),
@@ -281,9 +287,17 @@ def load_profile(name_or_file: str = DEFAULT_PROFILE) -> Profile:
         additions=compiler.additions,
         sop_classes=_sop_classes(layers),
         mask_sources=tuple(compiler.mask_sources),
+        burned_in_text=burned_in_text,
     )
     _check_claims(profile)
     return profile
+
+
+def _inherited(layers: list[_Layer], key: str, default: str) -> str:
+    """A metadata value from the top-most layer that sets it."""
+    return next(
+        (layer.metadata[key] for layer in reversed(layers) if key in layer.metadata), default
+    )
 
 
 def _load_layers(path: Path) -> list[_Layer]:

@@ -15,6 +15,7 @@ import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import UsageError
 from .storage import open_private_database
@@ -111,6 +112,30 @@ class Quarantine:
         """Where a held instance's cleaned file is."""
         return self.folder / held.file_name
 
+    def review_picture(self, held: Held) -> Path | None:
+        """For a hold on text in the pixels: a PNG of the frame, the regions outlined, beside
+        the held file (readable by its owner only); None for any other hold."""
+        regions = [finding.region for finding in held.findings if finding.region]
+        if not regions:
+            return None
+        import pydicom
+
+        from .pixels import Blank
+        from .thumbnails import REVIEW_SIZE, picture_png
+
+        frame = regions[0][0]
+        blanks = [
+            Blank(region[0], (region[1], region[2], region[3], region[4])) for region in regions
+        ]
+        picture = picture_png(pydicom.dcmread(self.path_of(held)), blanks, REVIEW_SIZE, frame)
+        if picture is None:
+            return None
+        path = self.folder / f"{held.id}.png"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(picture)
+        return path
+
     def mark_released(self, held: Held, user: str, reason: str) -> None:
         """Record that a held instance was released, by whom and why."""
         with self._connection:
@@ -127,9 +152,10 @@ def _entry(row: tuple[str, ...]) -> Held:
     return Held(*values)  # type: ignore[arg-type]
 
 
-def _finding(stored: dict[str, str] | str) -> Finding:
+def _finding(stored: dict[str, Any] | str) -> Finding:
     """A stored finding; entries held by earlier versions kept only its text."""
     if isinstance(stored, str):
         check, _, kind = stored.partition(": ")
         return Finding(check, kind)
-    return Finding(**stored)
+    region = tuple(stored.pop("region", ()))
+    return Finding(**stored, region=region)

@@ -68,6 +68,7 @@ class ScanReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     patients: dict[str, tuple[str, str]] = field(default_factory=dict)  # pseudonym -> (issuer, id)
     thumbnails: dict[str, str] = field(default_factory=dict)  # series UID -> PNG as base64
+    masked_series: set[str] = field(default_factory=set)  # series with masked pixels shown
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -229,7 +230,11 @@ def _note(
     link = prepared.result.patient
     if link is not None:
         report.patients[link.pseudonym] = (link.issuer, link.patient_id)
-    if thumbnails and series not in report.thumbnails:
-        picture = thumbnail_png(dataset)
+    # a series shows its first image, or the first whose pixels were masked
+    first_masked = prepared.masked and series not in report.masked_series
+    if thumbnails and (series not in report.thumbnails or first_masked):
+        picture = thumbnail_png(dataset, prepared.masked)
         if picture is not None:
             report.thumbnails[series] = picture
+        if prepared.masked:
+            report.masked_series.add(series)

@@ -205,6 +205,19 @@ class ProfileSpec:
     options: tuple[str, ...] = ()
     overrides: tuple[tuple[str, str, str], ...] = ()
     additions: tuple[str, ...] = ()
+    burned_in_text: str = "mask"
+
+
+BURNED_IN_TEXT = (
+    "# Burned-in text: every image is searched for text in its pixels (OCR; plain CT and MR",
+    "# slices get a cheap screen first). With `burned_in_text: mask`, each region of text is",
+    "# blanked, except one whose text is only a laterality or positioning marker or a scale",
+    "# (L, R, AP, PA, LAT, ERECT, SUPINE, PORTABLE, 10 cm...), and never one that matches an",
+    "# identifier; BurnedInAnnotation becomes NO and code 113101 is added. With `hold`, the",
+    "# instance is quarantined with its regions listed. An image whose header says",
+    "# BurnedInAnnotation YES, or a screen capture of a report, is held when no text is found;",
+    "# pixels that cannot be decoded are held. Bits above HighBit (embedded overlays) are zeroed.",
+)
 
 
 HOW_TO_READ = (
@@ -237,8 +250,11 @@ def render_profile(spec: ProfileSpec) -> str:
         f"#@ name: {spec.name}",
         f"#@ version: {spec.version}",
         f"#@ options: {', '.join(spec.options)}".rstrip(),
+        f"#@ burned_in_text: {spec.burned_in_text}",
         "",
         *spec.introduction,
+        "#",
+        *BURNED_IN_TEXT,
         "#",
         f"# Generated from Table E.1-1 of DICOM {TABLE_EDITION} by scripts/generate_profiles.py.",
         "# Do not edit by hand: a test regenerates this file and compares.",

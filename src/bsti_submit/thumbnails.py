@@ -1,44 +1,64 @@
-"""Small PNG thumbnails of de-identified pixels, for the dry run's contact sheet, so a person can
-see at a glance whether an image still shows a name. Pixels are decoded only here."""
+"""PNG pictures of de-identified pixels with the masked or held text regions outlined in red: the
+dry run's contact sheet, and the picture `quarantine show` puts beside a held file, so a person
+sees at a glance what will leave."""
 
 from __future__ import annotations
 
 import base64
 import struct
 import zlib
+from collections.abc import Iterable
 
 import numpy as np
 from pydicom.dataset import Dataset
 
+from .pixels import Blank, PixelError, Pixels
+
 THUMBNAIL_SIZE = 128
+REVIEW_SIZE = 1024
+_OUTLINE = (255, 0, 0)
 
 
-def thumbnail_png(dataset: Dataset) -> str | None:
-    """A grey PNG, at most THUMBNAIL_SIZE pixels a side, of the first frame, as base64; None when
-    the pixels cannot be decoded here (compressed without a decoder, or no pixels)."""
+def thumbnail_png(dataset: Dataset, outlines: Iterable[Blank] = ()) -> str | None:
+    """A small PNG of the first frame, as base64; None when the pixels cannot be decoded here."""
+    picture = picture_png(dataset, outlines, THUMBNAIL_SIZE)
+    return None if picture is None else base64.b64encode(picture).decode("ascii")
+
+
+def picture_png(
+    dataset: Dataset, outlines: Iterable[Blank], size: int, frame: int = 0
+) -> bytes | None:
+    """One frame as an RGB PNG at most `size` pixels a side, the outlines of that frame (and
+    of every frame) drawn over it; None when the pixels cannot be decoded."""
     try:
-        pixels = dataset.pixel_array
-    except (AttributeError, RuntimeError, NotImplementedError, ValueError, TypeError):
+        pixels = Pixels(dataset)
+        grey = pixels.display(min(frame, pixels.count - 1))
+    except (PixelError, AttributeError, ValueError, TypeError):
         return None
-    frame = _first_frame(np.asarray(pixels), int(dataset.get("NumberOfFrames", 1) or 1))
-    step = max(1, -(-max(frame.shape[:2]) // THUMBNAIL_SIZE))
-    small = frame[::step, ::step].astype(np.float64)
-    low, high = float(small.min()), float(small.max())
-    grey = np.zeros(small.shape, np.uint8) if high == low else (small - low) * 255 / (high - low)
-    return base64.b64encode(_png(grey.astype(np.uint8))).decode("ascii")
+    step = max(1, -(-max(grey.shape[:2]) // size))
+    picture = grey[::step, ::step]
+    rgb = np.array(picture if picture.ndim == 3 else np.repeat(picture[..., None], 3, axis=2))
+    for blank in outlines:
+        if blank.frame in (None, frame):
+            _outline(rgb, [value // step for value in blank.box])
+    return _png(rgb)
 
 
-def _first_frame(pixels: np.ndarray, frames: int) -> np.ndarray:
-    frame = pixels[0] if frames > 1 else pixels
-    if frame.ndim == 3:  # colour: average the samples
-        frame = frame.mean(axis=2)
-    return frame
+def _outline(rgb: np.ndarray, box: list[int]) -> None:
+    x0, y0, x1, y1 = box
+    height, width = rgb.shape[:2]
+    x0, x1 = max(0, x0 - 1), min(width, x1 + 1)
+    y0, y1 = max(0, y0 - 1), min(height, y1 + 1)
+    rgb[y0 : y0 + 1, x0:x1] = rgb[max(y0, y1 - 1) : y1, x0:x1] = _OUTLINE
+    rgb[y0:y1, x0 : x0 + 1] = rgb[y0:y1, max(x0, x1 - 1) : x1] = _OUTLINE
 
 
-def _png(grey: np.ndarray) -> bytes:
-    """An 8-bit greyscale PNG, written with zlib: no imaging library needed."""
-    height, width = grey.shape
-    rows = b"".join(b"\x00" + grey[row].tobytes() for row in range(height))
+def _png(rgb: np.ndarray) -> bytes:
+    """An 8-bit RGB PNG, written with zlib: no imaging library needed."""
+    height, width = rgb.shape[:2]
+    rows = b"".join(
+        b"\x00" + np.ascontiguousarray(rgb[row], np.uint8).tobytes() for row in range(height)
+    )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
@@ -48,10 +68,10 @@ def _png(grey: np.ndarray) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
         )
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
         + chunk(b"IDAT", zlib.compress(rows))
-        + (chunk(b"IEND", b""))
+        + chunk(b"IEND", b"")
     )

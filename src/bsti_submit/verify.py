@@ -78,6 +78,7 @@ class Finding:
     kind: str
     path: str = ""
     text: str = field(default="", compare=False, repr=False)
+    region: tuple[int, ...] = field(default=(), compare=False, repr=False)  # frame, x0, y0, x1, y1
 
     def __str__(self) -> str:
         return f"{self.check}: {self.kind}" + (f" at {self.path}" if self.path else "")

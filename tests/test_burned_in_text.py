@@ -1,0 +1,216 @@
+"""Burned-in text, as a user sees it: text drawn into the pixels is masked (or the instance held),
+markers stay, clean pixels leave unchanged, overlays in the high bits are zeroed, and the dry
+run's contact sheet and `quarantine show` outline what was found."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image, ImageDraw, ImageFont
+from pydicom.dataset import Dataset
+from pydicom.uid import DigitalXRayImageStorageForPresentation
+
+from bsti_submit.cli import main
+from bsti_submit.synthetic import FakePatient, make_instance
+
+from .helpers import save
+
+SITE = "RX1"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+NAME_BOX = (40, 30, 300, 60)  # where draw_text puts the first line at size 24
+
+
+def radiograph(patient: FakePatient, rows: int = 400, columns: int = 320) -> Dataset:
+    """A 12-bit DX image: smooth anatomy-like ramp and noise, no text."""
+    dataset = make_instance(patient, modality="CR")
+    dataset.SOPClassUID = DigitalXRayImageStorageForPresentation
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    dataset.Modality = "DX"
+    dataset.ImageType = ["ORIGINAL", "PRIMARY"]
+    for group in (0x6000, 0x5000):  # the sample's overlay and curve: not this test's concern
+        for element in [element.tag for element in dataset if element.tag.group == group]:
+            del dataset[element]
+    rng = np.random.default_rng(7)
+    ramp = np.linspace(600, 1800, columns)[None, :] + np.linspace(0, 600, rows)[:, None]
+    pixels = (ramp + rng.normal(0, 30, (rows, columns))).clip(0, 4095).astype(np.uint16)
+    set_pixels(dataset, pixels, bits=12)
+    return dataset
+
+
+def set_pixels(dataset: Dataset, pixels: np.ndarray, bits: int = 16) -> None:
+    dataset.Rows, dataset.Columns = pixels.shape[:2]
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 16, bits, bits - 1
+    dataset.PixelRepresentation = 0
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.PixelData = pixels.astype("<u2").tobytes()
+
+
+def pixels_of(dataset: Dataset) -> np.ndarray:
+    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    return np.frombuffer(dataset.PixelData, "<u2", rows * columns).reshape(rows, columns)
+
+
+def draw_text(
+    dataset: Dataset, lines: list[str], size: int = 24, at: tuple[int, int] = (40, 30)
+) -> None:
+    """Burn lines of text into the pixels at the image's brightest value."""
+    pixels = pixels_of(dataset).copy()
+    ink = Image.new("L", (pixels.shape[1], pixels.shape[0]), 0)
+    draw = ImageDraw.Draw(ink)
+    font = ImageFont.load_default(size=size)
+    for number, line in enumerate(lines):
+        draw.text((at[0], at[1] + number * (size + 8)), line, fill=255, font=font)
+    pixels[np.asarray(ink) > 127] = (1 << int(dataset.BitsStored)) - 1
+    dataset.PixelData = pixels.astype("<u2").tobytes()
+
+
+def identity_lines(patient: FakePatient) -> list[str]:
+    family, given = patient.name.split("=")[0].split("^")[:2]
+    birth = patient.birth_date
+    return [
+        f"{family}, {given}",
+        f"{patient.patient_id}",
+        f"DOB {birth[6:]}/{birth[4:6]}/{birth[:4]}",
+    ]
+
+
+def submit(tmp_path: Path, dataset: Dataset, *options: str) -> Result:
+    source = save(dataset, tmp_path / "in" / "image1").parent
+    return run("submit", str(source), "--to", str(tmp_path / "out"), "--site", SITE, *options)
+
+
+def delivered(tmp_path: Path) -> list[Dataset]:
+    return [pydicom.dcmread(path) for path in sorted((tmp_path / "out").rglob("*.dcm"))]
+
+
+def audit_changes(result: Result) -> list[dict[str, str]]:
+    log = Path(result.output.split("Audit log: ")[1].split()[0])
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    return [record for record in records if record["type"] == "change"]
+
+
+def hold_profile(tmp_path: Path) -> Path:
+    recipe = tmp_path / "hold.deid"
+    recipe.write_text("FORMAT dicom\n#@ extends: bsti-covid19\n#@ burned_in_text: hold\n")
+    return recipe
+
+
+@pytest.mark.parametrize(
+    ("flag", "profile"),
+    [("NO", "bsti-covid19"), (None, "bsti-covid19"), (None, "ps315-basic")],
+    ids=["BurnedInAnnotation NO", "no flag", "no flag, basic profile"],
+)
+def test_a_name_drawn_on_a_radiograph_is_masked_and_recorded(
+    tmp_path: Path, patient: FakePatient, flag: str | None, profile: str
+) -> None:
+    dataset = radiograph(patient)
+    if flag:
+        dataset.BurnedInAnnotation = flag
+    draw_text(dataset, identity_lines(patient))
+    before = pixels_of(dataset).copy()
+    result = submit(tmp_path, dataset, "--profile", profile)
+    assert result.exit_code == 0, result.output
+    (output,) = delivered(tmp_path)
+    after = pixels_of(output)
+    brightest = (1 << 12) - 1
+    assert not (after == brightest).any(), "some of the text is still in the pixels"
+    unchanged = after == before
+    assert unchanged[250:, :].all(), "pixels far from the text were changed"
+    assert output.BurnedInAnnotation == "NO"
+    assert "113101" in [item.CodeValue for item in output.DeidentificationMethodCodeSequence]
+    masks = [change for change in audit_changes(result) if change["action"] == "MASK"]
+    assert len(masks) >= 3 and all("blanked" in change["new"] for change in masks)
+    assert any("matches an identifier" in change["new"] for change in masks)
+
+
+def test_markers_stay_and_a_clean_radiograph_leaves_unchanged(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    dataset = radiograph(patient)
+    draw_text(dataset, ["R"], size=40, at=(260, 40))
+    draw_text(dataset, ["PORTABLE AP"], size=20, at=(40, 340))
+    result = submit(tmp_path, dataset)
+    assert result.exit_code == 0, result.output
+    (output,) = delivered(tmp_path)
+    assert output.PixelData == dataset.PixelData
+
+
+def test_hold_mode_quarantines_with_the_regions_outlined(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    dataset = radiograph(patient)
+    draw_text(dataset, identity_lines(patient))
+    result = submit(tmp_path, dataset, "--profile", str(hold_profile(tmp_path)))
+    assert result.exit_code == 5, result.output
+    assert "burned-in text: text matching an identifier at frame 0" in result.output
+    assert not delivered(tmp_path)
+    held_id = run("quarantine", "list").output.split()[0]
+    shown = run("quarantine", "show", held_id)
+    assert shown.exit_code == 0, shown.output
+    assert "in: " in shown.output  # the recognised text, for the reviewer
+    picture = Path(shown.output.split("text regions outlined in: ")[1].split()[0])
+    rgb = png_pixels(picture.read_bytes())
+    red = (rgb[..., 0] == 255) & (rgb[..., 1] == 0) & (rgb[..., 2] == 0)
+    rows, columns = np.nonzero(red)
+    assert red.any() and rows.min() < NAME_BOX[3] and columns.min() < NAME_BOX[2]
+
+
+def test_an_overlay_in_the_high_bits_is_zeroed(tmp_path: Path, patient: FakePatient) -> None:
+    dataset = radiograph(patient)
+    pixels = pixels_of(dataset).copy()
+    pixels[100:110, 50:150] |= 1 << 12  # an overlay plane in bit 12, above HighBit 11
+    dataset.PixelData = pixels.tobytes()
+    dataset.add_new(0x60000100, "US", 16)  # OverlayBitsAllocated
+    dataset.add_new(0x60000102, "US", 12)  # OverlayBitPosition
+    result = submit(tmp_path, dataset)
+    assert result.exit_code == 0, result.output
+    (output,) = delivered(tmp_path)
+    assert not (pixels_of(output) >> 12).any()
+    assert (pixels_of(output) == (pixels & 0x0FFF)).all()
+    cleared = [change for change in audit_changes(result) if change["action"] == "CLEAR"]
+    assert cleared and "1000 pixel(s)" in cleared[0]["old"]
+    assert "113101" in [item.CodeValue for item in output.DeidentificationMethodCodeSequence]
+
+
+def test_the_contact_sheet_shows_the_masked_pixels_outlined(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    dataset = radiograph(patient)
+    draw_text(dataset, identity_lines(patient))
+    source = save(dataset, tmp_path / "in" / "image1").parent
+    assert run("init", "--site", SITE).exit_code in (0, 2)
+    report = tmp_path / "report.html"
+    result = run("scan", str(source), "--site", SITE, "--report", str(report))
+    assert result.exit_code == 0, result.output
+    (encoded,) = [part.split("'")[0] for part in report.read_text().split("base64,")[1:]]
+    rgb = png_pixels(base64.b64decode(encoded))
+    red = (rgb[..., 0] == 255) & (rgb[..., 1] == 0) & (rgb[..., 2] == 0)
+    assert red.any()
+    step = -(-400 // rgb.shape[0])  # the thumbnail's sampling of the 400-row image
+    where_text_was = (slice(0, 130 // step), slice(0, 300 // step))
+    assert rgb[where_text_was][..., 0][~red[where_text_was]].max() < 230  # no white text
+
+
+def png_pixels(data: bytes) -> np.ndarray:
+    """The pixels of an 8-bit RGB PNG as written by bsti-submit (filter 0 on every row)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    start = data.index(b"IDAT") + 4
+    length = int.from_bytes(data[start - 8 : start - 4], "big")
+    rows = zlib.decompress(data[start : start + length])
+    table = np.frombuffer(rows, np.uint8).reshape(height, 1 + width * 3)
+    assert not table[:, 0].any()
+    return table[:, 1:].reshape(height, width, 3)
