@@ -49,7 +49,7 @@ NOT_DICOM_SUFFIXES = frozenset(
     {".json", ".txt", ".md", ".py", ".pyc", ".gz", ".zip", ".dump", ".icc"}
 )
 RESIDUAL = "residual identifier"
-BURNED_IN = "burned-in text risk"
+BURNED_IN = "burned-in text"
 _RESIDUAL_FINDING = re.compile(rf"{RESIDUAL}: ([^;]+)")
 _PATH = re.compile(r"/\S+")  # a path in a reason, as in "duplicate of /tmp/..."
 _EXCEPTION_HEAD = re.compile(r"^([A-Za-z_][\w.]*): ")

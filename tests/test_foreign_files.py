@@ -42,9 +42,9 @@ KNOWN_DEFECTS: dict[str, str] = {
 # the test. Empty since the cleaner and the gate were rewritten: deid-data's cat.dcm, held before
 # for a StationName also in its GantryID, is delivered now that bsti-covid19 removes device IDs.
 REAL_IDENTIFIER_HOLDS: dict[tuple[str, str], str] = {}
-# Findings about something other than text: burned-in text risks (judged on the header) and the
+# Findings about something other than text: burned-in text (found in the pixels) and the
 # structure checks. Every other finding is one of an identifier in text.
-NOT_TEXT_CHECKS = ("burned-in text risk:", "structure:")
+NOT_TEXT_CHECKS = ("burned-in text:", "structure:")
 
 
 @pytest.fixture(autouse=True)

@@ -264,7 +264,10 @@ def test_a_held_instance_is_released_to_its_endpoint_with_the_submit_settings(
     submitted = run(*stow_args(source, server), "--profile", "ps315-basic")
     assert submitted.exit_code == 5, submitted.output
     held_id = run("quarantine", "list").output.split()[0]
-    accept = ("--accept-finding", "burned-in text risk: BurnedInAnnotation YES")
+    accept = (
+        "--accept-finding",
+        "burned-in text: BurnedInAnnotation YES, and no text was found to mask",
+    )
     release = ("quarantine", "release", held_id, "--reason", "pixels reviewed", *accept)
     refused = run(*release, "--profile", "ps315-basic")
     assert refused.exit_code == 7, refused.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
@@ -201,6 +202,18 @@ def _add_pixels(ds: Dataset, rows: int, columns: int) -> None:
     ds.PixelData = bytes((index * 7) % 256 for index in range(rows * columns * 2))
 
 
+def _chest_slice(rows: int, columns: int, seed: int) -> bytes:
+    """A chest CT slice's stored values (HU + 1024): air, a body with two lungs, noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:rows, :columns] / np.array([rows, columns])[:, None, None]
+    hu = np.full((rows, columns), -1000.0)
+    hu[((x - 0.5) / 0.4) ** 2 + ((y - 0.52) / 0.3) ** 2 < 1] = 40
+    for centre in (0.35, 0.65):
+        hu[((x - centre) / 0.12) ** 2 + ((y - 0.5) / 0.18) ** 2 < 1] = -850
+    hu += rng.normal(0, 15, hu.shape)
+    return bytes(np.clip(hu + 1024, 0, 4095).astype("<u2").tobytes())
+
+
 def write_sample_study(folder: Path) -> list[Path]:
     """The bundled sample: one CT series of 3 and one CR of 1 for one fake patient, with the
     export clutter a PACS leaves (a DICOMDIR and a text file)."""
@@ -325,6 +338,7 @@ def make_ct_slice(patient: FakePatient, index: int, rows: int = 512, columns: in
     for offset, value in enumerate(("HELICAL", "2.1", patient.station, "RECON 3")):
         block.add_new(0x10 + offset, "LO", value)
     _add_pixels(ds, rows, columns)
+    ds.PixelData = _chest_slice(rows, columns, index)
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
