@@ -63,6 +63,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from bsti_submit.synthetic import fake_nhs_number
+
 _UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root: made-up instances live under it
 INSTITUTION = "Nowhere General Hospital"
 BITMAP = 0  # the font size that means Pillow's built-in bitmap font (11 px high)
@@ -91,23 +93,6 @@ class PixelCase:
 
 # ---------------------------------------------------------------------------------------------
 # Identities
-
-
-def _nhs_check_digit(first_nine: str) -> int | None:
-    total = sum(int(digit) * (10 - index) for index, digit in enumerate(first_nine))
-    check = 11 - total % 11
-    return None if check == 10 else check % 11
-
-
-def _nhs_number(seed: int) -> str:
-    """A valid NHS number in the 999 test range."""
-    stem = seed
-    while True:
-        first_nine = f"999{stem % 1_000_000:06d}"
-        check = _nhs_check_digit(first_nine)
-        if check is not None:
-            return first_nine + str(check)
-        stem += 1
 
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -155,7 +140,7 @@ class Person:
 
     @property
     def nhs_number(self) -> str:
-        return _nhs_number(self.nhs_seed)
+        return fake_nhs_number(self.nhs_seed)
 
     @property
     def nhs_spaced(self) -> str:

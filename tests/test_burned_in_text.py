@@ -214,3 +214,21 @@ def png_pixels(data: bytes) -> np.ndarray:
     table = np.frombuffer(rows, np.uint8).reshape(height, 1 + width * 3)
     assert not table[:, 0].any()
     return table[:, 1:].reshape(height, width, 3)
+
+
+def test_a_kept_icon_image_is_held_unread(tmp_path: Path, patient: FakePatient) -> None:
+    dataset = radiograph(patient)
+    icon = Dataset()
+    icon.Rows = icon.Columns = 8
+    icon.BitsAllocated = icon.BitsStored = 8
+    icon.HighBit, icon.PixelRepresentation, icon.SamplesPerPixel = 7, 0, 1
+    icon.PhotometricInterpretation = "MONOCHROME2"
+    icon.add_new(0x7FE00010, "OB", bytes(64))
+    dataset.IconImageSequence = [icon]
+    recipe = tmp_path / "icons.deid"
+    recipe.write_text(
+        "FORMAT dicom\n#@ extends: bsti-covid19\n%header\nKEEP (0088,0200)  # justification: test\n"
+    )
+    result = submit(tmp_path, dataset, "--profile", str(recipe))
+    assert result.exit_code == 5, result.output
+    assert "burned-in text: an icon image is kept, unread" in result.output

@@ -28,6 +28,11 @@ from .pixels import Rectangle
 DETECTION_SIDE = 1280
 SMALLEST_SIDE = 720
 _MAX_ENLARGEMENT = 4
+# The detector's memory grows with the pixels it sees at once (about 300 MB a megapixel), so a
+# large image is read in tiles of at most TILE pixels a side, overlapping by more than a line of
+# text is high.
+TILE = 768
+OVERLAP = 64
 _REMEMBERED = 64  # images whose regions are kept, by a hash of their pixels
 _MARGIN = 2  # pixels added around each box: the detector's boxes hug the ink
 
@@ -66,12 +71,19 @@ class TextReader:
     def _detect(self, image: np.ndarray) -> list[TextRegion]:
         scale = _scale_for(image.shape[0], image.shape[1])
         seen = _resized(_as_rgb(image), scale)
-        result, _ = self._loaded()(seen)
         height, width = image.shape[:2]
-        return [
-            TextRegion(_box(points, scale, width, height), str(text), float(confidence))
-            for points, text, confidence in result or []
-        ]
+        regions = []
+        for top, left in _tiles(seen.shape[0], seen.shape[1]):
+            tile = seen[
+                top : top + _tile_size(seen.shape[0]), left : left + _tile_size(seen.shape[1])
+            ]
+            result, _ = self._loaded()(np.ascontiguousarray(tile))
+            for points, text, confidence in result or []:
+                corners = np.asarray(points, dtype=np.float64) + np.array([left, top])
+                regions.append(
+                    TextRegion(_box(corners, scale, width, height), str(text), float(confidence))
+                )
+        return _without_repeats(regions)
 
     def _loaded(self) -> Any:
         if self._engine is None:
@@ -96,6 +108,41 @@ def _load_engine() -> Any:
         "max_side_len": DETECTION_SIDE * _MAX_ENLARGEMENT,
     }
     return RapidOCR(**options)
+
+
+def _tile_size(length: int) -> int:
+    """Tiles split a side evenly into pieces of at most TILE, overlapping by OVERLAP."""
+    pieces = max(1, math.ceil((length - OVERLAP) / (TILE - OVERLAP)))
+    return min(length, math.ceil((length + (pieces - 1) * OVERLAP) / pieces))
+
+
+def _tiles(height: int, width: int) -> list[tuple[int, int]]:
+    """The top-left corners of the tiles the detector reads one at a time."""
+
+    def starts(length: int) -> list[int]:
+        size = _tile_size(length)
+        step = size - OVERLAP if size < length else length
+        return list(range(0, max(1, length - OVERLAP), step))
+
+    return [(top, left) for top in starts(height) for left in starts(width)]
+
+
+def _without_repeats(regions: list[TextRegion]) -> list[TextRegion]:
+    """Regions read twice where tiles overlap: the larger of two nested boxes stays."""
+
+    def inside(small: Rectangle, large: Rectangle) -> bool:
+        return (
+            small[0] >= large[0]
+            and small[1] >= large[1]
+            and small[2] <= large[2]
+            and small[3] <= large[3]
+        )
+
+    kept: list[TextRegion] = []
+    for region in sorted(regions, key=lambda r: -(r.box[2] - r.box[0]) * (r.box[3] - r.box[1])):
+        if not any(inside(region.box, other.box) for other in kept):
+            kept.append(region)
+    return kept
 
 
 def _scale_for(height: int, width: int) -> float:
@@ -125,10 +172,10 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _box(points: Any, scale: float, width: int, height: int) -> Rectangle:
+def _box(points: np.ndarray, scale: float, width: int, height: int) -> Rectangle:
     """The detector's four corners as an upright rectangle in the original pixels, with a
     margin."""
-    corners = np.asarray(points, dtype=np.float64) / scale
+    corners = points / scale
     x0, y0 = np.floor(corners.min(axis=0)) - _MARGIN
     x1, y1 = np.ceil(corners.max(axis=0)) + _MARGIN + 1
     return (

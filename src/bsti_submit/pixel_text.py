@@ -107,6 +107,8 @@ class BurnedInText:
     ) -> PixelOutcome:
         """Clear the high bits, apply the profile's mask rules, read the frames the plan asks
         for and mask (or list) the text; what changed, and why the instance may not leave."""
+        if "IconImageSequence" in dataset:  # kept by the profile: its pixels are not read
+            return PixelOutcome(findings=[Finding(CHECK, "an icon image is kept, unread")])
         if "PixelData" not in dataset:
             return PixelOutcome()
         try:

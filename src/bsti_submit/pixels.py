@@ -119,8 +119,10 @@ class Pixels:
         if not self.changed:
             return
         dataset = self.dataset
-        dataset.PixelData = np.ascontiguousarray(self.frames).tobytes()
-        dataset["PixelData"].VR = "OW" if int(dataset.BitsAllocated) > 8 else "OB"
+        # a new element: the old one may be encapsulated (undefined length, fragments)
+        del dataset["PixelData"]
+        vr = "OW" if int(dataset.BitsAllocated) > 8 else "OB"
+        dataset.add_new(0x7FE00010, vr, np.ascontiguousarray(self.frames).tobytes())
         if self.compressed:
             dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         if int(dataset.get("SamplesPerPixel", 1)) > 1:
