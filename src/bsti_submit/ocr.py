@@ -146,12 +146,13 @@ def _without_repeats(regions: list[TextRegion]) -> list[TextRegion]:
 
 
 def _scale_for(height: int, width: int) -> float:
-    """Enlarge small images by a whole factor; shrink large ones to DETECTION_SIDE."""
+    """Enlarge small images by a whole factor, to one tile at most; shrink large ones to
+    DETECTION_SIDE."""
     if max(height, width) > DETECTION_SIDE:
         return DETECTION_SIDE / max(height, width)
     if min(height, width) < SMALLEST_SIDE:
         factor = math.ceil(SMALLEST_SIDE / max(1, min(height, width)))
-        return float(min(_MAX_ENLARGEMENT, factor, max(1, DETECTION_SIDE // max(height, width))))
+        return float(min(_MAX_ENLARGEMENT, factor, max(1, TILE // max(height, width))))
     return 1.0
 
 
