@@ -103,7 +103,7 @@ class Pixels:
         if stored >= allocated or allocated not in (16, 32):
             return 0
         signed = int(self.dataset.get("PixelRepresentation", 0)) == 1
-        unsigned = f"u{allocated // 8}"
+        unsigned = f"{self.frames.dtype.str[0]}u{allocated // 8}"  # in the stored byte order
         dirty = 0
         for index in range(self.count):  # frame by frame: a long cine stays small in memory
             words = self.frames[index].view(unsigned)
