@@ -50,6 +50,7 @@ NOT_DICOM_SUFFIXES = frozenset(
 )
 RESIDUAL = "residual identifier"
 BURNED_IN = "burned-in text"
+MASK_SEPARATOR = " | "  # between the texts of the regions masked in one file, in a row
 _RESIDUAL_FINDING = re.compile(rf"{RESIDUAL}: ([^;]+)")
 _PATH = re.compile(r"/\S+")  # a path in a reason, as in "duplicate of /tmp/..."
 _EXCEPTION_HEAD = re.compile(r"^([A-Za-z_][\w.]*): ")
@@ -151,7 +152,10 @@ def run_set(
     quarantine = str(settings.state_dir / "quarantine")
     originals = {str(copy): source for copy, source in (names or {}).items()}
     rows = []
+    masked: dict[str, list[str]] = {}
     for record in _records(summary.audit_log):
+        if _is_detected_text(record):
+            masked.setdefault(record["file"], []).append(record["old"])
         if record.get("type") != "file":
             continue
         source = originals.get(record["file"])
@@ -164,9 +168,20 @@ def run_set(
                 "quarantine_id": record.get("quarantine_id", ""),
                 "original": str(source) if source else record["file"],
                 "quarantine": quarantine,
+                "masked": MASK_SEPARATOR.join(masked.get(record["file"], [])),
             }
         )
     return rows
+
+
+def _is_detected_text(record: dict[str, str]) -> bool:
+    """A change record of one region of burned-in text masked (not a profile's mask rule)."""
+    return (
+        record.get("type") == "change"
+        and record["action"] == "MASK"
+        and record["keyword"] == "PixelData"
+        and record["old"] != "profile mask rule"
+    )
 
 
 def _records(audit_log: Path) -> Iterator[dict[str, str]]:
@@ -234,6 +249,7 @@ def counts(rows: list[dict[str, str]]) -> dict[str, int]:
     return {
         "files": len(rows),
         "written": sum(row["status"] == "written" for row in rows),
+        "text masked": sum(bool(row["masked"]) for row in rows),
         "held: residual": len(residual),
         "held: burned-in": len(burned),
         "held: other": len(held) - len(residual) - len(burned),
@@ -445,8 +461,9 @@ def explain(row: dict[str, str], kind: str) -> list[str]:
 
 
 def print_report(results: dict[tuple[str, str], list[dict[str, str]]]) -> None:
-    """The counts table, the failed and skipped reasons, the internal failures and every
-    residual-identifier hold with its evidence."""
+    """The counts table, the failed and skipped reasons, the internal failures, the text
+    masked in each file and each burned-in hold, and every residual-identifier hold with its
+    evidence."""
     columns = list(counts([]))
     print(f"{'set':<14}{'profile':<14}" + "".join(f"{name:>18}" for name in columns))
     for (set_name, profile), rows in results.items():
@@ -463,6 +480,11 @@ def print_report(results: dict[tuple[str, str], list[dict[str, str]]]) -> None:
             print(f"  {number:>3} x {reason}")
         for name, reason in internal_failures(rows).items():
             print(f"  FAILED WITH AN EXCEPTION'S NAME  {name}: {reason}")
+        for row in rows:
+            if row["masked"]:
+                print(f"  TEXT MASKED {row['name']} ({row['status']}): {row['masked']}")
+            if row["status"] == "quarantined" and BURNED_IN in row["reason"]:
+                print(f"  BURNED-IN HOLD {row['name']}: {row['reason']}")
         for row in rows:
             for kind in residual_findings(row["reason"]) if row["status"] == "quarantined" else []:
                 print(f"  RESIDUAL HOLD {row['name']}: {RESIDUAL}: {kind}")

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
-from pydicom.uid import DigitalXRayImageStorageForPresentation
+from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRBigEndian
 
 from bsti_submit.cli import main
 from bsti_submit.synthetic import FakePatient, make_instance
@@ -148,6 +148,24 @@ def test_markers_stay_and_a_clean_radiograph_leaves_unchanged(
     assert output.PixelData == dataset.PixelData
 
 
+@pytest.mark.parametrize("named", [True, False], ids=["patient named Right", "a marker"])
+def test_a_name_spelled_like_a_marker_is_masked(
+    tmp_path: Path, patient: FakePatient, named: bool
+) -> None:
+    dataset = radiograph(patient)
+    if named:
+        dataset.PatientName = "RIGHT^ALEX"
+    draw_text(dataset, ["RIGHT"], size=30, at=(200, 40))
+    result = submit(tmp_path, dataset)
+    assert result.exit_code == 0, result.output
+    (output,) = delivered(tmp_path)
+    word_left = bool((pixels_of(output) == (1 << 12) - 1).any())
+    assert word_left == (not named)
+    if named:
+        masks = [change for change in audit_changes(result) if change["action"] == "MASK"]
+        assert any("matches an identifier" in change["new"] for change in masks)
+
+
 def test_hold_mode_quarantines_with_the_regions_outlined(
     tmp_path: Path, patient: FakePatient
 ) -> None:
@@ -168,18 +186,22 @@ def test_hold_mode_quarantines_with_the_regions_outlined(
     assert red.any() and rows.min() < NAME_BOX[3] and columns.min() < NAME_BOX[2]
 
 
-def test_an_overlay_in_the_high_bits_is_zeroed(tmp_path: Path, patient: FakePatient) -> None:
+@pytest.mark.parametrize("byte_order", ["<", ">"], ids=["little-endian", "big-endian"])
+def test_an_overlay_in_the_high_bits_is_zeroed(
+    tmp_path: Path, patient: FakePatient, byte_order: str
+) -> None:
     dataset = radiograph(patient)
     pixels = pixels_of(dataset).copy()
     pixels[100:110, 50:150] |= 1 << 12  # an overlay plane in bit 12, above HighBit 11
-    dataset.PixelData = pixels.tobytes()
+    dataset.PixelData = pixels.astype(f"{byte_order}u2").tobytes()
+    if byte_order == ">":
+        dataset.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
     dataset.add_new(0x60000100, "US", 16)  # OverlayBitsAllocated
     dataset.add_new(0x60000102, "US", 12)  # OverlayBitPosition
     result = submit(tmp_path, dataset)
     assert result.exit_code == 0, result.output
     (output,) = delivered(tmp_path)
-    assert not (pixels_of(output) >> 12).any()
-    assert (pixels_of(output) == (pixels & 0x0FFF)).all()
+    assert (output.pixel_array == (pixels & 0x0FFF)).all()
     cleared = [change for change in audit_changes(result) if change["action"] == "CLEAR"]
     assert cleared and "1000 pixel(s)" in cleared[0]["old"]
     assert "113101" in [item.CodeValue for item in output.DeidentificationMethodCodeSequence]
