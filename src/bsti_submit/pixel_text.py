@@ -3,10 +3,10 @@
 Which images are read in full, and which get the cheap screen first, comes from the original
 header (`burned_in.PixelPlan`). Every region of text found is masked (profile setting
 `burned_in_text: mask`) or listed in a hold (`hold`), except a region whose text is only a
-laterality or positioning marker or a scale, from MARKERS, a single glyph, or a blob the
-recogniser reads no letter or digit in. A region whose text matches an identifier of the header
-or a generic pattern is never such a marker. The recognised text goes into the audit log only,
-which never leaves the trust.
+laterality or positioning marker or a scale, from MARKERS, one or two glyphs on their own, or a
+blob the recogniser reads no letter or digit in. A region whose text matches an identifier of
+the header or a generic pattern is never such a marker. The recognised text goes into the audit
+log only, which never leaves the trust.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ _MARKER_TEXT = re.compile(
 )
 _SURE = 0.5  # the recogniser's confidence below which a marker is not taken on trust
 _LINE_GAP = 3  # heights: regions of text this close on one line are one line
-_GLYPH_ASPECT = 1.5  # the widest a box of one character is, in heights
+_FEW_GLYPHS = 2  # characters too few to identify anyone, read in a box of about their shape:
+_FEW_GLYPHS_ASPECT = (1 / 3, 3.0)  # its width, in heights (a rotated line is taller)
 _SHORTEST_PART = 3  # letters or digits of a header value sought inside the read text
 _DATE_FORMS = ("%d%m%Y", "%Y%m%d", "%d%m%y", "%d%b%Y", "%d%b%y")
 
@@ -184,13 +185,15 @@ def _gaps_between(text: list[FoundText]) -> list[Blank]:
 
 def is_marker(region: TextRegion) -> bool:
     """Whether a region names nobody: its text, read with confidence, is only markers and
-    scales; or it is one glyph on its own (at most one character read in a box about as wide
-    as high: a marker the recogniser misread, a round shape in the anatomy); or the recogniser,
-    unsure, read no letter or digit in it (a blob the detector took for text)."""
+    scales; or it is one or two glyphs on their own (at most two characters read in a box about
+    as wide as high: a marker the recogniser misread, a vertebra or a dark bubble in the
+    anatomy, never a name or a number that identifies); or the recogniser, unsure, read no
+    letter or digit in it (a blob the detector took for text)."""
     compact = re.sub(r"[^A-Z0-9.]", "", region.text.upper())
     characters = len(compact.replace(".", ""))
     x0, y0, x1, y1 = region.box
-    if characters <= 1 and (x1 - x0) <= _GLYPH_ASPECT * (y1 - y0):
+    narrowest, widest = _FEW_GLYPHS_ASPECT
+    if characters <= _FEW_GLYPHS and narrowest <= (x1 - x0) / max(1, y1 - y0) <= widest:
         return True
     if region.confidence < _SURE:
         return characters == 0
