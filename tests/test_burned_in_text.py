@@ -18,6 +18,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRBigEndian
 
 from bsti_submit.cli import main
+from bsti_submit.ocr import TextRegion
+from bsti_submit.pixel_text import is_marker
 from bsti_submit.synthetic import FakePatient, make_instance
 
 from .helpers import save
@@ -254,3 +256,18 @@ def test_a_kept_icon_image_is_held_unread(tmp_path: Path, patient: FakePatient) 
     result = submit(tmp_path, dataset, "--profile", str(recipe))
     assert result.exit_code == 5, result.output
     assert "burned-in text: an icon image is kept, unread" in result.output
+
+
+@pytest.mark.parametrize(
+    ("box", "text", "stays"),
+    [
+        ((27, 147, 454, 425), "A", True),  # a vertebra the detector took for a letter
+        ((219, 98, 262, 131), "62", True),  # a bubble of gas
+        ((10, 10, 30, 110), "JS", False),  # a rotated line read as two letters
+        ((10, 10, 210, 30), "JS", False),  # a line too wide for two letters
+    ],
+)
+def test_one_or_two_glyphs_alone_stay(
+    box: tuple[int, int, int, int], text: str, stays: bool
+) -> None:
+    assert is_marker(TextRegion(box, text, 0.4)) is stays
