@@ -891,6 +891,24 @@ def _case(
     return PixelCase(name, ds, planted, clean, note)
 
 
+def _screen_case(
+    name: str, note: str, person: Person, canvas: _Canvas, layout: _Layout, modality: str, what: str
+) -> PixelCase:
+    """A screen capture (SC, workstation grab) of `what` (a dose report, a workstation)."""
+    return _case(
+        name,
+        note,
+        person,
+        canvas,
+        layout,
+        modality=modality,
+        sop_class=_SC,
+        image_type=_SCREEN,
+        description=what,
+        extra={"ConversionType": "WSD"},
+    )
+
+
 def _film(name: str, layout: _Layout, rows: int = 1250, cols: int = 1000, **kwargs: Any) -> _Canvas:
     """A chest film canvas in `layout`'s stored values, with some latitude left above bone."""
     attenuation = _chest(_rng(name), rows, cols, **kwargs)
@@ -1329,6 +1347,13 @@ def _us_canvas(name: str, rows: int, cols: int, frames: int = 1) -> _Canvas:
     return _Canvas(images)
 
 
+def _us_case(name: str, note: str, person: Person, canvas: _Canvas, layout: _Layout) -> PixelCase:
+    """An abdominal ultrasound image."""
+    return _case(
+        name, note, person, canvas, layout, **US, image_type=_US_TYPE, description="ABDOMEN"
+    )
+
+
 def _ultrasound() -> list[PixelCase]:
     cases = []
     settings = "MI 0.9  TIS 0.4  12 cm  FR 30Hz"
@@ -1344,15 +1369,12 @@ def _ultrasound() -> list[PixelCase]:
     )
     canvas.block([settings], "top-right", _US_TEXT, size=BITMAP, margin=6, identifying=False)
     cases.append(
-        _case(
+        _us_case(
             name,
             "RGB 640x480: bitmap name, ID and study date top-left; machine settings top-right",
             p,
             canvas,
             RGB8,
-            **US,
-            image_type=_US_TYPE,
-            description="ABDOMEN",
         )
     )
 
@@ -1363,15 +1385,12 @@ def _ultrasound() -> list[PixelCase]:
         [p.comma_name, p.dob("d/m/y")], "top-left", _US_TEXT, size=BITMAP, margin=3, leading=1.15
     )
     cases.append(
-        _case(
+        _us_case(
             name,
             "RGB 256x256: bitmap name and DOB crammed at the top with 2 px line gaps",
             p,
             canvas,
             RGB8,
-            **US,
-            image_type=_US_TYPE,
-            description="ABDOMEN",
         )
     )
 
@@ -1380,15 +1399,12 @@ def _ultrasound() -> list[PixelCase]:
     canvas = _us_canvas(name, 480, 640)
     canvas.block([settings], "top-left", _US_TEXT, size=BITMAP, margin=6, identifying=False)
     cases.append(
-        _case(
+        _us_case(
             name,
             "clean: only machine settings, where names usually go; grey bar and speckle",
             p,
             canvas,
             RGB8,
-            **US,
-            image_type=_US_TYPE,
-            description="ABDOMEN",
         )
     )
 
@@ -1398,15 +1414,12 @@ def _ultrasound() -> list[PixelCase]:
     canvas = _us_canvas(name, 480, 640)
     canvas.block([p.comma_name, p.patient_id], "top-left", _US_TEXT, size=16, margin=8)
     cases.append(
-        _case(
+        _us_case(
             name,
             "RGB stored colour-by-plane (PlanarConfiguration 1): all R, then all G, then all B",
             p,
             canvas,
             planar,
-            **US,
-            image_type=_US_TYPE,
-            description="ABDOMEN",
         )
     )
 
@@ -1417,15 +1430,12 @@ def _ultrasound() -> list[PixelCase]:
         [p.plain_name, p.dob("d-mon-y")], "top-left", (20.0, 40.0, 255.0), size=16, margin=8
     )
     cases.append(
-        _case(
+        _us_case(
             name,
             "saturated blue text on black: luminance about 45 of 255, bright only in the B plane",
             p,
             canvas,
             RGB8,
-            **US,
-            image_type=_US_TYPE,
-            description="ABDOMEN",
         )
     )
 
@@ -1443,15 +1453,8 @@ def _ultrasound() -> list[PixelCase]:
     frame[20:100, 4:10, 0] = np.linspace(255, 0, 80)[:, None]
     frame[100:180, 4:10, 2] = np.linspace(0, 255, 80)[:, None]
     cases.append(
-        _case(
-            name,
-            "clean: colour Doppler box and a red/blue colour bar, no text",
-            p,
-            canvas,
-            RGB8,
-            **US,
-            image_type=_US_TYPE,
-            description="ABDOMEN",
+        _us_case(
+            name, "clean: colour Doppler box and a red/blue colour bar, no text", p, canvas, RGB8
         )
     )
     return cases
@@ -1492,17 +1495,14 @@ def _screen_captures() -> list[PixelCase]:
                 canvas.text_at_origin(cell, left, top, 10.0, size=16, identifying=False)
     canvas.text_at_origin("Total DLP: 318.4 mGy-cm", 16, 320, 10.0, size=16, identifying=False)
     cases.append(
-        _case(
+        _screen_case(
             name,
             "CT dose screen (SC, Modality CT), black on white: labelled name, ID, DOB, accession",
             p,
             canvas,
             GREY8,
-            modality="CT",
-            sop_class=_SC,
-            image_type=_SCREEN,
-            description="Dose Report",
-            extra={"ConversionType": "WSD"},
+            "CT",
+            "Dose Report",
         )
     )
 
@@ -1523,17 +1523,14 @@ def _screen_captures() -> list[PixelCase]:
         "CTDIvol 8.12 mGy   Phantom 32 cm", 12, 164, white, size=16, identifying=False
     )
     cases.append(
-        _case(
+        _screen_case(
             name,
             "RGB patient-protocol screen: white and amber text on navy blue",
             p,
             canvas,
             RGB8,
-            modality="CT",
-            sop_class=_SC,
-            image_type=_SCREEN,
-            description="Dose Report",
-            extra={"ConversionType": "WSD"},
+            "CT",
+            "Dose Report",
         )
     )
 
@@ -1551,17 +1548,14 @@ def _screen_captures() -> list[PixelCase]:
     canvas.text_at_origin("Se: 3  Im: 45/212", 132, 404, 250.0, size=BITMAP, identifying=False)
     canvas.text_at_origin("W 1600 L -600", 420, 404, 250.0, size=BITMAP, identifying=False)
     cases.append(
-        _case(
+        _screen_case(
             name,
             "workstation grab (OT): bitmap name, ID, hospital over a CT pane, a toolbar of icons",
             p,
             canvas,
             GREY8,
-            modality="OT",
-            sop_class=_SC,
-            image_type=_SCREEN,
-            description="Screen Capture",
-            extra={"ConversionType": "WSD"},
+            "OT",
+            "Screen Capture",
         )
     )
 
@@ -1577,17 +1571,14 @@ def _screen_captures() -> list[PixelCase]:
     canvas.field("Sex", p.sex, 466, 66, (0.0, 0.0, 0.0), size=BITMAP, identifying=False)
     canvas.text_at_origin("Zoom 100%", 466, 82, (0.0, 0.0, 0.0), size=BITMAP, identifying=False)
     cases.append(
-        _case(
+        _screen_case(
             name,
             "RGB desktop grab: name and ID in a blue title bar, bitmap DOB in a side panel",
             p,
             canvas,
             RGB8,
-            modality="OT",
-            sop_class=_SC,
-            image_type=_SCREEN,
-            description="Screen Capture",
-            extra={"ConversionType": "WSD"},
+            "OT",
+            "Screen Capture",
         )
     )
     return cases
