@@ -169,6 +169,7 @@ def run_set(
                 "original": str(source) if source else record["file"],
                 "quarantine": quarantine,
                 "masked": MASK_SEPARATOR.join(masked.get(record["file"], [])),
+                "sop": record.get("sop", ""),
             }
         )
     return rows

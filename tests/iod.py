@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 DCIODVFY = shutil.which("dciodvfy")
-_VALUE = re.compile(r" = <[^>]*>|\[[0-9]+\]|Value=<[^>]*>")  # values differ before and after
+_VALUE = re.compile(r" = <[^>]*>|\[[0-9]+\]|Value=<[^>]*>| <[0-9.]+>")  # values change
 
 
 def errors(path: Path) -> Counter[str]:

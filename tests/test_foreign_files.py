@@ -26,6 +26,7 @@ from .foreign import (
     residual_findings,
     run_set,
 )
+from .iod import DCIODVFY, new_errors
 
 # Files whose failure is an internal bug reported as the file's fault, keyed by file name
 # (`<set>/<path in the set>`). Listed so that they are seen; each should be fixed and dropped.
@@ -144,6 +145,7 @@ def test_foreign_files(
                         f"identifier (add it to REAL_IDENTIFIER_HOLDS with why, or fix the "
                         f"false alarm)\n      {lines}"
                     )
+    problems += validator_problems(rows, tmp_path / "out")
     if problems:
         pytest.fail(f"{len(problems)} problem(s) under {profile}:\n  " + "\n  ".join(problems))
 
@@ -157,3 +159,16 @@ def pixel_problems(row: dict[str, str]) -> list[str]:
     if row["status"] == "written" and must_mask not in masked:
         return [f"{name}: {must_mask!r} was not masked (masked: {masked})"]
     return []
+
+
+def validator_problems(rows: list[dict[str, str]], out: Path) -> list[str]:
+    """Errors of the IOD validator that a delivered copy has and its source had not."""
+    if DCIODVFY is None:
+        return []
+    problems = []
+    for row in rows:
+        if row["status"] == "written":
+            (copy,) = out.rglob(f"{row['sop']}.dcm")
+            for error in new_errors(Path(row["original"]), copy):
+                problems.append(f"{row['name']}: de-identification added: {error}")
+    return problems

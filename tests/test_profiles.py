@@ -156,7 +156,7 @@ def test_profile_check_accepts_justified_lines(tmp_path: Path) -> None:
 def test_profile_show_prints_rules_options_and_codes() -> None:
     result = run("profile", "show", "bsti-covid19")
     assert result.exit_code == 0
-    assert "bsti-covid19 2026d.3" in result.output
+    assert "bsti-covid19 2026d.4" in result.output
     assert "retain-patient-characteristics" in result.output and "113108" in result.output
     lines = result.output.splitlines()
     assert any("(0010,0010)" in line and "PSEUDONYM" in line for line in lines)

@@ -67,7 +67,7 @@ MASK_EXAMPLES = {"(50xx,xxxx)": 0x50003000, "(60xx,3000)": 0x60023000, "(60xx,40
 
 def expected_action(row_tag_text: str, code: str) -> str:
     tag = 0x00291010 if row_tag_text == "(gggg,eeee)" else row_tag(row_tag_text)
-    return "X" if removed_beyond_table(tag) else resolve_compound(code)
+    return "X" if removed_beyond_table(tag) else resolve_compound(code, row_tag_text)
 
 
 def row_tag(text: str) -> int:

@@ -101,7 +101,7 @@ def test_record_of_deidentification(submitted: tuple[Result, Path, Path]) -> Non
     for path in outputs(out):
         dataset = pydicom.dcmread(path)
         assert dataset.PatientIdentityRemoved == "YES"
-        assert "ps315-basic 2026d.2" in dataset.DeidentificationMethod
+        assert "ps315-basic 2026d.3" in dataset.DeidentificationMethod
         codes = [
             (item.CodeValue, item.CodingSchemeDesignator)
             for item in dataset.DeidentificationMethodCodeSequence

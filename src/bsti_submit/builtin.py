@@ -11,7 +11,7 @@ from .standard import TABLE_EDITION, ProfileSpec, load_table
 
 PS315_BASIC = ProfileSpec(
     name="ps315-basic",
-    version=f"{TABLE_EDITION}.2",
+    version=f"{TABLE_EDITION}.3",
     introduction=(
         "# DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile, no option.",
     ),
@@ -34,7 +34,6 @@ _RISKY_FREE_TEXT = re.compile(
 def _covid_overrides() -> tuple[tuple[str, str, str], ...]:
     """bsti-covid19's own choices over the table with its options."""
     rows = load_table()
-    serials = [row.tag for row in rows if "Serial Number" in row.name]
     risky_text = [
         row
         for row in rows
@@ -49,10 +48,6 @@ def _covid_overrides() -> tuple[tuple[str, str, str], ...]:
         ("(0010,0020)", pseudonym.format("0020"), why),
         ("(0008,1010)", "X", "removed: station names often carry the hospital's name"),
         *(
-            (tag, "X", "removed: a serial number identifies one machine at one trust")
-            for tag in serials
-        ),
-        *(
             (
                 row.tag,
                 row.basic,
@@ -65,7 +60,7 @@ def _covid_overrides() -> tuple[tuple[str, str, str], ...]:
 
 BSTI_COVID19 = ProfileSpec(
     name="bsti-covid19",
-    version=f"{TABLE_EDITION}.3",
+    version=f"{TABLE_EDITION}.4",
     options=_COVID_OPTIONS,
     overrides=_covid_overrides(),
     introduction=(
@@ -100,6 +95,7 @@ BSTI_COVID19 = ProfileSpec(
         "ADD     (0012,0020)   BSTI-COVID-19         # Clinical Trial Protocol ID",
         'ADD     (0012,0021)   "BSTI COVID-19 Imaging Database"  # Clinical Trial Protocol Name',
         "ADD     (0012,0030)   func:site_code        # Clinical Trial Site ID: the trust's code",
+        'ADD     (0012,0031)   ""                    # Clinical Trial Site Name: Type 2, empty',
         "ADD     (0012,0040)   func:patient_pseudonym  # Clinical Trial Subject ID",
     ),
 )

@@ -165,6 +165,7 @@ class Deidentifier:
         run = _Run(self, dataset, identifiers)
         run.walk(dataset, "", encodings_of(dataset))
         run.add_attributes(dataset)
+        _add_required_empties(dataset, run.changes)
         _record_method(dataset, self.profile, self._method_code_items, run.changes)
         _rebuild_file_meta(dataset, run.changes)
         dataset.preamble = b"\x00" * 128  # a preamble can carry anything, even a TIFF header
@@ -347,8 +348,9 @@ class _Run:
             if value is None:
                 continue
             keyword = keyword_of(addition.tag)
-            old = describe(dataset[addition.tag]) if addition.tag in dataset else ""
-            if old == value:
+            present = addition.tag in dataset
+            old = describe(dataset[addition.tag]) if present else ""
+            if present and old == value:
                 continue
             vr = str(dictionary_vr(addition.tag))
             dataset[addition.tag] = DataElement(addition.tag, vr, value)
@@ -366,12 +368,28 @@ class _Run:
         return value
 
 
+def _add_required_empties(dataset: Dataset, changes: list[Change]) -> None:
+    """Responsible Person and Organization, removed by Table E.1-1 (X), are Type 2C in the
+    Patient module: required, empty or not, when the patient is an animal. Empty, they say
+    nothing and keep the object valid."""
+    if not any(keyword in dataset for keyword in _ANIMAL_PATIENT):
+        return
+    for tag in _ANIMAL_PATIENT_TYPE_2C:
+        if tag not in dataset:
+            vr = str(dictionary_vr(tag))
+            dataset[tag] = DataElement(tag, vr, "")
+            changes.append(Change(tag_text(tag), keyword_of(tag), vr, "ADD", "", ""))
+
+
 def _valid_in_a_code_item(tag: int, text: str) -> str:
     """A cleaned CodeValue, CodingSchemeDesignator or CodeMeaning that still makes a code."""
     fallback = _CODE_ITEM_FALLBACK.get(tag)
     meaningful = _LETTER.search(text) if tag == _CODING_SCHEME_DESIGNATOR else text.strip()
     return fallback if fallback is not None and not meaningful else text
 
+
+_ANIMAL_PATIENT = ("PatientSpeciesDescription", "PatientSpeciesCodeSequence")
+_ANIMAL_PATIENT_TYPE_2C = (0x00102297, 0x00102299)  # Responsible Person, Organization
 
 _CODECS = ("latin-1", "utf-8", "utf-16-le", "utf-16-be")
 

@@ -18,6 +18,10 @@ TABLE_EDITION = "2026d"
 # When the IOD type of an attribute is not known, PS3.15 allows the right-most, most conservative
 # choice of a compound code: it keeps every output valid for any IOD.
 COMPOUND_POLICY = {"Z/D": "D", "X/Z": "Z", "X/D": "D", "X/Z/D": "D", "X/Z/U*": "U*"}
+# Except for sequences that are optional (Type 3) in every image IOD's modules (PS3.3 General
+# Study, General Series, General Equipment, Request Attributes): there, an empty sequence (Z) or
+# one empty item (D) is invalid and X is the only choice that keeps the output valid.
+OPTIONAL_SEQUENCES = frozenset({"(0008,0082)", "(0008,1072)", "(0008,1110)", "(0008,1111)"})
 
 # How each resolved PS3.15 action is written as a deid recipe line (action word, value).
 RECIPE_ACTIONS = {
@@ -164,8 +168,10 @@ def load_safe_private() -> list[SafePrivate]:
     ]
 
 
-def resolve_compound(code: str) -> str:
-    """The single action taken for a (possibly compound) PS3.15 action code."""
+def resolve_compound(code: str, tag: str = "") -> str:
+    """The single action taken for a (possibly compound) PS3.15 action code of a row."""
+    if tag in OPTIONAL_SEQUENCES and "X" in code.split("/"):
+        return "X"
     return COMPOUND_POLICY.get(code, code)
 
 
@@ -188,7 +194,7 @@ def row_action(row: TableRow, options: tuple[str, ...]) -> tuple[str, str | None
 
 def recipe_line(field: str, code: str, comment: str) -> str:
     """One aligned recipe line with the standard's code and a comment."""
-    action, value = RECIPE_ACTIONS[resolve_compound(code)]
+    action, value = RECIPE_ACTIONS[resolve_compound(code, field)]
     shown = code.removesuffix("-dates")
     return f"{action:<8}{field:<14}{value:<24}# {shown:<7}{comment}".rstrip()
 
@@ -235,6 +241,9 @@ HOW_TO_READ = (
     "# most conservative choice is taken: Z/D -> D, X/Z -> Z, X/D -> D, X/Z/D -> D, and",
     "# X/Z/U* -> U* (the sequence is kept and the instance UIDs inside it are replaced).",
     "# A dummy for a sequence is one empty item; a sequence emptied by Z has no items.",
+    "# Both are invalid where a sequence is optional (Type 3), so the Institution Code,",
+    "# Operator Identification, Referenced Study and Referenced Performed Procedure Step",
+    "# Sequences, optional in every image IOD, are removed (X).",
     "# Attributes that are not listed are kept, and their sequences are cleaned too.",
     "# (gggg,eeee) is every private element: every element of an odd group, creators too.",
     "# Where a line is less protective than the basic profile, it says why after",
