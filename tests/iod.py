@@ -18,23 +18,36 @@ from collections import Counter
 from pathlib import Path
 
 DCIODVFY = shutil.which("dciodvfy")
+_UNPARSED = "Tag read failed"
 _VALUE = re.compile(r" = <[^>]*>|\[[0-9]+\]|Value=<[^>]*>| <[0-9.]+>")  # values change
 
 
-def errors(path: Path) -> Counter[str]:
-    """The validator's errors for one file, with the values they quote left out."""
+def _report(path: Path) -> list[str]:
+    """Every line the validator prints for one file."""
     if DCIODVFY is None:
         raise RuntimeError("dciodvfy is not installed (Debian package dicom3tools)")
     run = subprocess.run(
         [DCIODVFY, str(path)], capture_output=True, text=True, errors="replace", check=False
     )
-    lines = (run.stdout + run.stderr).splitlines()
+    return (run.stdout + run.stderr).splitlines()
+
+
+def errors(path: Path) -> Counter[str]:
+    """The validator's errors for one file, with the values they quote left out."""
+    return _errors(_report(path))
+
+
+def _errors(lines: list[str]) -> Counter[str]:
     return Counter(_VALUE.sub("", line) for line in lines if line.startswith("Error - "))
 
 
 def new_errors(source: Path, cleaned: Path) -> list[str]:
-    """The errors the cleaned copy has that its source had not."""
-    return sorted((errors(cleaned) - errors(source)).elements())
+    """The errors the cleaned copy has that its source had not. A source the validator cannot
+    parse (an implicit-VR body under an explicit-VR header) is no baseline: none are new."""
+    before = _report(source)
+    if any(_UNPARSED in line for line in before):
+        return []
+    return sorted((errors(cleaned) - _errors(before)).elements())
 
 
 def delivered(audit_log: Path, out: Path) -> dict[Path, Path]:

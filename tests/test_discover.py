@@ -177,3 +177,29 @@ def test_odd_but_valid_transfer_syntaxes_work_without_reencoding(
     assert output.file_meta.TransferSyntaxUID == syntax
     assert output.PixelData == pydicom.dcmread(source / "one").PixelData
     assert output.PatientIdentityRemoved == "YES" and "PatientAddress" not in output
+
+
+def _body(part10: bytes) -> tuple[bytes, bytes]:
+    """A Part 10 file's preamble and file meta, and its dataset."""
+    meta_end = 144 + int.from_bytes(part10[140:144], "little")
+    return part10[:meta_end], part10[meta_end:]
+
+
+def test_an_implicit_body_under_an_explicit_transfer_syntax_is_delivered(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    """Seen in the wild (pydicom's SC_rgb_jpeg.dcm): the header says explicit VR, the body is
+    implicit. pydicom reads it; its writer could not, and the run failed with a TypeError."""
+    dataset = make_instance(patient)
+    explicit = save(dataset, tmp_path / "explicit.dcm").read_bytes()
+    dataset.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    implicit = save(dataset, tmp_path / "implicit.dcm").read_bytes()
+    mixed = tmp_path / "in" / "mixed.dcm"
+    mixed.parent.mkdir()
+    mixed.write_bytes(_body(explicit)[0] + _body(implicit)[1])
+    summary = submit(mixed.parent, tmp_path / "out", Settings(site="RX1"))
+    assert summary.written == 1, summary
+    (output,) = (tmp_path / "out").rglob("*.dcm")
+    cleaned = pydicom.dcmread(output)
+    assert cleaned.file_meta.TransferSyntaxUID.is_implicit_VR is False
+    assert cleaned.Modality == dataset.Modality and cleaned.PatientID != patient.patient_id

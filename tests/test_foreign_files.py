@@ -30,13 +30,7 @@ from .iod import DCIODVFY, new_errors
 
 # Files whose failure is an internal bug reported as the file's fault, keyed by file name
 # (`<set>/<path in the set>`). Listed so that they are seen; each should be fixed and dropped.
-KNOWN_DEFECTS: dict[str, str] = {
-    # ps315-basic only (bsti-covid19 stops earlier: no Patient ID). The file says Explicit VR
-    # Little Endian (JPEG Baseline) but its dataset is implicit VR, so pydicom leaves its
-    # untouched elements as RawDataElements with VR None; part10.py hands those to pydicom's
-    # write_data_element, which fails on bytes(None, encoding).
-    "pydicom/SC_rgb_jpeg.dcm": "TypeError from the writer: raw element with VR None",
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 # Holds for an identifier in text judged real: (file name, finding) -> why. Any other is a false
 # alarm, or a miss of the cleaner (which cleans whatever the gate would find in text), and fails

@@ -140,7 +140,21 @@ def read_instance(path: Path) -> FileDataset:
     if dataset.file_meta.TransferSyntaxUID != DeflatedExplicitVRLittleEndian:
         _check_complete(path, dataset)  # a deflated file's offsets are not the file's
     _check_pixel_data(dataset)
+    _settle_vrs(dataset)
     return dataset
+
+
+def _settle_vrs(dataset: FileDataset) -> None:
+    """A body in implicit VR under an explicit-VR transfer syntax (seen in the wild): pydicom
+    reads it, but leaves its elements without a VR, which its writer cannot encode. Each
+    element's VR is looked up now (UN where the dictionary has none), as an implicit reader
+    would."""
+    if dataset.file_meta.TransferSyntaxUID.is_implicit_VR:
+        return
+    unsettled = (dataset.get_item(tag, keep_deferred=True).VR is None for tag in dataset.keys())  # noqa: SIM118
+    if any(unsettled):
+        for _element in dataset.iterall():
+            pass  # reading an element through the dataset settles its VR
 
 
 def _check_complete(path: Path, dataset: FileDataset) -> None:
