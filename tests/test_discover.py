@@ -203,3 +203,36 @@ def test_an_implicit_body_under_an_explicit_transfer_syntax_is_delivered(
     cleaned = pydicom.dcmread(output)
     assert cleaned.file_meta.TransferSyntaxUID.is_implicit_VR is False
     assert cleaned.Modality == dataset.Modality and cleaned.PatientID != patient.patient_id
+
+
+def test_a_header_only_image_is_skipped_with_its_reason(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    dataset = make_instance(patient)
+    del dataset.PixelData
+    source = save(dataset, tmp_path / "in" / "header-only.dcm").parent
+    summary = submit(source, tmp_path / "out", Settings(site="RX1"))
+    (skipped,) = summary.skipped
+    assert "without Pixel Data" in skipped.reason and "truncated" not in skipped.reason
+    assert summary.failed == [] and summary.exit_status == 0
+
+
+def test_native_ybr_full_422_pixels_are_not_called_truncated(
+    tmp_path: Path, patient: FakePatient
+) -> None:
+    """YBR_FULL_422 stores two bytes a pixel (Y Y Cb Cr for each pair), not three."""
+    dataset = make_instance(patient)
+    dataset.Rows, dataset.Columns = 64, 80
+    dataset.SamplesPerPixel, dataset.PlanarConfiguration = 3, 0
+    dataset.PhotometricInterpretation = "YBR_FULL_422"
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 8, 8, 7
+    pairs = np.tile(np.array([120, 130, 128, 128], np.uint8), 64 * 80 // 2)
+    dataset.PixelData = pairs.tobytes()
+    for group in (0x6000, 0x5000):
+        for tag in [element.tag for element in dataset if element.tag.group == group]:
+            del dataset[tag]
+    source = save(dataset, tmp_path / "in" / "ybr.dcm").parent
+    summary = submit(source, tmp_path / "out", Settings(site="RX1"))
+    assert summary.written == 1, (summary.failed, summary.quarantined)
+    (output,) = (tmp_path / "out").rglob("*.dcm")
+    assert pydicom.dcmread(output).PixelData == dataset.PixelData

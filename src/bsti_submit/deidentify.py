@@ -33,7 +33,7 @@ from .elements import (
     tag_text,
     vr_of,
 )
-from .errors import ConfigError, InstanceError
+from .errors import ConfigError, NotAnInstanceError
 from .finder import Finder
 from .identifiers import (
     PIXEL_TAGS,
@@ -195,7 +195,7 @@ class _Run:
         self.finder = engine.finder_for(identifiers)
         self.uids = [uid for uid, tags in identifiers.uids.items() if engine.profile.seeks(tags)]
         if self.profile.needs_patient_id and not self.patient_id:
-            raise InstanceError("no Patient ID, so no pseudonym can be given")
+            raise NotAnInstanceError("no Patient ID, so no pseudonym can be given")
 
     def patient_link(self) -> PatientLink | None:
         if not self.profile.needs_patient_id:

@@ -215,7 +215,10 @@ def _check_pixel_data(dataset: FileDataset) -> None:
     """An image must carry all the pixel bytes its header promises."""
     if "PixelData" not in dataset:
         if "Image Storage" in dataset.SOPClassUID.name or "Rows" in dataset:
-            raise InstanceError("truncated: an image without Pixel Data")
+            raise NotAnInstanceError(
+                "an image without Pixel Data (a header-only copy, or cut off before its "
+                "pixels): nothing to send"
+            )
         return
     pixel_data = dataset.get_item(PIXEL_DATA, keep_deferred=True)
     if dataset.file_meta.TransferSyntaxUID.is_encapsulated:
@@ -239,10 +242,13 @@ def _check_pixel_data(dataset: FileDataset) -> None:
 def _expected_pixel_bytes(dataset: FileDataset) -> int | None:
     try:
         bits = int(dataset.BitsAllocated)
+        samples = int(dataset.get("SamplesPerPixel", 1))
+        if dataset.get("PhotometricInterpretation") == "YBR_FULL_422":
+            samples = 2  # two chroma samples shared by each pair of pixels: 2 a pixel, not 3
         pixels = (
             int(dataset.Rows)
             * int(dataset.Columns)
-            * int(dataset.get("SamplesPerPixel", 1))
+            * samples
             * int(dataset.get("NumberOfFrames", 1) or 1)
         )
     except (AttributeError, TypeError, ValueError):

@@ -312,6 +312,7 @@ class _Line:
         self.lookup, self.quarantine, self.summary = lookup, quarantine, summary
         self.written_from: dict[str, Path] = {}
         self.held: list[Path] = []
+        self.held_sops: set[str] = set()  # taken, but only into the quarantine
         # Called with a source file once its instance is safe (a local destination only: an
         # endpoint's acknowledgements come after the whole run's line).
         self.on_safe: Callable[[Path], None] | None = None
@@ -327,7 +328,10 @@ class _Line:
             return
         assert staged.file is not None
         sop = staged.parts[2]
-        if sop in self.written_from:
+        # Of two copies of an instance, one that can leave wins over one held (its pixels
+        # unreadable, say): the held copy stays in the quarantine.
+        replaces_held = sop in self.held_sops and not staged.findings
+        if sop in self.written_from and not replaces_held:
             staged.file.unlink(missing_ok=True)
             self._skip(path, f"duplicate of {self.written_from[sop]} (same SOP Instance UID)", sop)
             return
@@ -362,6 +366,7 @@ class _Line:
             self.summary.run_id,
         )
         self.written_from[sop] = path
+        self.held_sops.add(sop)
         self._record(path, sop, staged)
         reason = "; ".join(str(finding) for finding in staged.findings)
         self.summary.quarantined.append(Skipped(path, f"{held}: {reason}"))
@@ -378,6 +383,8 @@ class _Line:
 
     def _written(self, staged: Staged, target: Path) -> None:
         path, (study, series, sop) = staged.source, staged.parts
+        held_copy = self.written_from.get(sop) if sop in self.held_sops else None
+        self.held_sops.discard(sop)
         self.written_from[sop] = path
         self._record(path, sop, staged)
         self.summary.written += 1
@@ -385,7 +392,10 @@ class _Line:
         self.summary.studies.add(study)
         self.summary.series.add(series)
         output = str(target.relative_to(self.folder.root))
-        self.audit.outcome(path, "written", "", sop, output=output)
+        reason = (
+            f"delivered in place of {held_copy}, held (same SOP Instance UID)" if held_copy else ""
+        )
+        self.audit.outcome(path, "written", reason, sop, output=output)
         if self.on_safe is not None:
             self.on_safe(path)
 

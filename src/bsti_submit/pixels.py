@@ -214,7 +214,8 @@ def _decoded(dataset: Dataset) -> np.ndarray:
         TypeError,
         KeyError,
     ) as error:
-        raise PixelError(f"pixels cannot be decoded here: {error}") from error
+        reason = " ".join(str(error).split())  # pydicom lists each decoder on its own line
+        raise PixelError(f"pixels cannot be decoded here: {reason}") from error
     frames = int(dataset.get("NumberOfFrames", 1) or 1)
     samples = int(dataset.get("SamplesPerPixel", 1))
     return pixels.reshape(frames, *pixels.shape[-3 if samples > 1 else -2 :])
