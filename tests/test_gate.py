@@ -184,6 +184,24 @@ def test_non_image_objects_are_excluded_and_reported(tmp_path: Path, patient: Fa
     assert not written(tmp_path)
 
 
+def test_a_retired_sop_class_is_named_with_its_uid(tmp_path: Path, patient: FakePatient) -> None:
+    """The Ultrasound Image Storage of 1993 is not today's: the reason says which it is."""
+    dataset = make_instance(patient)
+    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.6"
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    result = submit_one(tmp_path, dataset)
+    assert result.exit_code == 0, result.output
+    assert "Ultrasound Image Storage (retired, 1.2.840.10008.5.1.4.1.1.6): not on" in result.output
+
+
+def test_a_missing_study_uid_is_named_as_missing(tmp_path: Path, patient: FakePatient) -> None:
+    dataset = make_instance(patient)
+    del dataset.StudyInstanceUID
+    result = submit_one(tmp_path, dataset)
+    assert result.exit_code == 4, result.output
+    assert "no StudyInstanceUID, so no output path can be made" in result.output
+
+
 def test_release_needs_each_finding_named_and_works_once(
     tmp_path: Path, patient: FakePatient
 ) -> None:

@@ -17,9 +17,9 @@ from bsti_submit.cli import main
 from bsti_submit.config import Settings
 from bsti_submit.pipeline import submit
 from bsti_submit.profile import builtin_profiles_dir
-from bsti_submit.synthetic import FakePatient
+from bsti_submit.synthetic import FakePatient, make_instance
 
-from .helpers import planted_identifiers
+from .helpers import planted_identifiers, save
 
 BASIC = ("--profile", "ps315-basic")
 
@@ -284,3 +284,19 @@ def test_sop_class_and_transfer_syntax_are_kept(
     for dataset in cleaned:
         assert dataset.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
         assert dataset.file_meta.MediaStorageSOPClassUID == dataset.SOPClassUID
+
+
+def test_the_basic_profile_counts_patients_without_pseudonyms(tmp_path: Path) -> None:
+    """ps315-basic sends no pseudonym, yet the summary counts the patients it sent."""
+    first, second = FakePatient(), FakePatient(patient_id="RX7654321", name="DOE^JANE")
+    export = tmp_path / "in"
+    for index, patient in enumerate((first, second, first)):
+        save(make_instance(patient, instance=index), export / f"image{index}")
+    audit = tmp_path / "audit.jsonl"
+    result = run(
+        "submit", str(export), "--to", str(tmp_path / "out"), "--audit-log", str(audit), *BASIC
+    )
+    assert result.exit_code == 0, result.output
+    assert "Patients (pseudonyms)" not in result.output
+    footer = json.loads(audit.read_text().splitlines()[-1])
+    assert footer["patients"] == 2

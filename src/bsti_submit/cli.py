@@ -337,8 +337,8 @@ def _print_summary(console: Console, summary: RunSummary, verbose: bool = False)
         )
     if summary.stale_lock_pid:
         console.print(f"Took over the lock left by an earlier run (pid {summary.stale_lock_pid}).")
-    if summary.patients:
-        console.print(f"Patients (pseudonyms): {', '.join(sorted(summary.patients))}")
+    if summary.pseudonyms:
+        console.print(f"Patients (pseudonyms): {', '.join(sorted(summary.pseudonyms))}")
     _print_files(console, "Skipped", summary.skipped)
     _print_files(console, "Failed", summary.failed)
     _print_files(console, "Quarantined (held back, not written)", summary.quarantined)

@@ -115,6 +115,7 @@ class PatientLink:
     pseudonym: str
     issuer: str
     patient_id: str
+    sent: bool = True  # False: the profile sends no pseudonym; it only counts the patient
 
 
 class Deidentified(NamedTuple):
@@ -197,10 +198,10 @@ class _Run:
         if self.profile.needs_patient_id and not self.patient_id:
             raise NotAnInstanceError("no Patient ID, so no pseudonym can be given")
 
-    def patient_link(self) -> PatientLink | None:
-        if not self.profile.needs_patient_id:
-            return None
-        return PatientLink(self.pseudonym, self.issuer, self.patient_id)
+    def patient_link(self) -> PatientLink:
+        return PatientLink(
+            self.pseudonym, self.issuer, self.patient_id, sent=self.profile.needs_patient_id
+        )
 
     @property
     def pseudonym(self) -> str:

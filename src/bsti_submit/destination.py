@@ -23,6 +23,8 @@ _UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 def _safe_uid(dataset: Dataset, keyword: str) -> str:
     """A UID fit to be a path component: digits and dots only, so no value can steer a path."""
     uid = str(dataset.get(keyword, ""))
+    if not uid:
+        raise InstanceError(f"no {keyword}, so no output path can be made")
     if len(uid) > 64 or not _UID_PATTERN.match(uid):
         raise InstanceError(f"{keyword} is not a valid UID, so no output path can be made")
     return uid

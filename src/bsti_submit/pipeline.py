@@ -68,7 +68,8 @@ class RunSummary:
     changes: int = 0
     studies: set[str] = field(default_factory=set)
     series: set[str] = field(default_factory=set)
-    patients: set[str] = field(default_factory=set)
+    patients: set[str] = field(default_factory=set)  # one keyed pseudonym a patient
+    pseudonyms: set[str] = field(default_factory=set)  # those the output carries
     skipped: list[Skipped] = field(default_factory=list)
     failed: list[Skipped] = field(default_factory=list)
     quarantined: list[Skipped] = field(default_factory=list)
@@ -376,8 +377,10 @@ class _Line:
     def _record(self, path: Path, new_sop: str, staged: Staged) -> None:
         link = staged.patient
         if link is not None and link.pseudonym not in self.summary.patients:  # once a run
-            self.lookup.record(link.pseudonym, link.issuer, link.patient_id)
             self.summary.patients.add(link.pseudonym)
+            if link.sent:
+                self.lookup.record(link.pseudonym, link.issuer, link.patient_id)
+                self.summary.pseudonyms.add(link.pseudonym)
         for change in staged.changes:
             self.audit.change(path, new_sop, change)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.uid import UID
 
 from .burned_in import BurnedInPlanner, MaskRules
 from .deidentify import Deidentified, Deidentifier
@@ -99,8 +100,16 @@ class Preparer:
         sop_class = dataset.SOPClassUID
         if str(sop_class) not in self.allowed_classes:
             raise NotAnInstanceError(
-                f"{sop_class.name}: not on the profile's list of SOP classes to send"
+                f"{_named(sop_class)}: not on the profile's list of SOP classes to send"
             )
+
+
+def _named(sop_class: UID) -> str:
+    """A SOP class as a reader tells it apart: a retired one (the Ultrasound Image Storage of
+    1993, say, not today's) also by its UID."""
+    if sop_class.is_retired:
+        return f"{sop_class.name} (retired, {sop_class})"
+    return sop_class.name if sop_class.name != str(sop_class) else f"SOP class {sop_class}"
 
 
 def build_preparer(profile_name: str, key: bytes, site: str, local_id_pattern: str) -> Preparer:

@@ -228,7 +228,7 @@ def _note(
         )
     )
     link = prepared.result.patient
-    if link is not None:
+    if link is not None and link.sent:
         report.patients[link.pseudonym] = (link.issuer, link.patient_id)
     # a series shows its first image, or the first whose pixels were masked
     first_masked = prepared.masked and series not in report.masked_series
