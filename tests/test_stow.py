@@ -144,10 +144,38 @@ def test_the_ca_bundle_wins_over_requests_environment(
     assert result.exit_code == 4, result.output
 
 
-def test_plain_http_is_refused_except_to_loopback(export: Path, tmp_path: Path) -> None:
-    result = run("submit", str(export), "--to", "http://example.org/dicom-web", "--site", SITE)
-    assert result.exit_code == 3
-    assert "plain http is refused" in result.output
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.org/dicom-web",
+        "http://127.0.0.1:8042/dicom-web",
+        "htps://example.org/dicom-web",
+        "https//example.org/dicom-web",
+        "https:/example.org/dicom-web",
+        "example.org/dicom-web",
+        "localhost:8042/dicom-web",
+    ],
+)
+def test_anything_url_like_but_not_https_is_refused(
+    export: Path, tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped URL once became a folder named after it, full of de-identified files."""
+    monkey_cwd = tmp_path / "cwd"
+    monkey_cwd.mkdir()
+    monkeypatch.chdir(monkey_cwd)
+    result = run("submit", str(export), "--to", url, "--site", SITE)
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert f"{url} is not an https:// URL" in line
+    assert not any(monkey_cwd.iterdir()), "something was written"
+
+
+def test_a_scheme_in_capitals_is_an_endpoint(export: Path, server: DicomWebServer) -> None:
+    capitals = [arg.replace("https://", "HTTPS://") for arg in stow_args(export, server)]
+    result = run(*capitals)
+    assert result.exit_code == 4, result.output  # delivered; the export's truncated file failed
+    again = send(export, server)  # the same endpoint, spelt as usual, has it all already
+    assert "already delivered" in again.output.lower(), again.output
 
 
 def test_check_endpoint(server: DicomWebServer, monkeypatch: pytest.MonkeyPatch) -> None:

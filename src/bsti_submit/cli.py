@@ -199,7 +199,7 @@ def submit(
         context = click.get_current_context()
         context.invoke(scan, source=source, destination=destination, profile=profile, site=site)
         return
-    from .pipeline import is_url
+    from .destination import parse_destination
     from .pipeline import submit as run_submit
 
     _quiet_libraries()
@@ -211,17 +211,16 @@ def submit(
             ca_bundle=ca_bundle,
             after_delivery=after_delivery,
             move_to=move_to,
+            destination=destination,
         )
         log.open(settings)
-        target = destination or settings.destination
-        if not target:
+        if not settings.destination:
             raise UsageError("no destination: give --to DIR, or set one with bsti-submit init")
-        kind = "endpoint" if is_url(target) else "folder"
+        target = parse_destination(settings.destination)
+        kind = "endpoint" if isinstance(target, str) else "folder"
         log.info(f"run started: profile {settings.profile}, destination {kind}")
         with _progress(console if not (quiet or as_json) else None) as progress:
-            summary = run_submit(
-                source, target if is_url(target) else Path(target), settings, audit_log, progress
-            )
+            summary = run_submit(source, target, settings, audit_log, progress)
         log.info(
             f"run {summary.run_id} ended with exit status {int(summary.exit_status)}: "
             + " ".join(f"{name}={value}" for name, value in summary.counts().items())
@@ -392,13 +391,8 @@ def scan(
 
     _quiet_libraries()
     with _reported_errors():
-        settings = _settings(profile=profile, site=site)
-        predicted = run_scan(
-            source,
-            settings,
-            destination or settings.destination,
-            thumbnails=report is not None,
-        )
+        settings = _settings(profile=profile, site=site, destination=destination)
+        predicted = run_scan(source, settings, settings.destination, thumbnails=report is not None)
     if report is not None:
         report.write_text(render_html(predicted, hide_values), encoding="utf-8")
     if as_json:
@@ -561,11 +555,10 @@ def check_endpoint(url: str | None, ca_bundle: Path | None) -> None:
     from .stow import StowClient
 
     with _reported_errors():
-        settings = _settings(ca_bundle=ca_bundle)
-        target = url or settings.destination
-        if not target.startswith(("https://", "http://")):
+        settings = _settings(ca_bundle=ca_bundle, destination=url)
+        if not settings.destination.startswith("https://"):
             raise UsageError("give the endpoint's https:// base URL, or set it with init")
-        with closing(StowClient(endpoint_for(settings, target))) as client:
+        with closing(StowClient(endpoint_for(settings, settings.destination))) as client:
             message = client.check()
     click.echo(f"OK: {message}")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import platformdirs
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 from .profile import DEFAULT_PROFILE
 
 APP_NAME = "bsti-submit"
@@ -96,22 +96,67 @@ class Settings:
         for origin, layer in layers:
             merged.update(layer)
             sources.update(dict.fromkeys(layer, origin))
-        typed = {name: _typed(name, value) for name, value in merged.items()}
-        settings = replace(cls(), **typed, sources=sources)
-        _check_pattern(settings.local_id_pattern)
-        if settings.site and not SITE_CODE.match(settings.site):
-            raise ConfigError(
-                f"site code {settings.site!r} is not valid: 2 to 10 capital letters or digits, "
-                "such as the trust's ODS code"
-            )
-        return settings
+        typed = {}
+        for name, value in merged.items():
+            try:
+                typed[name] = _checked(name, _typed(name, value))
+            except ValueError as error:
+                if sources[name] == "flag":
+                    raise UsageError(f"{name} (given on the command line): {error}") from error
+                where = _where(sources[name], name)
+                raise ConfigError(f"setting {name} ({where}): {error}") from error
+        return replace(cls(), **typed, sources=sources)
 
 
-def _check_pattern(pattern: str) -> None:
+# The least each number may be: a negative count, or no batch at all, would make no sense.
+_LEAST = {
+    "batch_instances": 1,
+    "batch_megabytes": 1,
+    "idle_timeout": 1,
+    "retries": 0,
+    "quiet_seconds": 0,
+    "log_retention_days": 1,
+    "workers": 0,
+}
+
+
+def _checked(name: str, value: Any) -> Any:
+    """A setting's value, refused (ValueError, saying why) where it cannot work."""
+    if name in _LEAST and value < _LEAST[name]:
+        raise ValueError(f"must be {_LEAST[name]} or more, not {value}")
+    if name == "site" and value and not SITE_CODE.match(value):
+        raise ValueError(
+            f"site code {value!r} is not valid: 2 to 10 capital letters or digits, such as "
+            "the trust's ODS code"
+        )
+    if name == "local_id_pattern":
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"not a valid regular expression: {error}") from error
+    if name == "destination" and value:
+        from .destination import parse_destination
+
+        try:
+            return str(parse_destination(value))
+        except UsageError as error:
+            raise ValueError(str(error)) from error
+    return value
+
+
+def _where(source: str, name: str) -> str:
+    """Where a value came from, with the config file's line that sets it."""
+    prefix = "config file "
+    if not source.startswith(prefix):
+        return source
+    path = Path(source.removeprefix(prefix))
     try:
-        re.compile(pattern)
-    except re.error as error:
-        raise ConfigError(f"local_id_pattern is not a valid regular expression: {error}") from error
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return source
+    setting = re.compile(rf"^\s*{re.escape(name)}\s*=")
+    number = next((index for index, line in enumerate(lines, 1) if setting.match(line)), None)
+    return f"{source}, line {number}" if number else source
 
 
 def _env_name(name: str) -> str:
@@ -137,12 +182,14 @@ def _config_file_in_use() -> Path | None:
 def _typed(name: str, value: Any) -> Any:
     kind = str(next(item.type for item in fields(Settings) if item.name == name))
     if "Path" in kind:
-        return Path(value).expanduser()
+        return Path(str(value)).expanduser()
     if kind == "int":
+        if isinstance(value, bool):
+            raise ValueError(f"must be a whole number, not {value!r}")
         try:
             return int(value)
-        except ValueError as error:
-            raise ConfigError(f"setting {name} must be a whole number, not {value!r}") from error
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"must be a whole number, not {value!r}") from error
     return str(value)
 
 

@@ -70,7 +70,7 @@ def _site(settings: Settings) -> str:
 
 def _disk(settings: Settings) -> str:
     folders = [settings.state_dir, settings.log_dir]
-    if settings.destination and not settings.destination.startswith(("https://", "http://")):
+    if settings.destination and not settings.destination.startswith("https://"):
         folders.append(Path(settings.destination))
     low = []
     for folder in folders:
@@ -94,7 +94,7 @@ def _state(settings: Settings) -> str:
 
 
 def _endpoint(settings: Settings) -> str:
-    if not settings.destination.startswith(("https://", "http://")):
+    if not settings.destination.startswith("https://"):
         return "no endpoint configured (the destination is a folder or not set)"
     from .pipeline import endpoint_for
     from .stow import StowClient

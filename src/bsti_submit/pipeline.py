@@ -22,7 +22,7 @@ from .audit import AuditLog
 from .config import Settings
 from .deidentify import Deidentifier
 from .delivery import Batching, DeliveryCounts, StowDelivery
-from .destination import LocalFolder
+from .destination import LocalFolder, parse_destination
 from .discover import Skipped, discover
 from .errors import (
     ConfigError,
@@ -209,7 +209,7 @@ def _done(tracker: SourceTracker, after: AfterDelivery, path: Path) -> None:
 
 def is_url(destination: str | Path) -> bool:
     """Whether a destination names an endpoint rather than a folder."""
-    return isinstance(destination, str) and destination.startswith(("https://", "http://"))
+    return isinstance(destination, str) and isinstance(parse_destination(destination), str)
 
 
 def _stow_delivery(

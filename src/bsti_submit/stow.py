@@ -7,7 +7,6 @@ alone: a server may answer 400 while storing the good parts of a batch.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import random
 import time
@@ -50,19 +49,8 @@ class Endpoint:
         parts = urlsplit(self.base_url)
         if parts.username or parts.password:
             raise ConfigError("put credentials in the token or password settings, not the URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
-            raise ConfigError(f"{self.base_url}: plain http is refused except to this machine")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme != "https" or not parts.hostname:
             raise ConfigError(f"{self.base_url} is not an https:// URL")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,86 @@
+"""Slips a PACS administrator makes at a terminal: each gets one line that says what is wrong,
+the exit code of the README's table, no traceback, and nothing half-done.
+
+`MISTAKES` is the table: the command, what is set up around it, the exit code and the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bsti_submit.cli import main
+
+SITE = "RX1"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A command with a slip in it; {export}, {tmp} and {config} are filled in."""
+
+    name: str
+    args: tuple[str, ...]
+    exit_code: int
+    says: str
+    environment: dict[str, str] = field(default_factory=dict)
+    config: str = ""  # the config file's text, when the slip is in it
+    setup: Callable[[Path], None] | None = None
+
+
+MISTAKES = [
+    Mistake(
+        "init with a mistyped scheme",
+        ("init", "--site", SITE, "--destination", "htps://pacs.example.org/dicom-web"),
+        2,
+        "htps://pacs.example.org/dicom-web is not an https:// URL",
+    ),
+    Mistake(
+        "workers not a number",
+        ("submit", "{export}", "--to", "{tmp}/out", "--site", SITE),
+        3,
+        "setting workers (environment BSTI_SUBMIT_WORKERS): must be a whole number, not 'abc'",
+        environment={"BSTI_SUBMIT_WORKERS": "abc"},
+    ),
+    Mistake(
+        "negative retries in the config file",
+        ("submit", "{export}", "--to", "{tmp}/out"),
+        3,
+        "setting retries (config file {config}, line 3): must be 0 or more, not -1",
+        config='site = "RX1"\n# retries on a refused batch\nretries = -1\n',
+    ),
+    Mistake(
+        "a URL without a scheme in the config file, seen by doctor",
+        ("doctor",),
+        3,
+        "setting destination (config file {config}, line 1): pacs.example.org/dicom-web is not",
+        config='destination = "pacs.example.org/dicom-web"\nsite = "RX1"\n',
+    ),
+]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=[mistake.name for mistake in MISTAKES])
+def test_a_mistake_gets_one_clear_line(
+    mistake: Mistake, export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    if mistake.config:
+        config.write_text(mistake.config)
+        monkeypatch.setenv("BSTI_SUBMIT_CONFIG", str(config))
+    for name, value in mistake.environment.items():
+        monkeypatch.setenv(name, value)
+    if mistake.setup is not None:
+        mistake.setup(tmp_path)
+    filled = {"export": str(export), "tmp": str(tmp_path), "config": str(config)}
+    args = [arg.format(**filled) for arg in mistake.args]
+    result = CliRunner().invoke(main, args)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert result.exit_code == mistake.exit_code, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert mistake.says.format(**filled) in lines[0]
+    assert not (tmp_path / "out").exists(), "work was done despite the mistake"
