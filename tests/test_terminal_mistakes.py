@@ -6,6 +6,7 @@ the exit code of the README's table, no traceback, and nothing half-done.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,24 @@ MISTAKES = [
         config='site = "RX1"\n# retries on a refused batch\nretries = -1\n',
     ),
     Mistake(
+        "a dry run told where to write its audit log",
+        (
+            "submit",
+            "{export}",
+            "--to",
+            "{tmp}/out",
+            "--site",
+            SITE,
+            "--dry-run",
+            "--audit-log",
+            "{tmp}/audit.jsonl",
+            "--workers",
+            "2",
+        ),
+        2,
+        "--dry-run writes and sends nothing, so --audit-log, --workers cannot apply",
+    ),
+    Mistake(
         "a URL without a scheme in the config file, seen by doctor",
         ("doctor",),
         3,
@@ -84,3 +103,13 @@ def test_a_mistake_gets_one_clear_line(
     assert len(lines) == 1, result.output
     assert mistake.says.format(**filled) in lines[0]
     assert not (tmp_path / "out").exists(), "work was done despite the mistake"
+
+
+def test_a_dry_run_obeys_json_and_quiet(export: Path, tmp_path: Path) -> None:
+    assert CliRunner().invoke(main, ["init", "--site", SITE]).exit_code == 0
+    args = ["submit", str(export), "--to", str(tmp_path / "out"), "--site", SITE, "--dry-run"]
+    as_json = CliRunner().invoke(main, [*args, "--json"])
+    assert json.loads(as_json.stdout)["source"] == str(export), as_json.output
+    quiet = CliRunner().invoke(main, [*args, "--quiet"])
+    assert quiet.stdout == "" and quiet.exit_code == as_json.exit_code
+    assert not (tmp_path / "out").exists()

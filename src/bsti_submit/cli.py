@@ -196,8 +196,23 @@ def submit(
     """De-identify every DICOM file under SOURCE, verify it, and write it to a folder or send it
     to the central DICOMweb endpoint."""
     if dry_run:
-        context = click.get_current_context()
-        context.invoke(scan, source=source, destination=destination, profile=profile, site=site)
+        _refuse_in_a_dry_run(
+            audit_log=audit_log,
+            after_delivery=after_delivery,
+            move_to=move_to,
+            workers=workers,
+            ca_bundle=ca_bundle,
+            verbose=verbose,
+        )
+        click.get_current_context().invoke(
+            scan,
+            source=source,
+            destination=destination,
+            profile=profile,
+            site=site,
+            as_json=as_json,
+            quiet=quiet,
+        )
         return
     from .destination import parse_destination
     from .pipeline import submit as run_submit
@@ -212,6 +227,7 @@ def submit(
             after_delivery=after_delivery,
             move_to=move_to,
             destination=destination,
+            workers=workers,
         )
         log.open(settings)
         if not settings.destination:
@@ -230,6 +246,17 @@ def submit(
     elif not quiet:
         _print_summary(console, summary, verbose)
     sys.exit(int(summary.exit_status))
+
+
+def _refuse_in_a_dry_run(**flags: object) -> None:
+    """A dry run writes and sends nothing: options about writing or sending do not apply."""
+    given = [f"--{name.replace('_', '-')}" for name, value in flags.items() if value]
+    if given:
+        with _reported_errors():
+            raise UsageError(
+                f"--dry-run writes and sends nothing, so {', '.join(given)} cannot apply: "
+                "drop them, or drop --dry-run"
+            )
 
 
 def _json_summary(summary: RunSummary) -> dict[str, Any]:
@@ -368,6 +395,7 @@ def _print_files(console: Console, title: str, files: list[Skipped]) -> None:
 @click.option("--profile", default=None, help=PROFILE_HELP)
 @click.option("--site", default=None, help=SITE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (see the exit code).")
 @click.option("--hide-values", is_flag=True, help="Mask original values (for a screenshot).")
 @click.option(
     "--report",
@@ -383,6 +411,7 @@ def scan(
     as_json: bool,
     hide_values: bool,
     report: Path | None,
+    quiet: bool = False,
 ) -> None:
     """Dry run: show what submit would remove, change, hold back and send. Writes nothing
     (besides --report) and sends nothing."""
@@ -397,7 +426,7 @@ def scan(
         report.write_text(render_html(predicted, hide_values), encoding="utf-8")
     if as_json:
         click.echo(json.dumps(predicted.as_json(hide_values), indent=2, ensure_ascii=False))
-    else:
+    elif not quiet:
         _print_scan(_console(), predicted.as_json(hide_values))
     sys.exit(int(predicted.exit_status))
 

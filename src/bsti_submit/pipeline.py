@@ -183,7 +183,7 @@ def submit(
         setup = WorkerSetup(
             settings.profile, key, settings.site, settings.local_id_pattern, staging / run_id
         )
-        with staging_pool(setup, settings.workers or os.cpu_count() or 1) as stage_all:
+        with staging_pool(setup, worker_count(settings)) as stage_all:
             for staged in stage_all(ready):
                 line.take(staged)
                 if progress is not None:
@@ -274,6 +274,11 @@ def _key(settings: Settings) -> bytes:
         raise KeyFileError(f"pseudonym key {settings.key_file}: {error.strerror}") from error
 
 
+def worker_count(settings: Settings) -> int:
+    """Processes that de-identify: as set, else one per CPU."""
+    return settings.workers or os.cpu_count() or 1
+
+
 def _run_header(
     run_id: str, profile: Profile, source: Path, destination: str, settings: Settings
 ) -> dict[str, object]:
@@ -292,6 +297,7 @@ def _run_header(
             "profile": settings.profile,
             "site": settings.site,
             "key_file": str(settings.key_file),
+            "workers": worker_count(settings),
             "pid": os.getpid(),
         },
     }
