@@ -7,6 +7,7 @@ the exit code of the README's table, no traceback, and nothing half-done.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,51 @@ MISTAKES = [
         "--dry-run writes and sends nothing, so --audit-log, --workers cannot apply",
     ),
     Mistake(
+        "an audit log that exists already",
+        ("submit", "{export}", "--to", "{tmp}/out", "--site", SITE, "--audit-log", "{tmp}/old.log"),
+        2,
+        "audit log {tmp}/old.log exists already: name a new file",
+        setup=lambda tmp: (tmp / "old.log").write_text("a previous run's log\n"),
+    ),
+    Mistake(
+        "an audit log in a read-only folder",
+        (
+            "submit",
+            "{export}",
+            "--to",
+            "{tmp}/out",
+            "--site",
+            SITE,
+            "--audit-log",
+            "{tmp}/locked/run.log",
+        ),
+        3,
+        "audit log folder {tmp}/locked cannot be written",
+        setup=lambda tmp: read_only(tmp / "locked"),
+    ),
+    Mistake(
+        "a read-only destination folder",
+        ("submit", "{export}", "--to", "{tmp}/locked/out", "--site", SITE),
+        3,
+        "destination folder {tmp}/locked/out cannot be written",
+        setup=lambda tmp: read_only(tmp / "locked"),
+    ),
+    Mistake(
+        "a report in a read-only folder",
+        ("scan", "{export}", "--site", SITE, "--report", "{tmp}/locked/report.html"),
+        3,
+        "report folder {tmp}/locked cannot be written",
+        setup=lambda tmp: read_only(tmp / "locked"),
+    ),
+    Mistake(
+        "a read-only state folder",
+        ("submit", "{export}", "--to", "{tmp}/out", "--site", SITE),
+        3,
+        "state folder {tmp}/state cannot be written",
+        environment={"BSTI_SUBMIT_STATE_DIR": "{tmp}/state"},
+        setup=lambda tmp: read_only(tmp / "state"),
+    ),
+    Mistake(
         "a URL without a scheme in the config file, seen by doctor",
         ("doctor",),
         3,
@@ -79,6 +125,16 @@ MISTAKES = [
         config='destination = "pacs.example.org/dicom-web"\nsite = "RX1"\n',
     ),
 ]
+
+
+def read_only(folder: Path) -> None:
+    """A folder nothing can be written in. Root writes in any folder, so as root (CI's
+    containers) a file stands in its place: writing fails the same way."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        folder.write_text("not a folder\n")
+    else:
+        folder.mkdir()
+        folder.chmod(0o555)
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[mistake.name for mistake in MISTAKES])
@@ -89,11 +145,11 @@ def test_a_mistake_gets_one_clear_line(
     if mistake.config:
         config.write_text(mistake.config)
         monkeypatch.setenv("BSTI_SUBMIT_CONFIG", str(config))
+    filled = {"export": str(export), "tmp": str(tmp_path), "config": str(config)}
     for name, value in mistake.environment.items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setenv(name, value.format(**filled))
     if mistake.setup is not None:
         mistake.setup(tmp_path)
-    filled = {"export": str(export), "tmp": str(tmp_path), "config": str(config)}
     args = [arg.format(**filled) for arg in mistake.args]
     result = CliRunner().invoke(main, args)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception

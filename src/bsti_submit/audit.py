@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .deidentify import Change
+from .discover import printable
 
 GENESIS = "0" * 64
 _ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps makes one per call
@@ -62,7 +63,7 @@ class AuditLog:
     ) -> None:
         """What happened to one file: written, skipped or failed. Flushed, so a crash keeps it."""
         self.outcomes[status] += 1
-        record = {"type": "file", "file": str(source), "status": status, "reason": reason}
+        record = {"type": "file", "file": printable(source), "status": status, "reason": reason}
         if sop_instance_uid:
             record["sop"] = sop_instance_uid
         self._write({**record, **extra})

@@ -382,11 +382,13 @@ def _print_summary(console: Console, summary: RunSummary, verbose: bool = False)
 
 def _print_files(console: Console, title: str, files: list[Skipped]) -> None:
     """One line per file, whole (no wrapping), so a log or a grep finds each file."""
+    from .discover import printable
+
     if not files:
         return
     console.print(f"{title}: {len(files)} file(s)")
     for entry in files:
-        console.print(f"  {entry.path}: {entry.reason}")
+        console.print(f"  {printable(entry.path)}: {entry.reason}")
 
 
 @main.command()
@@ -415,15 +417,18 @@ def scan(
 ) -> None:
     """Dry run: show what submit would remove, change, hold back and send. Writes nothing
     (besides --report) and sends nothing."""
+    from .folders import ensure_writable, write_private_text
     from .report import render_html
     from .scan import scan as run_scan
 
     _quiet_libraries()
     with _reported_errors():
         settings = _settings(profile=profile, site=site, destination=destination)
+        if report is not None:
+            ensure_writable(report.parent, "report folder")
         predicted = run_scan(source, settings, settings.destination, thumbnails=report is not None)
-    if report is not None:
-        report.write_text(render_html(predicted, hide_values), encoding="utf-8")
+        if report is not None:
+            write_private_text(report, render_html(predicted, hide_values))
     if as_json:
         click.echo(json.dumps(predicted.as_json(hide_values), indent=2, ensure_ascii=False))
     elif not quiet:

@@ -57,7 +57,7 @@ def discover(source: Path) -> Discovery:
     found = Discovery(candidates=[], skipped=[])
     root = source.resolve()
     for path in _walk(source, found):
-        reason = _outside_reason(path, root) or sniff(path)
+        reason = _name_reason(path) or _outside_reason(path, root) or sniff(path)
         if reason:
             found.skipped.append(Skipped(path, reason))
         else:
@@ -77,6 +77,21 @@ def _walk(source: Path, found: Discovery) -> Iterator[Path]:
                 )
         for name in sorted(files):
             yield base / name
+
+
+def printable(path: Path) -> str:
+    """A path as text that can be printed and logged: bytes of a name that are not UTF-8 are
+    shown as escapes (`caf\\xe9.dcm`)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _name_reason(path: Path) -> str | None:
+    """A name that is not valid UTF-8 cannot be recorded as it is: the file is skipped."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not valid UTF-8: rename it to send it"
+    return None
 
 
 def _outside_reason(path: Path, root: Path) -> str | None:

@@ -64,6 +64,8 @@ class EndpointError(BstiError):
 class DestinationError(BstiError):
     """The destination cannot be written to."""
 
+    exit_status = ExitStatus.CONFIG
+
 
 class HeldError(BstiError):
     """An instance stays in the quarantine: the gate still finds something in it."""

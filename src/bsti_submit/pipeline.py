@@ -32,6 +32,7 @@ from .errors import (
     KeyFileError,
     UsageError,
 )
+from .folders import ensure_writable
 from .lookup import LookupTable
 from .processing import DICOM_FILE_ERRORS, Prepared, Preparer, build_preparer
 from .profile import Profile, load_profile
@@ -149,6 +150,7 @@ def submit(
         destination=str(destination),
         profile=profile.label,
     )
+    _check_writable(settings, summary.audit_log, None if endpoint else Path(destination))
     found = discover(source)
     summary.files_found = len(found.candidates) + len(found.skipped)
     header = _run_header(run_id, profile, source, str(destination), settings)
@@ -265,6 +267,18 @@ def _check_folders(source: Path, destination: Path) -> None:
             f"destination {destination} and source {source} must not contain one another: "
             "a later run would read the cleaned copies as new input"
         )
+
+
+def _check_writable(settings: Settings, audit_log: Path, folder: Path | None) -> None:
+    """Every folder a run writes can be written, and the audit log is a new file: checked
+    before any work, so a run never fails file by file for want of a folder."""
+    ensure_writable(settings.state_dir, "state folder")
+    ensure_writable(settings.lookup_file.parent, "data folder")
+    ensure_writable(audit_log.parent, "audit log folder")
+    if audit_log.exists():
+        raise UsageError(f"audit log {audit_log} exists already: name a new file")
+    if folder is not None:
+        ensure_writable(folder, "destination folder")
 
 
 def _key(settings: Settings) -> bytes:
