@@ -118,6 +118,23 @@ MISTAKES = [
         setup=lambda tmp: read_only(tmp / "state"),
     ),
     Mistake(
+        "--move-to inside SOURCE",
+        (
+            "submit",
+            "{export}",
+            "--to",
+            "{tmp}/out",
+            "--site",
+            SITE,
+            "--after-delivery",
+            "move",
+            "--move-to",
+            "{export}/done",
+        ),
+        2,
+        "is inside SOURCE {export}: moved files would be read again by the next run",
+    ),
+    Mistake(
         "a URL without a scheme in the config file, seen by doctor",
         ("doctor",),
         3,
@@ -169,3 +186,16 @@ def test_a_dry_run_obeys_json_and_quiet(export: Path, tmp_path: Path) -> None:
     quiet = CliRunner().invoke(main, [*args, "--quiet"])
     assert quiet.stdout == "" and quiet.exit_code == as_json.exit_code
     assert not (tmp_path / "out").exists()
+
+
+def test_one_source_given_two_ways_is_taken_once(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same folder as a relative and as an absolute path: the second run took every file
+    again."""
+    monkeypatch.chdir(export.parent)
+    out = str(tmp_path / "out")
+    first = CliRunner().invoke(main, ["submit", export.name, "--to", out, "--site", SITE])
+    assert "Wrote 5 instance(s)" in first.output, first.output
+    again = CliRunner().invoke(main, ["submit", str(export), "--to", out, "--site", SITE])
+    assert "Wrote 0 instance(s)" in again.output, again.output

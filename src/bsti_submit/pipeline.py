@@ -134,6 +134,7 @@ def submit(
 ) -> RunSummary:
     """De-identify every DICOM instance under `source`, verify it, and write it to the folder
     `destination` or send it to the DICOMweb endpoint `destination` (an https:// URL)."""
+    source = source.resolve()  # one folder given two ways is one folder: its files are done once
     profile = load_profile(settings.profile)
     key = _key(settings)
     # refuse a bad set-up before any work
@@ -150,11 +151,11 @@ def submit(
         destination=str(destination),
         profile=profile.label,
     )
+    after = AfterDelivery(settings.after_delivery, source, settings.move_to)
     _check_writable(settings, summary.audit_log, None if endpoint else Path(destination))
     found = discover(source)
     summary.files_found = len(found.candidates) + len(found.skipped)
     header = _run_header(run_id, profile, source, str(destination), settings)
-    after = AfterDelivery(settings.after_delivery, source, settings.move_to)
     with ExitStack() as stack:
         lock = stack.enter_context(RunLock(settings.state_dir))
         summary.stale_lock_pid = lock.stale_pid

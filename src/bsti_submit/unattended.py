@@ -88,6 +88,13 @@ class AfterDelivery:
             raise UsageError(f"--after-delivery takes {', '.join(AFTER_DELIVERY)}, not {mode!r}")
         if mode == "move" and move_to is None:
             raise UsageError("--after-delivery move needs --move-to DIR")
+        if mode == "move" and move_to is not None:
+            move_to = move_to.resolve()
+            if move_to.is_relative_to(source_root.resolve()):
+                raise UsageError(
+                    f"--move-to {move_to} is inside SOURCE {source_root}: moved files would be "
+                    "read again by the next run; choose a folder outside it"
+                )
         self.mode, self.source_root, self.move_to = mode, source_root, move_to
 
     def act(self, path: Path) -> None:
