@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from datetime import date
@@ -225,20 +226,28 @@ def test_init_writes_config_and_key_and_never_replaces_the_key_silently(
     original = key.read_bytes()
     second = run("init", "--site", SITE)
     assert second.exit_code == 3
-    assert "break the link" in second.output
+    assert "config set KEY VALUE" in second.output
     assert key.read_bytes() == original
+    config.unlink()  # a lost config: init again keeps the key
+    third = run("init", "--site", SITE)
+    assert third.exit_code == 0 and "Kept the existing pseudonym key" in third.output
+    forced = run("init", "--site", SITE, "--force", "--profile", "ps315-basic")
+    assert forced.exit_code == 0 and 'profile = "ps315-basic"' in config.read_text()
+    assert key.read_bytes() == original, "--force replaced the key"
+    run("init", "--site", SITE, "--force", "--profile", "bsti-covid19")
     assert original.decode().strip() not in first.output + second.output
     # the site now comes from the config
     submitted = run("submit", str(export), "--to", str(tmp_path / "out"))
     assert cleaned(tmp_path / "out")[0].PatientID.startswith("RX1-"), submitted.output
 
 
-def test_init_force_retires_the_old_key(isolated_folders: Path) -> None:
+def test_init_new_key_retires_the_old_key(isolated_folders: Path) -> None:
     assert run("init", "--site", SITE).exit_code == 0
     (key,) = isolated_folders.rglob("pseudonym.key")
     original = key.read_bytes()
-    forced = run("init", "--site", SITE, "--force")
+    forced = run("init", "--site", SITE, "--force", "--new-key")
     assert forced.exit_code == 0
+    assert "Retired the old pseudonym key" in forced.output
     (retired,) = isolated_folders.rglob("pseudonym.key.retired-*")
     assert retired.read_bytes() == original and key.read_bytes() != original
     assert stat.S_IMODE(retired.stat().st_mode) == 0o600
@@ -264,7 +273,11 @@ def test_a_malformed_config_names_file_and_line(tmp_path: Path, export: Path) ->
 @pytest.mark.parametrize("site", ["rx1", "R", "RX1; rm", "TOOLONGSITECODE"])
 def test_a_bad_site_code_is_refused(site: str, tmp_path: Path, export: Path) -> None:
     result = run("submit", str(export), "--to", str(tmp_path / "out"), "--site", site)
-    assert result.exit_code == 3 and "site code" in result.output
+    assert result.exit_code == 2 and "site code" in result.output  # a bad value on the line
+    config = tmp_path / "bsti.toml"
+    config.write_text(f"site = {json.dumps(site)}\n")
+    result = run("--config", str(config), "submit", str(export), "--to", str(tmp_path / "out"))
+    assert result.exit_code == 3 and "site code" in result.output and "line 1" in result.output
 
 
 def test_no_planted_identifier_survives_the_covid_profile(
@@ -323,3 +336,23 @@ def test_a_kept_code_item_stays_valid_when_its_text_is_cleaned(
         "99LOCAL",
         "ANONYMISED",
     )
+
+
+def test_config_set_and_unset_change_one_setting_and_keep_the_key(
+    isolated_folders: Path,
+) -> None:
+    assert run("init", "--site", SITE).exit_code == 0
+    (key,) = isolated_folders.rglob("pseudonym.key")
+    (config,) = isolated_folders.rglob("config.toml")
+    original = key.read_bytes()
+    changed = run("config", "set", "destination", "HTTPS://collection.example/dicom-web")
+    assert changed.exit_code == 0, changed.output
+    assert 'destination = "https://collection.example/dicom-web"' in config.read_text()
+    assert "destination = https://collection.example/dicom-web" in run("config", "show").output
+    refused = run("config", "set", "retries", "-1")
+    assert refused.exit_code == 2 and "must be 0 or more" in refused.output
+    assert run("config", "set", "key_file", "/tmp/other.key").exit_code == 2
+    assert run("config", "unset", "destination").exit_code == 0
+    assert "destination" not in config.read_text() and 'site = "RX1"' in config.read_text()
+    assert "was not set" in run("config", "unset", "destination").output
+    assert key.read_bytes() == original

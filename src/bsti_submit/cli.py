@@ -472,24 +472,33 @@ def _print_scan(console: Console, data: dict[str, Any]) -> None:
 @click.option("--site", required=True, help=SITE_HELP)
 @click.option("--profile", default=None, help=PROFILE_HELP)
 @click.option("--destination", default=None, help="Default destination folder (or endpoint).")
-@click.option("--force", is_flag=True, help="Replace an existing config and key (see below).")
-def init(site: str, profile: str | None, destination: str | None, force: bool) -> None:
+@click.option("--force", is_flag=True, help="Rewrite an existing config file (the key stays).")
+@click.option("--new-key", is_flag=True, help="Retire the pseudonym key and make a new one.")
+def init(
+    site: str, profile: str | None, destination: str | None, force: bool, new_key: bool
+) -> None:
     """Set up this trust: write the config file and create the pseudonym key.
 
-    The key makes pseudonyms repeatable: keep it and back it up. --force retires an existing key
-    (it is kept beside the new one) and breaks the link to everything sent with it."""
+    The key makes pseudonyms repeatable: keep it and back it up. An existing key is kept; only
+    --new-key retires it (it is kept beside the new one), which breaks the link to everything
+    sent with it. Change one setting later with `bsti-submit config set`.
+
+    Example: bsti-submit init --site RX1 --destination https://collection.example/dicom-web"""
     from .config import default_config_file
     from .site_setup import initialise
 
     with _reported_errors():
         config_file = click.get_current_context().find_root().obj or default_config_file()
         settings = _settings(site=site, profile=profile, destination=destination)
-        result = initialise(settings, config_file, force)
+        result = initialise(settings, config_file, force, new_key)
     click.echo(f"Wrote the config file {result.config_file}")
     if result.retired_key is not None:
         click.echo(f"Retired the old pseudonym key to {result.retired_key}")
-    click.echo(f"Created the pseudonym key {result.key_file} (readable by you only).")
-    click.echo("Back the key up: without it, pseudonyms cannot be repeated or looked up.")
+    if result.created:
+        click.echo(f"Created the pseudonym key {result.key_file} (readable by you only).")
+        click.echo("Back the key up: without it, pseudonyms cannot be repeated or looked up.")
+    else:
+        click.echo(f"Kept the existing pseudonym key {result.key_file}.")
 
 
 @main.command()
@@ -727,7 +736,42 @@ def doctor() -> None:
 
 @main.group("config")
 def config_group() -> None:
-    """Show the settings in effect."""
+    """Show or change the settings."""
+
+
+def _config_file() -> Path:
+    from .config import default_config_file
+
+    return click.get_current_context().find_root().obj or default_config_file()
+
+
+@config_group.command("set", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("value")  # may start with "-": a value, not an option
+def config_set(name: str, value: str) -> None:
+    """Set one setting in the config file, checked as a run checks it.
+
+    Example: bsti-submit config set destination https://collection.example/dicom-web"""
+    from .config import set_value
+
+    with _reported_errors():
+        path = _config_file()
+        written = set_value(path, name, value)
+    click.echo(f"{name} = {written}    (config file {path})")
+
+
+@config_group.command("unset")
+@click.argument("name")
+def config_unset(name: str) -> None:
+    """Remove one setting from the config file: its default applies again.
+
+    Example: bsti-submit config unset retries"""
+    from .config import unset_value
+
+    with _reported_errors():
+        path = _config_file()
+        removed = unset_value(path, name)
+    click.echo(f"{name} {'removed from' if removed else 'was not set in'} {path}")
 
 
 SECRET_VARIABLES = ("BSTI_SUBMIT_TOKEN", "BSTI_SUBMIT_PASSWORD")

@@ -224,3 +224,68 @@ def write_config(path: Path, settings: Settings) -> None:
     lines += [f"{name} = {json.dumps(value)}" for name, value in chosen.items()]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# Settings `config set` leaves to `init`: the key decides every pseudonym (init --new-key).
+_SET_BY_INIT = ("key_file",)
+
+
+def set_value(path: Path, name: str, text: str) -> Any:
+    """Set one setting in the config file, checked as a run would check it; the other lines
+    (comments too) are kept. The value written."""
+    _settable(name)
+    try:
+        value = _checked(name, _typed(name, text))
+    except ValueError as error:
+        raise UsageError(f"{name}: {error}") from error
+    written = value if isinstance(value, int) else str(value)
+    line = f"{name} = {json.dumps(written)}"
+    lines = [kept for kept in _config_lines(path) if not _sets(kept, name)]
+    _write_lines(path, [*lines, line])
+    return value
+
+
+def unset_value(path: Path, name: str) -> bool:
+    """Remove a setting from the config file (its default, or a variable, applies again);
+    whether it was there."""
+    _settable(name)
+    lines = _config_lines(path)
+    kept = [line for line in lines if not _sets(line, name)]
+    if len(kept) != len(lines):
+        _write_lines(path, kept)
+    return len(kept) != len(lines)
+
+
+def _settable(name: str) -> None:
+    known = sorted({item.name for item in fields(Settings)} - {"sources"})
+    if name not in known:
+        raise UsageError(f"unknown setting {name!r} (known: {', '.join(known)})")
+    if name in _SET_BY_INIT:
+        raise UsageError(f"{name} is chosen by init: bsti-submit init --new-key replaces the key")
+
+
+def _sets(line: str, name: str) -> bool:
+    return re.match(rf"^\s*{re.escape(name)}\s*=", line) is not None
+
+
+def _config_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError as error:
+        raise ConfigError(f"config file {path} does not exist: run bsti-submit init") from error
+    except OSError as error:
+        raise ConfigError(f"config file {path} cannot be read: {error.strerror}") from error
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    text = "\n".join(lines) + "\n"
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:  # a hand-edited file we would make worse
+        raise ConfigError(f"config file {path} would not be valid TOML: {error}") from error
+    temporary = path.with_name(f".{path.name}.new")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        raise ConfigError(f"config file {path} cannot be written: {error.strerror}") from error

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings, write_config
-from .errors import ConfigError, KeyFileError
+from .errors import ConfigError
 from .profile import load_profile
 from .pseudonym import create_key, load_key, replace_key
 
@@ -18,31 +18,30 @@ class SetupResult:
     config_file: Path
     key_file: Path
     retired_key: Path | None
+    created: bool  # a new key was made (else the existing one is kept)
 
 
-def initialise(settings: Settings, config_file: Path, force: bool = False) -> SetupResult:
-    """Write the config file and create the pseudonym key. An existing key or config is never
-    replaced without `force`: a new key breaks the link to everything sent before."""
+def initialise(
+    settings: Settings, config_file: Path, force: bool = False, new_key: bool = False
+) -> SetupResult:
+    """Write the config file, and create the pseudonym key if there is none. An existing
+    config is replaced only with `force`; an existing key only with `new_key`, since a new key
+    breaks the link to everything sent before (it is kept beside the new one)."""
     if not settings.site:
         raise ConfigError("a site code is needed: bsti-submit init --site CODE")
     load_profile(settings.profile)  # a profile that does not load is refused now, not at 2 a.m.
+    if config_file.exists() and not force:
+        raise ConfigError(
+            f"config file {config_file} already exists: change one setting with "
+            "bsti-submit config set KEY VALUE, or rewrite the file with init --force"
+        )
     key_exists = settings.key_file.exists()
-    if not force:
-        if key_exists:
-            raise KeyFileError(
-                f"a pseudonym key already exists at {settings.key_file}; a new key would break "
-                "the link between new submissions and everything sent before, and the lookup "
-                "of their pseudonyms. Keep it, or use --force to retire it and make a new one"
-            )
-        if config_file.exists():
-            raise ConfigError(
-                f"config file {config_file} already exists; use --force to replace it"
-            )
     retired = None
     if key_exists:
-        load_key(settings.key_file)  # refuse to retire a key that is not ours to read
-        retired = replace_key(settings.key_file)
+        load_key(settings.key_file)  # a key that is not ours to read is refused, kept or not
+        if new_key:
+            retired = replace_key(settings.key_file)
     else:
         create_key(settings.key_file)
     write_config(config_file, settings)
-    return SetupResult(config_file, settings.key_file, retired)
+    return SetupResult(config_file, settings.key_file, retired, created=new_key or not key_exists)
