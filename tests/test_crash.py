@@ -11,7 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from bsti_submit.audit import verify_chain
+from bsti_submit.audit import audit_key, verify_chain
+from bsti_submit.config import Settings
+from bsti_submit.pseudonym import load_key
 from bsti_submit.synthetic import FakePatient, make_ct_slice
 
 from .helpers import cli_command
@@ -52,7 +54,7 @@ def test_killed_runs_resume_with_nothing_lost_or_duplicated(
         process.send_signal(signal.SIGKILL)
         process.wait()
         if log.exists():
-            verdict = verify_chain(log)
+            verdict = verify_chain(log, audit_key(load_key(Settings.load().key_file)))
             assert verdict.broken_at is None or verdict.broken_at == verdict.records + 1
     final = subprocess.run(
         cli_command(

@@ -12,11 +12,12 @@ import pydicom
 import pytest
 from click.testing import CliRunner, Result
 
-from bsti_submit.audit import read_records
+from bsti_submit.audit import audit_key, read_records, verify_chain
 from bsti_submit.cli import main
 from bsti_submit.config import Settings
 from bsti_submit.pipeline import submit
 from bsti_submit.profile import builtin_profiles_dir
+from bsti_submit.pseudonym import load_key
 from bsti_submit.synthetic import FakePatient, make_instance
 
 from .helpers import planted_identifiers, save
@@ -196,12 +197,12 @@ def test_audit_log_records_every_change_and_outcome(submitted: tuple[Result, Pat
     assert {path.stem for path in outputs(out)} == written
 
 
-def test_audit_log_is_hash_chained(submitted: tuple[Result, Path, Path]) -> None:
+def test_audit_log_is_sealed_under_the_trusts_key(submitted: tuple[Result, Path, Path]) -> None:
     _, _, audit = submitted
-    previous = "0" * 64
-    for line in audit.read_text(encoding="utf-8").splitlines():
-        assert json.loads(line)["prev"] == previous
-        previous = hashlib.sha256(line.encode("utf-8")).hexdigest()
+    key = load_key(Settings.load().key_file)
+    verdict = verify_chain(audit, audit_key(key))
+    assert verdict.broken_at is None and verdict.complete
+    assert verify_chain(audit, audit_key(bytes(32))).broken_at == 1
 
 
 def test_default_audit_log_and_key_are_private(

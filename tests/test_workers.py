@@ -26,7 +26,7 @@ def recorded(audit: Path) -> list[tuple[object, ...]]:
                 tuple(
                     value
                     for key, value in sorted(record.items())
-                    if key not in ("seq", "prev", "time")
+                    if key not in ("seq", "mac", "time")
                 )
             )
     return kept

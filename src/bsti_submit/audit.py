@@ -1,13 +1,16 @@
 """The local audit log: JSON Lines, one file per run, readable by its owner only.
 
 Records: a run header, one record per attribute changed, one per file outcome, and a footer
-with the counts. Each record carries the SHA-256 of the line before it, so a removed or edited
-line breaks the chain. The log stays at the trust: it holds original values by design.
+with the counts. Each record ends with a `mac`: an HMAC-SHA256, under a key derived from the
+trust's pseudonym key, of the record and the `mac` before it. A removed, reordered or edited
+record breaks the chain, and nobody without the key can re-seal an edited log; a log without
+its footer was cut short. The log stays at the trust: it holds original values by design.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 from collections import Counter
@@ -20,6 +23,18 @@ from .deidentify import Change
 from .discover import printable
 
 GENESIS = "0" * 64
+_CHAIN_PURPOSE = b"bsti-submit audit chain v1"  # the audit key is for this and nothing else
+
+
+def audit_key(pseudonym_key: bytes) -> bytes:
+    """The key that seals audit logs, derived from the trust's pseudonym key."""
+    return hmac.new(pseudonym_key, _CHAIN_PURPOSE, hashlib.sha256).digest()
+
+
+def _seal(key: bytes, previous: str, body: str) -> str:
+    return hmac.new(key, (previous + body).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 _ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps makes one per call
 
 
@@ -30,10 +45,11 @@ def _now() -> str:
 class AuditLog:
     """Append-only writer of one run's log; `close()` it when done."""
 
-    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+    def __init__(self, path: Path, header: dict[str, Any], key: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self.path = path
+        self._key = key
         self._handle = os.fdopen(descriptor, "w", encoding="utf-8")
         self._previous = GENESIS
         self._sequence = 0
@@ -46,9 +62,9 @@ class AuditLog:
         self._handle.close()
 
     def _write(self, record: dict[str, Any]) -> None:
-        line = _ENCODER.encode({"seq": self._sequence, "prev": self._previous, **record})
-        self._handle.write(line + "\n")
-        self._previous = hashlib.sha256(line.encode("utf-8")).hexdigest()
+        body = _ENCODER.encode({"seq": self._sequence, **record})
+        self._previous = _seal(self._key, self._previous, body)
+        self._handle.write(f'{body[:-1]}, "mac": "{self._previous}"}}\n')
         self._sequence += 1
 
     def change(self, source: Path, sop_instance_uid: str, change: Change) -> None:
@@ -121,26 +137,38 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class ChainCheck:
-    """The verdict on one audit log's hash chain."""
+    """The verdict on one audit log's chain."""
 
     records: int
     broken_at: int | None  # the line number (from 1) of the first record that does not follow
     reason: str = ""
+    complete: bool = False  # its last record is the run's footer (or a release's)
 
 
-def verify_chain(path: Path) -> ChainCheck:
-    """Check that every record carries the hash of the line before it and its sequence number.
-    A last line cut short by a crash counts as broken there: everything before it verifies."""
-    previous, count = GENESIS, 0
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.rstrip("\n")
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError:
+def verify_chain(path: Path, key: bytes) -> ChainCheck:
+    """Check that every record is sealed under `key` after the one before it, in sequence,
+    and that the log ends with its footer. A last line cut short by a crash counts as broken
+    there: everything before it verifies."""
+    previous, count, last_type = GENESIS, 0, ""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            record, body = _parsed(raw)
+            if record is None:
                 return ChainCheck(count, number, "not a complete JSON record")
-            if record.get("prev") != previous or record.get("seq") != number - 1:
+            mac = record.get("mac")
+            if record.get("seq") != number - 1 or mac != _seal(key, previous, body):
                 return ChainCheck(count, number, "does not follow the record before it")
-            previous = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            count += 1
-    return ChainCheck(count, None)
+            previous, count, last_type = str(mac), count + 1, str(record.get("type"))
+    return ChainCheck(count, None, complete=last_type == "end")
+
+
+def _parsed(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """A line's record and the text it was sealed as (the record before its `mac`)."""
+    try:
+        text = raw.decode("utf-8").rstrip("\n")
+        record = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None, ""
+    if not isinstance(record, dict) or not text.endswith('"}') or ', "mac": "' not in text:
+        return None, ""
+    return record, text[: text.rindex(', "mac": "')] + "}"

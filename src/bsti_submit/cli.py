@@ -800,15 +800,30 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def audit_verify(log: Path) -> None:
-    """Check LOG's hash chain; name the first record that is missing, altered or cut short."""
-    from .audit import verify_chain
+    """Check LOG's sealed chain with the trust's key: name the first record that is missing,
+    altered or cut short, and say whether the log ends with its footer.
 
-    verdict = verify_chain(log)
-    if verdict.broken_at is None:
-        click.echo(f"OK: {verdict.records} record(s), the chain is intact.")
-        sys.exit(int(ExitStatus.SUCCESS))
-    click.echo(
-        f"BROKEN at line {verdict.broken_at}: {verdict.reason}; "
-        f"the {verdict.records} record(s) before it verify."
-    )
-    sys.exit(int(ExitStatus.ERROR))
+    Exit status 0: intact and complete; 10: intact but without its footer (the run was cut
+    short, or the log truncated); 1: broken.
+
+    Example: bsti-submit audit verify ~/.local/state/bsti-submit/log/audit-*.jsonl"""
+    from .audit import audit_key, verify_chain
+    from .pseudonym import load_key
+
+    with _reported_errors():
+        settings = _settings()
+        verdict = verify_chain(log, audit_key(load_key(settings.key_file)))
+    if verdict.broken_at is not None:
+        click.echo(
+            f"BROKEN at line {verdict.broken_at}: {verdict.reason}; "
+            f"the {verdict.records} record(s) before it verify."
+        )
+        sys.exit(int(ExitStatus.ERROR))
+    if not verdict.complete:
+        click.echo(
+            f"INCOMPLETE: {verdict.records} record(s) verify, but the log has no footer: the run "
+            "was cut short, or the log was truncated."
+        )
+        sys.exit(int(ExitStatus.INCOMPLETE))
+    click.echo(f"OK: {verdict.records} record(s), sealed and complete.")
+    sys.exit(int(ExitStatus.SUCCESS))

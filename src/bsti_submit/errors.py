@@ -21,6 +21,7 @@ class ExitStatus(IntEnum):
     ENDPOINT = 7
     ALREADY_RUNNING = 8
     INTERRUPTED = 9
+    INCOMPLETE = 10  # audit verify: the chain holds but the log has no footer
 
 
 class BstiError(Exception):

@@ -18,7 +18,7 @@ from typing import Protocol
 import pydicom
 
 from . import __version__
-from .audit import AuditLog
+from .audit import AuditLog, audit_key
 from .config import Settings
 from .deidentify import Deidentifier
 from .delivery import Batching, DeliveryCounts, StowDelivery
@@ -159,7 +159,7 @@ def submit(
     with ExitStack() as stack:
         lock = stack.enter_context(RunLock(settings.state_dir))
         summary.stale_lock_pid = lock.stale_pid
-        audit = stack.enter_context(closing(AuditLog(summary.audit_log, header)))
+        audit = stack.enter_context(closing(AuditLog(summary.audit_log, header, audit_key(key))))
         lookup = stack.enter_context(closing(LookupTable(settings.lookup_file)))
         quarantine = stack.enter_context(closing(Quarantine(settings.state_dir / "quarantine")))
         state = stack.enter_context(closing(DeliveryState(settings.state_dir / "state.sqlite")))
@@ -488,7 +488,7 @@ def release(held_id: str, reason: str, settings: Settings, accepted: Iterable[st
         quarantine.mark_released(held, user, reason)
     named = [str(finding) for finding in prepared.findings]
     header = {"run_id": run_id, "action": "quarantine release", "versions": dependency_versions()}
-    with closing(AuditLog(audit_path, header)) as audit:
+    with closing(AuditLog(audit_path, header, audit_key(_key(settings)))) as audit:
         source = Path(held.source)
         for change in prepared.result.changes:
             audit.change(source, held.sop, change)
