@@ -14,6 +14,7 @@ import pytest
 import requests
 from click.testing import CliRunner, Result
 
+from bsti_submit import __version__
 from bsti_submit.cli import main
 from bsti_submit.stow import Endpoint, StowClient
 from bsti_submit.synthetic import FakePatient, make_instance
@@ -121,7 +122,9 @@ def test_an_unknown_ca_is_refused(export: Path, server: DicomWebServer) -> None:
     before = server.instance_count()
     result = run("submit", str(export), "--to", server.url, "--site", SITE)
     assert result.exit_code == 7
-    assert "TLS failed" in result.output
+    assert "TLS failed" in result.output and "give its CA certificate with --ca-bundle" in (
+        result.output
+    )
     assert server.instance_count() == before
 
 
@@ -168,6 +171,13 @@ def test_anything_url_like_but_not_https_is_refused(
     (line,) = result.output.strip().splitlines()
     assert f"{url} is not an https:// URL" in line
     assert not any(monkey_cwd.iterdir()), "something was written"
+
+
+def test_requests_say_they_come_from_bsti_submit(export: Path, server: DicomWebServer) -> None:
+    send(export, server)
+    lines = server.access_log.read_text().splitlines()
+    requests_made = [line for line in lines if "/dicom-web/" in line]  # not the fixture's probe
+    assert requests_made and all(f'"bsti-submit/{__version__}"' in line for line in requests_made)
 
 
 def test_a_scheme_in_capitals_is_an_endpoint(export: Path, server: DicomWebServer) -> None:

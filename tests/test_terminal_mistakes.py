@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,18 @@ MISTAKES = [
         "is inside SOURCE {export}: moved files would be read again by the next run",
     ),
     Mistake(
+        "an endpoint whose name does not resolve",
+        ("check-endpoint", "https://no-such-host.invalid/dicom-web"),
+        7,
+        "cannot reach no-such-host.invalid: the host name does not resolve",
+    ),
+    Mistake(
+        "an endpoint that refuses the connection",
+        ("check-endpoint", "https://127.0.0.1:{port}/dicom-web"),
+        7,
+        "the connection was refused (check the port, or whether the server is up)",
+    ),
+    Mistake(
         "a URL without a scheme in the config file, seen by doctor",
         ("doctor",),
         3,
@@ -142,6 +155,13 @@ MISTAKES = [
         config='destination = "pacs.example.org/dicom-web"\nsite = "RX1"\n',
     ),
 ]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def read_only(folder: Path) -> None:
@@ -162,7 +182,12 @@ def test_a_mistake_gets_one_clear_line(
     if mistake.config:
         config.write_text(mistake.config)
         monkeypatch.setenv("BSTI_SUBMIT_CONFIG", str(config))
-    filled = {"export": str(export), "tmp": str(tmp_path), "config": str(config)}
+    filled = {
+        "export": str(export),
+        "tmp": str(tmp_path),
+        "config": str(config),
+        "port": str(free_port()),
+    }
     for name, value in mistake.environment.items():
         monkeypatch.setenv(name, value.format(**filled))
     if mistake.setup is not None:

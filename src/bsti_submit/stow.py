@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from . import __version__
 from .errors import ConfigError, EndpointError
 
 _REFERENCED_SOP = "00081199"
@@ -110,6 +111,7 @@ class StowClient:
         self.endpoint = endpoint
         self._sleep = sleep
         self._session = requests.Session()
+        self._session.headers["User-Agent"] = f"bsti-submit/{__version__}"  # who is calling
         if endpoint.token:
             self._session.headers["Authorization"] = f"Bearer {endpoint.token}"
         elif endpoint.username:
@@ -133,7 +135,9 @@ class StowClient:
                 method, url, verify=verify, timeout=timeout, allow_redirects=False, **options
             )
         except requests.exceptions.SSLError as error:
-            raise EndpointError(f"TLS failed with {_host(url)}: {_tls_reason(error)}") from error
+            reason = _tls_reason(error)
+            hint = _TLS_HINTS.get(reason, "")
+            raise EndpointError(f"TLS failed with {_host(url)}: {reason}{hint}") from error
 
     def check(self) -> str:
         """A harmless QIDO-RS query that proves TLS, authentication and the base path."""
@@ -143,7 +147,7 @@ class StowClient:
         except requests.exceptions.ProxyError as error:
             raise EndpointError(f"the proxy refused the connection to {_host(url)}") from error
         except requests.exceptions.RequestException as error:
-            raise EndpointError(f"cannot reach {_host(url)}: {type(error).__name__}") from error
+            raise EndpointError(f"cannot reach {_host(url)}: {_unreachable(error)}") from error
         _raise_for_access(response, url)
         if response.status_code not in (200, 204):
             raise EndpointError(f"{url}: the server answered {response.status_code}")
@@ -176,7 +180,7 @@ class StowClient:
         try:
             response = self._request("POST", url, data=body, headers=headers)
         except requests.exceptions.RequestException as error:
-            reason = f"transport error: {type(error).__name__}"
+            reason = f"transport error: {_unreachable(error)}"
             return [Outcome(sop, False, reason, retry=True) for sop in files], None
         _raise_for_access(response, url)
         if response.status_code in _RETRY_STATUSES:
@@ -188,6 +192,35 @@ class StowClient:
 
 def _host(url: str) -> str:
     return urlsplit(url).netloc
+
+
+# What to do about the usual TLS failures: most are a trust's own CA (a TLS-inspecting proxy).
+_OWN_CA = "; if the trust inspects TLS, give its CA certificate with --ca-bundle FILE"
+_TLS_HINTS = {
+    "self-signed certificate": _OWN_CA,
+    "unable to get local issuer": _OWN_CA,
+    "the certificate could not be verified": _OWN_CA,
+    "certificate has expired": "; the server's certificate must be renewed (tell the collection)",
+    "Hostname mismatch": "; check the host name in the URL",
+    "doesn't match": "; check the host name in the URL",
+}
+
+
+def _unreachable(error: Exception) -> str:
+    """Why a connection failed, in words that point at the fix: a name that does not resolve
+    (a typing mistake, or no DNS), a refused connection (wrong port, server down), a timeout."""
+    text = repr(error)
+    if isinstance(error, requests.exceptions.Timeout):
+        return "no answer in time (a firewall, or the server is down)"
+    if (
+        "NameResolutionError" in text
+        or "Name or service not known" in text
+        or "getaddrinfo" in text
+    ):
+        return "the host name does not resolve (check its spelling, or this machine's DNS)"
+    if "Connection refused" in text or "ConnectionRefusedError" in text:
+        return "the connection was refused (check the port, or whether the server is up)"
+    return type(error).__name__
 
 
 def _tls_reason(error: Exception) -> str:
