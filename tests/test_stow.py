@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pty
+import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,6 +173,21 @@ def test_anything_url_like_but_not_https_is_refused(
     (line,) = result.output.strip().splitlines()
     assert f"{url} is not an https:// URL" in line
     assert not any(monkey_cwd.iterdir()), "something was written"
+
+
+def test_last_sent_moves_only_when_this_run_sent(
+    export: Path, server: DicomWebServer, tmp_path: Path, patient: FakePatient
+) -> None:
+    """The same images from a second copy of the export are already at the endpoint: nothing
+    is sent, so the lookup table's "last sent" stays."""
+    send(export, server)
+    first = run("lookup", "--patient-id", patient.patient_id).output.split("\t")[3]
+    copy = tmp_path / "second-copy"
+    shutil.copytree(export, copy)
+    time.sleep(1.1)  # the table records seconds
+    again = send(copy, server)
+    assert "already delivered" in again.output.lower(), again.output
+    assert run("lookup", "--patient-id", patient.patient_id).output.split("\t")[3] == first
 
 
 def test_requests_say_they_come_from_bsti_submit(export: Path, server: DicomWebServer) -> None:

@@ -513,12 +513,15 @@ def lookup(pseudonym: str | None, patient_id: str | None) -> None:
     with _reported_errors():
         if (pseudonym is None) == (patient_id is None):
             raise UsageError("give either a PSEUDONYM or --patient-id ID")
-        with closing(LookupTable(_settings().lookup_file)) as table:
-            if pseudonym is not None:
-                entry = table.by_pseudonym(pseudonym)
-                entries = [entry] if entry else []
-            else:
-                entries = table.by_patient_id(str(patient_id))
+        path = _settings().lookup_file
+        entries = []
+        if path.exists():  # a read-only command creates nothing
+            with closing(LookupTable(path)) as table:
+                if pseudonym is not None:
+                    entry = table.by_pseudonym(pseudonym)
+                    entries = [entry] if entry else []
+                else:
+                    entries = table.by_patient_id(str(patient_id))
     if not entries:
         click.echo("Not found in this trust's lookup table.", err=True)
         sys.exit(int(ExitStatus.ERROR))
@@ -613,8 +616,10 @@ def status() -> None:
 
     with _reported_errors():
         path = _settings().state_dir / "state.sqlite"
-        with closing(DeliveryState(path)) as state:
-            runs, studies = state.runs(), state.studies()
+        runs, studies = [], []
+        if path.exists():  # a read-only command creates nothing
+            with closing(DeliveryState(path)) as state:
+                runs, studies = state.runs(), state.studies()
     for run_id, destination, started, finished in runs:
         ended = f"finished {finished}" if finished else "did not finish"
         click.echo(f"run {run_id[:8]}  {destination}  started {started}  {ended}")
@@ -624,7 +629,7 @@ def status() -> None:
             f"failed {study.failed}"
         )
     if not runs:
-        click.echo("No deliveries yet.")
+        click.echo("No runs yet.")
 
 
 @main.group()
@@ -637,8 +642,12 @@ def quarantine_list() -> None:
     """Show what is held, and why; released instances are shown as such."""
     from .quarantine import Quarantine
 
-    with _reported_errors(), closing(Quarantine(_settings().state_dir / "quarantine")) as held:
-        entries = held.entries()
+    entries = []
+    with _reported_errors():
+        folder = _settings().state_dir / "quarantine"
+        if folder.exists():  # a read-only command creates nothing
+            with closing(Quarantine(folder)) as held:
+                entries = held.entries()
     if not entries:
         click.echo("Nothing is quarantined.")
     for entry in entries:

@@ -72,16 +72,17 @@ class StowDelivery:
         self.spool = LocalFolder(spool)
         self.counts = DeliveryCounts()
         self._sent = self._total = 0
-        self._on_stored: Callable[[str], None] | None = None
+        self._on_stored: Callable[[str, bool], None] | None = None
 
     def deliver(
         self,
         audit: AuditLog,
         progress: BatchSink | None = None,
-        on_stored: Callable[[str], None] | None = None,
+        on_stored: Callable[[str, bool], None] | None = None,
     ) -> DeliveryCounts:
         """Send everything spooled; `on_stored` hears of each instance the server holds, as
-        soon as it does. The spool is emptied whatever happens."""
+        soon as it does, and whether this run sent it (False: it was there already). The spool
+        is emptied whatever happens."""
         self._on_stored = on_stored
         try:
             studies = sorted(path for path in self.spool.root.iterdir() if path.is_dir())
@@ -102,7 +103,7 @@ class StowDelivery:
             sop, digest = path.stem, _sha256(path)
             if self.state.acknowledged(self.destination, sop, digest):
                 self.counts.already_delivered += 1
-                self._stored(sop)
+                self._stored(sop, sent_now=False)
                 counts.already_delivered += 1
                 self._sent += path.stat().st_size
                 audit.delivery(sop, "already delivered", "")
@@ -130,15 +131,15 @@ class StowDelivery:
                 )
                 if outcome.stored:
                     self.counts.delivered += 1
-                    self._stored(outcome.sop)
+                    self._stored(outcome.sop, sent_now=True)
                     counts.delivered += 1
                 else:
                     self.counts.failed.append((outcome.sop, outcome.reason))
                     counts.failed += 1
 
-    def _stored(self, sop: str) -> None:
+    def _stored(self, sop: str, sent_now: bool) -> None:
         if self._on_stored is not None:
-            self._on_stored(sop)
+            self._on_stored(sop, sent_now)
 
     def _batches(self, pending: dict[str, tuple[Path, str]]) -> Iterator[list[str]]:
         batch: list[str] = []

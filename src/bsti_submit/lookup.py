@@ -56,15 +56,16 @@ class LookupTable:
             )
 
     def by_pseudonym(self, pseudonym: str) -> PatientEntry | None:
-        """The patient a pseudonym was given to, if this trust gave it."""
+        """The patient a pseudonym was given to, if this trust gave it (in any case)."""
         row = self._connection.execute(
-            "SELECT * FROM patients WHERE pseudonym = ?", (pseudonym.strip(),)
+            "SELECT * FROM patients WHERE pseudonym = ? COLLATE NOCASE", (pseudonym.strip(),)
         ).fetchone()
         return PatientEntry(*row) if row else None
 
     def by_patient_id(self, patient_id: str) -> list[PatientEntry]:
-        """The pseudonyms given to a patient ID (one per issuer)."""
+        """The pseudonyms given to a patient ID, in any case (one per issuer)."""
         rows = self._connection.execute(
-            "SELECT * FROM patients WHERE patient_id = ? ORDER BY issuer", (patient_id.strip(),)
+            "SELECT * FROM patients WHERE patient_id = ? COLLATE NOCASE ORDER BY issuer",
+            (patient_id.strip(),),
         ).fetchall()
         return [PatientEntry(*row) for row in rows]

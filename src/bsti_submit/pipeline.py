@@ -20,7 +20,7 @@ import pydicom
 from . import __version__
 from .audit import AuditLog, audit_key
 from .config import Settings
-from .deidentify import Deidentifier
+from .deidentify import Deidentifier, PatientLink
 from .delivery import Batching, DeliveryCounts, StowDelivery
 from .destination import LocalFolder, parse_destination
 from .discover import Skipped, discover
@@ -166,6 +166,7 @@ def submit(
         tracker = SourceTracker(state, str(destination), batch=1 if endpoint else 256)
         stack.callback(tracker.flush)  # before the state database closes, however the run ends
         delivery = None
+        state.start_run(run_id, endpoint.base_url if endpoint else str(destination))
         if endpoint is not None:
             delivery = _stow_delivery(stack, endpoint, state, settings, run_id)
             folder = delivery.spool
@@ -192,10 +193,8 @@ def submit(
                 if progress is not None:
                     progress.file_done(staged.source)
         if delivery is not None:
-            summary.delivery = delivery.deliver(
-                audit, progress, lambda sop: _done(tracker, after, line.written_from[sop])
-            )
-            delivery.state.finish_run(run_id)
+            summary.delivery = delivery.deliver(audit, progress, line.stored(tracker, after))
+        state.finish_run(run_id)
         for path in line.held:
             tracker.mark(path, "quarantined")
         summary.changes = audit.changes
@@ -220,7 +219,6 @@ def _stow_delivery(
 ) -> StowDelivery:
     client = stack.enter_context(closing(StowClient(endpoint)))
     client.check()  # fail fast, before any work, on TLS, authentication or the base path
-    state.start_run(run_id, endpoint.base_url)
     spools = settings.state_dir / "spool"
     shutil.rmtree(spools, ignore_errors=True)  # a killed run's leftovers: we hold the lock now
     spool = spools / run_id
@@ -335,6 +333,7 @@ class _Line:
         self.written_from: dict[str, Path] = {}
         self.held: list[Path] = []
         self.held_sops: set[str] = set()  # taken, but only into the quarantine
+        self.links: dict[str, PatientLink] = {}  # whose pseudonym each instance carries
         # Called with a source file once its instance is safe (a local destination only: an
         # endpoint's acknowledgements come after the whole run's line).
         self.on_safe: Callable[[Path], None] | None = None
@@ -368,6 +367,24 @@ class _Line:
             return
         self._written(staged, target)
 
+    def stored(self, tracker: SourceTracker, after: AfterDelivery) -> Callable[[str, bool], None]:
+        """What to do as the endpoint holds each instance: the source is done, and the lookup
+        table notes the patient as sent, when this run sent it."""
+
+        def on_stored(sop: str, sent_now: bool) -> None:
+            _done(tracker, after, self.written_from[sop])
+            if sent_now:
+                self._sent(sop)
+
+        return on_stored
+
+    def _sent(self, sop: str) -> None:
+        """The lookup table notes a patient when an instance carrying their pseudonym is sent,
+        not when it is held back or found already there."""
+        link = self.links.pop(sop, None)
+        if link is not None and link.sent:
+            self.lookup.record(link.pseudonym, link.issuer, link.patient_id)
+
     def _skip(self, path: Path, reason: str, new_sop: str = "") -> None:
         self.summary.skipped.append(Skipped(path, reason))
         self.audit.outcome(path, "skipped", reason, new_sop)
@@ -397,10 +414,10 @@ class _Line:
 
     def _record(self, path: Path, new_sop: str, staged: Staged) -> None:
         link = staged.patient
-        if link is not None and link.pseudonym not in self.summary.patients:  # once a run
+        if link is not None:
+            self.links[new_sop] = link
             self.summary.patients.add(link.pseudonym)
             if link.sent:
-                self.lookup.record(link.pseudonym, link.issuer, link.patient_id)
                 self.summary.pseudonyms.add(link.pseudonym)
         for change in staged.changes:
             self.audit.change(path, new_sop, change)
@@ -420,7 +437,8 @@ class _Line:
             f"delivered in place of {held_copy}, held (same SOP Instance UID)" if held_copy else ""
         )
         self.audit.outcome(path, "written", reason, sop, output=output)
-        if self.on_safe is not None:
+        if self.on_safe is not None:  # a folder: written is sent
+            self._sent(sop)
             self.on_safe(path)
 
 
@@ -484,6 +502,10 @@ def release(held_id: str, reason: str, settings: Settings, accepted: Iterable[st
             target = _send_released(cleaned, held.destination, settings)
         finally:
             cleaned.unlink(missing_ok=True)
+        link = prepared.result.patient
+        if link is not None and link.sent:
+            with closing(LookupTable(settings.lookup_file)) as lookup:
+                lookup.record(link.pseudonym, link.issuer, link.patient_id)
         user = getpass.getuser()
         quarantine.mark_released(held, user, reason)
     named = [str(finding) for finding in prepared.findings]
