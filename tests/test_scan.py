@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import re
 import shutil
+import stat
 import subprocess
 from importlib import resources
 from pathlib import Path
@@ -139,6 +142,10 @@ def test_the_html_report_shows_one_thumbnail_per_series(export: Path, tmp_path: 
     ).stdout
     assert dom.count('data-loaded="yes"') == 3  # three series in the export
     assert 'data-loaded="no"' not in dom
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600  # it names patients
+    assert f"by {getpass.getuser()}" in dom and "report id" in dom
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", dom)
+    assert sorted(captions) == ["CR AXIAL 1.25mm", "CT AXIAL 1.25mm", "CT AXIAL 1.25mm"], captions
     shot = tmp_path / "report.png"
     subprocess.run(
         [*browser, f"--screenshot={shot}", "--window-size=1200,4000", page.as_uri()],

@@ -30,14 +30,19 @@ def render_html(report: ScanReport, hide_values: bool = False) -> str:
     """The report as HTML: summary, changes, quarantine, skipped files, patients, contact sheet."""
     data = report.as_json(hide_values)
     counts = data["counts"]
+    masked = report.masked_series
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         "<title>bsti-submit dry run</title>",
         f"<style>{_STYLE}</style></head><body>",
         "<h1>bsti-submit dry run: nothing was written or sent</h1>",
+        "<p>This page holds patients' names and IDs: keep it at the trust, readable by you only."
+        "</p>",
         _table(
             ["", ""],
             [
+                ["made", f"{report.made_at} by {report.made_by}"],
+                ["report id", report.run_id],
                 ["source", data["source"]],
                 ["destination", data["destination"] or "(none given)"],
                 ["profile", f"{data['profile']['name']} {data['profile']['version']}"],
@@ -73,7 +78,10 @@ def render_html(report: ScanReport, hide_values: bool = False) -> str:
         ),
         "<h2>Contact sheet: one de-identified image per series</h2>",
         "<div class='sheet'>",
-        *(_figure(series, picture) for series, picture in report.thumbnails.items()),
+        *(
+            _figure(report.series_labels.get(series, "series"), picture, series in masked)
+            for series, picture in report.thumbnails.items()
+        ),
         f"</div><script>{_SCRIPT}</script></body></html>",
     ]
     return "\n".join(parts)
@@ -87,9 +95,9 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body or '<tr><td>none</td></tr>'}</table>"
 
 
-def _figure(series: str, picture: str) -> str:
+def _figure(label: str, picture: str, masked: bool) -> str:
+    caption = escape(label) + (" (text masked, outlined)" if masked else "")
     return (
-        f"<figure><img class='thumbnail' alt='series {escape(series)}' "
-        f"src='data:image/png;base64,{picture}'><figcaption>...{escape(series[-10:])}"
-        "</figcaption></figure>"
+        f"<figure><img class='thumbnail' alt='{escape(label)}' "
+        f"src='data:image/png;base64,{picture}'><figcaption>{caption}</figcaption></figure>"
     )

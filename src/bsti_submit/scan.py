@@ -5,9 +5,12 @@ nothing is sent; the report says what would be removed, changed, held back and s
 
 from __future__ import annotations
 
+import getpass
 import tempfile
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,10 @@ class ScanReport:
     patients: dict[str, tuple[str, str]] = field(default_factory=dict)  # pseudonym -> (issuer, id)
     thumbnails: dict[str, str] = field(default_factory=dict)  # series UID -> PNG as base64
     masked_series: set[str] = field(default_factory=set)  # series with masked pixels shown
+    series_labels: dict[str, str] = field(default_factory=dict)  # series UID -> what it shows
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    made_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    made_by: str = field(default_factory=getpass.getuser)
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -236,5 +243,12 @@ def _note(
         picture = thumbnail_png(dataset, prepared.masked)
         if picture is not None:
             report.thumbnails[series] = picture
+            report.series_labels[series] = series_label(dataset)
         if prepared.masked:
             report.masked_series.add(series)
+
+
+def series_label(dataset: Dataset) -> str:
+    """A series as a reader tells it apart: its modality and (cleaned) description."""
+    parts = [str(dataset.get("Modality", "")), str(dataset.get("SeriesDescription", ""))]
+    return " ".join(part for part in parts if part.strip()) or "series"
