@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import shutil
 import subprocess
 import time
@@ -278,7 +279,9 @@ def test_progress_bars_only_on_a_terminal(export: Path, server: DicomWebServer) 
             break
         screen += chunk
     assert process.wait(timeout=120) == 4
-    assert b"\x1b[" in screen and b"De-identified" in screen
+    assert b"\x1b[" in screen and b"De-identifying" in screen
+    assert re.search(rb" of [0-9]+ files", screen), screen  # done of the files found, and a rate
+    assert b"/s" in screen  # files a second
 
 
 def test_one_bad_part_fails_alone_while_the_rest_is_stored(

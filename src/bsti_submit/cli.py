@@ -280,20 +280,18 @@ def _progress(console: Console | None) -> Iterator[Progress | None]:
         return
     from rich.progress import (
         BarColumn,
-        DownloadColumn,
         Progress,
         SpinnerColumn,
         TextColumn,
         TimeRemainingColumn,
-        TransferSpeedColumn,
     )
 
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        TextColumn("{task.fields[done]}"),
+        TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
     )
     # Refreshed from this thread, not rich's own: a run with workers forks processes, and a
@@ -303,26 +301,43 @@ def _progress(console: Console | None) -> Iterator[Progress | None]:
 
 
 class _Bars:
-    """The run's progress as rich bars: files de-identified, then bytes sent by study."""
+    """The run's progress as rich bars: files de-identified of files found, then megabytes
+    sent, each with its rate and the time left."""
 
     REFRESH_SECONDS = 0.1
 
     def __init__(self, bars: Any) -> None:
         self.bars = bars
-        self.files = bars.add_task("De-identifying", total=None)
+        self.files = bars.add_task("De-identifying", total=None, done="", rate="")
         self.count = 0
         self.sending: Any = None
         self.drawn_at = 0.0
+        self.started = self.send_started = time.monotonic()
+
+    def files_found(self, count: int) -> None:
+        self.bars.update(self.files, total=count, done=f"0 of {count} files")
+        self.started = time.monotonic()
 
     def file_done(self, path: Path) -> None:
         self.count += 1
-        self.bars.update(self.files, description=f"De-identified {self.count} file(s)")
+        total = self.bars.tasks[0].total
+        rate = self.count / max(time.monotonic() - self.started, 1e-6)
+        self.bars.update(
+            self.files, advance=1, done=f"{self.count} of {total} files", rate=f"{rate:.1f}/s"
+        )
         self._draw()
 
     def batch_sent(self, study: str, instances: int, sent: int, total: int) -> None:
         if self.sending is None:
-            self.sending = self.bars.add_task("Sending", total=total)
-        self.bars.update(self.sending, completed=sent, description=f"Sending study ...{study[-8:]}")
+            self.sending = self.bars.add_task("Sending", total=total, done="", rate="")
+            self.send_started = time.monotonic()
+        rate = sent / 1e6 / max(time.monotonic() - self.send_started, 1e-6)
+        self.bars.update(
+            self.sending,
+            completed=sent,
+            done=f"{sent / 1e6:.1f} of {total / 1e6:.1f} MB",
+            rate=f"{rate:.1f} MB/s",
+        )
         self._draw()
 
     def _draw(self) -> None:

@@ -49,6 +49,9 @@ from .workers import Staged, WorkerSetup, staging_pool
 class Progress(Protocol):
     """Where a run reports how far it has got (a progress bar on a terminal)."""
 
+    def files_found(self, count: int) -> None:
+        """`count` source files are to be processed."""
+
     def file_done(self, path: Path) -> None:
         """One source file was processed."""
 
@@ -178,6 +181,8 @@ def submit(
         new_files = [path for path in found.candidates if not tracker.done(path)]
         summary.already_processed = len(found.candidates) - len(new_files)
         ready, summary.waiting = quiet_studies(new_files, settings.quiet_seconds)
+        if progress is not None:
+            progress.files_found(len(ready))
         for path in summary.waiting:
             audit.outcome(path, "waiting", "its study changed recently: left for the next run")
         line = _Line(folder, audit, lookup, quarantine, summary)
