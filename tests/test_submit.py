@@ -301,3 +301,12 @@ def test_the_basic_profile_counts_patients_without_pseudonyms(tmp_path: Path) ->
     assert "Patients (pseudonyms)" not in result.output
     footer = json.loads(audit.read_text().splitlines()[-1])
     assert footer["patients"] == 2
+
+
+def test_verbose_lists_every_file_written(export: Path, tmp_path: Path) -> None:
+    args = ["submit", str(export), "--to", str(tmp_path / "out"), *BASIC]
+    quiet_listing = run(*args).output
+    listing = run(*args[:3], str(tmp_path / "out2"), *BASIC, "--verbose").output
+    written = [path for path in export.rglob("*") if path.is_file() and "MULLER" in str(path)]
+    assert any(str(path) in listing for path in written)
+    assert not any(str(path) in quiet_listing for path in written if path.name != "BROKEN")

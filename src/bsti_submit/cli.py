@@ -55,7 +55,28 @@ def _version_text() -> str:
 )
 @click.pass_context
 def main(context: click.Context, config_file: Path | None) -> None:
-    """De-identify DICOM at source and submit it to the BSTI COVID-19 imaging collection."""
+    """De-identify DICOM at source and submit it to the BSTI COVID-19 imaging collection.
+
+    \b
+    Start with:
+      bsti-submit init --site RX1
+      bsti-submit scan /data/export --report dry-run.html
+      bsti-submit submit /data/export --to https://collection.example/dicom-web
+
+    \b
+    Exit codes:
+      0  success: every DICOM instance was written or sent
+      1  an unexpected error; lookup found nothing; profile check found unjustified lines
+      2  usage: a wrong option or argument, or a bad value on the command line
+      3  configuration: a profile, the config file, a variable, the key or a folder
+      4  input errors: some files could not be processed (the rest was done)
+      5  quarantined: the verification gate held some instances back
+      6  partial delivery: the endpoint did not store some instances
+      7  endpoint unreachable or refused (nothing was sent)
+      8  already running: another run holds the state folder's lock
+      9  interrupted: what was done is recorded; run again to carry on
+      10 audit verify: the log's chain holds but its end record is missing
+    """
     context.obj = config_file
 
 
@@ -137,7 +158,7 @@ PROFILE_HELP = "Built-in profile name or a .deid recipe file [default: bsti-covi
 SITE_HELP = "The trust's site code (its ODS code), which prefixes every pseudonym."
 
 
-@main.command()
+@main.command(short_help="De-identify, verify and send or write.")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--to",
@@ -194,7 +215,11 @@ def submit(
     verbose: bool,
 ) -> None:
     """De-identify every DICOM file under SOURCE, verify it, and write it to a folder or send it
-    to the central DICOMweb endpoint."""
+    to the central DICOMweb endpoint.
+
+    \b
+    Example:
+      bsti-submit submit /data/export --to https://collection.example/dicom-web"""
     if dry_run:
         _refuse_in_a_dry_run(
             audit_log=audit_log,
@@ -406,7 +431,7 @@ def _print_files(console: Console, title: str, files: list[Skipped]) -> None:
         console.print(f"  {printable(entry.path)}: {entry.reason}")
 
 
-@main.command()
+@main.command(short_help="Dry run: what submit would do.")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--to", "destination", default=None, help="Where a submit would go (shown only).")
 @click.option("--profile", default=None, help=PROFILE_HELP)
@@ -431,7 +456,11 @@ def scan(
     quiet: bool = False,
 ) -> None:
     """Dry run: show what submit would remove, change, hold back and send. Writes nothing
-    (besides --report) and sends nothing."""
+    (besides --report) and sends nothing.
+
+    \b
+    Example:
+      bsti-submit scan /data/export --report dry-run.html"""
     from .folders import ensure_writable, write_private_text
     from .report import render_html
     from .scan import scan as run_scan
@@ -483,7 +512,7 @@ def _print_scan(console: Console, data: dict[str, Any]) -> None:
         console.print(f"Patient {patient['patient_id']} would be {patient['pseudonym']}")
 
 
-@main.command()
+@main.command(short_help="Set up this trust (config and key).")
 @click.option("--site", required=True, help=SITE_HELP)
 @click.option("--profile", default=None, help=PROFILE_HELP)
 @click.option("--destination", default=None, help="Default destination folder (or endpoint).")
@@ -498,7 +527,9 @@ def init(
     --new-key retires it (it is kept beside the new one), which breaks the link to everything
     sent with it. Change one setting later with `bsti-submit config set`.
 
-    Example: bsti-submit init --site RX1 --destination https://collection.example/dicom-web"""
+    \b
+    Example:
+      bsti-submit init --site RX1 --destination https://collection.example/dicom-web"""
     from .config import default_config_file
     from .site_setup import initialise
 
@@ -516,13 +547,17 @@ def init(
         click.echo(f"Kept the existing pseudonym key {result.key_file}.")
 
 
-@main.command()
+@main.command(short_help="Map a pseudonym to its patient, or back.")
 @click.argument("pseudonym", required=False)
 @click.option("--patient-id", default=None, help="Show the pseudonym(s) of this patient ID.")
 def lookup(pseudonym: str | None, patient_id: str | None) -> None:
     """Map a PSEUDONYM back to the patient, or a --patient-id to its pseudonym.
 
-    For the trust's staff only: the lookup table never leaves this machine."""
+    For the trust's staff only: the lookup table never leaves this machine.
+
+    \b
+    Example:
+      bsti-submit lookup RX1-ABCDEF234567"""
     from .lookup import LookupTable
 
     with _reported_errors():
@@ -553,10 +588,14 @@ def profile() -> None:
     """Show and check de-identification profiles."""
 
 
-@profile.command("show")
+@profile.command("show", short_help="Print a profile's effective rules.")
 @click.argument("name", required=False)
 def profile_show(name: str | None) -> None:
-    """Print the effective rules and options of a profile (default: the configured one)."""
+    """Print the effective rules and options of a profile (default: the configured one).
+
+    \b
+    Example:
+      bsti-submit profile show bsti-covid19"""
     from .profile import load_profile
 
     with _reported_errors():
@@ -584,13 +623,17 @@ def _print_profile(compiled: Profile) -> None:
         )
 
 
-@profile.command("check")
+@profile.command("check", short_help="List lines that protect less than PS3.15.")
 @click.argument("name")
 def profile_check(name: str) -> None:
     """Report every attribute where a profile is less protective than PS3.15 basic.
 
     Exits 0 only when there is none, or when each such line explains itself with a
-    `# justification: ...` comment."""
+    `# justification: ...` comment.
+
+    \b
+    Example:
+      bsti-submit profile check my-trust.deid"""
     from .profile import less_protective_than_basic, load_profile
 
     with _reported_errors():
@@ -606,12 +649,16 @@ def profile_check(name: str) -> None:
     sys.exit(int(ExitStatus.ERROR if unjustified else ExitStatus.SUCCESS))
 
 
-@main.command("check-endpoint")
+@main.command("check-endpoint", short_help="Prove the endpoint works (TLS, auth, query).")
 @click.argument("url", required=False)
 @ca_bundle_option
 def check_endpoint(url: str | None, ca_bundle: Path | None) -> None:
     """Prove the endpoint works before a first upload: TLS, authentication and a harmless
-    DICOMweb query (QIDO-RS). URL defaults to the config's destination."""
+    DICOMweb query (QIDO-RS). URL defaults to the config's destination.
+
+    \b
+    Example:
+      bsti-submit check-endpoint https://collection.example/dicom-web"""
     from .pipeline import endpoint_for
     from .stow import StowClient
 
@@ -624,9 +671,13 @@ def check_endpoint(url: str | None, ca_bundle: Path | None) -> None:
     click.echo(f"OK: {message}")
 
 
-@main.command()
+@main.command(short_help="List runs and what each study got.")
 def status() -> None:
-    """List runs, and per study what was delivered and what failed."""
+    """List runs, and per study what was delivered and what failed.
+
+    \b
+    Example:
+      bsti-submit status"""
     from .state import DeliveryState
 
     with _reported_errors():
@@ -652,9 +703,13 @@ def quarantine() -> None:
     """Review instances the verification gate held back."""
 
 
-@quarantine.command("list")
+@quarantine.command("list", short_help="List held instances and why.")
 def quarantine_list() -> None:
-    """Show what is held, and why; released instances are shown as such."""
+    """Show what is held, and why; released instances are shown as such.
+
+    \b
+    Example:
+      bsti-submit quarantine list"""
     from .quarantine import Quarantine
 
     entries = []
@@ -674,7 +729,7 @@ def quarantine_list() -> None:
             click.echo(f"    {finding}")
 
 
-@quarantine.command("show")
+@quarantine.command("show", short_help="Show a held instance's findings.")
 @click.argument("held_id", metavar="ID")
 def quarantine_show(held_id: str) -> None:
     """Show a held instance's findings and where they are.
@@ -682,7 +737,10 @@ def quarantine_show(held_id: str) -> None:
     Each finding with its attribute path and the value it was found in; for text found in the
     pixels, a PNG beside the held file with the regions outlined. For the trust's reviewers
     only: the value may identify the patient.
-    """
+
+    \b
+    Example:
+      bsti-submit quarantine show 3f2a9c1b7d4e"""
     from .quarantine import Quarantine
 
     with _reported_errors(), closing(Quarantine(_settings().state_dir / "quarantine")) as held:
@@ -703,7 +761,7 @@ def quarantine_show(held_id: str) -> None:
         )
 
 
-@quarantine.command("release")
+@quarantine.command("release", short_help="Send a reviewed held instance on.")
 @click.argument("held_id", metavar="ID")
 @click.option("--reason", required=True, help="Why this instance is safe to send (audited).")
 @click.option(
@@ -729,7 +787,10 @@ def quarantine_release(
     The instance is made again from its source file and sent where it was bound, once.
     Whatever the gate still finds must be named with --accept-finding (see `quarantine show`).
     Give the --profile and --site the submit used, when they were not the config's.
-    """
+
+    \b
+    Example:
+      bsti-submit quarantine release 3f2a9c1b7d4e --reason 'a marker, not a name'"""
     from .pipeline import release
 
     with _reported_errors():
@@ -741,10 +802,14 @@ def quarantine_release(
     click.echo(f"Audit log: {released.audit_log}")
 
 
-@main.command()
+@main.command(short_help="Check the set-up before a first run.")
 def doctor() -> None:
     """Check the config, the key, the profile, disk space, the state database and the
-    endpoint; one line each, with a fix for each failure."""
+    endpoint; one line each, with a fix for each failure.
+
+    \b
+    Example:
+      bsti-submit doctor"""
     from .doctor import Check, run_checks
 
     try:
@@ -769,13 +834,19 @@ def _config_file() -> Path:
     return click.get_current_context().find_root().obj or default_config_file()
 
 
-@config_group.command("set", context_settings={"ignore_unknown_options": True})
+@config_group.command(
+    "set",
+    context_settings={"ignore_unknown_options": True},
+    short_help="Set one setting in the config file.",
+)
 @click.argument("name")
 @click.argument("value")  # may start with "-": a value, not an option
 def config_set(name: str, value: str) -> None:
     """Set one setting in the config file, checked as a run checks it.
 
-    Example: bsti-submit config set destination https://collection.example/dicom-web"""
+    \b
+    Example:
+      bsti-submit config set destination https://collection.example/dicom-web"""
     from .config import set_value
 
     with _reported_errors():
@@ -784,12 +855,14 @@ def config_set(name: str, value: str) -> None:
     click.echo(f"{name} = {written}    (config file {path})")
 
 
-@config_group.command("unset")
+@config_group.command("unset", short_help="Remove one setting from the config file.")
 @click.argument("name")
 def config_unset(name: str) -> None:
     """Remove one setting from the config file: its default applies again.
 
-    Example: bsti-submit config unset retries"""
+    \b
+    Example:
+      bsti-submit config unset retries"""
     from .config import unset_value
 
     with _reported_errors():
@@ -801,9 +874,13 @@ def config_unset(name: str) -> None:
 SECRET_VARIABLES = ("BSTI_SUBMIT_TOKEN", "BSTI_SUBMIT_PASSWORD")
 
 
-@config_group.command("show")
+@config_group.command("show", short_help="Print the settings and their sources.")
 def config_show() -> None:
-    """Print every setting in effect and where it came from; secrets are never shown."""
+    """Print every setting in effect and where it came from; secrets are never shown.
+
+    \b
+    Example:
+      bsti-submit config show"""
     import os
 
     with _reported_errors():
@@ -821,7 +898,7 @@ def audit_group() -> None:
     """Check audit logs."""
 
 
-@audit_group.command("verify")
+@audit_group.command("verify", short_help="Check an audit log's sealed chain.")
 @click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def audit_verify(log: Path) -> None:
     """Check LOG's sealed chain with the trust's key: name the first record that is missing,
@@ -830,7 +907,9 @@ def audit_verify(log: Path) -> None:
     Exit status 0: intact and complete; 10: intact but without its footer (the run was cut
     short, or the log truncated); 1: broken.
 
-    Example: bsti-submit audit verify ~/.local/state/bsti-submit/log/audit-*.jsonl"""
+    \b
+    Example:
+      bsti-submit audit verify ~/.local/state/bsti-submit/log/audit-*.jsonl"""
     from .audit import audit_key, verify_chain
     from .pseudonym import load_key
 
