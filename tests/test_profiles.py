@@ -153,11 +153,19 @@ def test_profile_check_accepts_justified_lines(tmp_path: Path) -> None:
     assert run("profile", "check", str(recipe)).exit_code == 0
 
 
-def test_profile_show_prints_rules_options_and_codes() -> None:
+def test_profile_show_is_compact_and_full_has_every_rule() -> None:
+    """The compact form is what an IG reviewer reads: each relaxation with its justification,
+    without site-packages paths; --full has every rule with its file and line."""
     result = run("profile", "show", "bsti-covid19")
     assert result.exit_code == 0
     assert "bsti-covid19 2026d.4" in result.output
     assert "retain-patient-characteristics" in result.output and "113108" in result.output
-    lines = result.output.splitlines()
+    assert "burned-in text: mask" in result.output
+    assert "justification: the patient's keyed pseudonym" in result.output
+    assert "files: bsti-covid19.deid" in result.output and "/" not in result.output.split()[5]
+    assert len(result.output.splitlines()) < 40
+    full = run("profile", "show", "bsti-covid19", "--full")
+    lines = full.output.splitlines()
     assert any("(0010,0010)" in line and "PSEUDONYM" in line for line in lines)
     assert any(line.startswith("ADD") and "(0012,0030)" in line for line in lines)
+    assert len(lines) > 600

@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -590,37 +591,79 @@ def profile() -> None:
 
 @profile.command("show", short_help="Print a profile's effective rules.")
 @click.argument("name", required=False)
-def profile_show(name: str | None) -> None:
-    """Print the effective rules and options of a profile (default: the configured one).
+@click.option("--full", is_flag=True, help="Every rule, with the file and line it comes from.")
+def profile_show(name: str | None, full: bool) -> None:
+    """Print a profile (default: the configured one) as its IG reviewer reads it: version,
+    options, what it does with burned-in text, how many attributes each action takes, every
+    line less protective than PS3.15 basic with its justification, and what it adds. --full
+    prints every rule.
 
     \b
     Example:
       bsti-submit profile show bsti-covid19"""
-    from .profile import load_profile
+    from .profile import less_protective_than_basic, load_profile
 
     with _reported_errors():
         compiled = load_profile(name or _settings().profile)
-    _print_profile(compiled)
+        relaxed = less_protective_than_basic(compiled)
+    files = compiled.sources if full else [Path(source).name for source in compiled.sources]
+    click.echo(f"profile {compiled.label}  sha256 {compiled.sha256}")
+    click.echo(f"files: {', '.join(files)}")
+    options = ", ".join(compiled.options) or "none"
+    click.echo(f"options: {options}  (codes {', '.join(compiled.method_codes)})")
+    click.echo(f"burned-in text: {compiled.burned_in_text}")
+    if full:
+        _print_rules(compiled)
+        return
+    actions = Counter(rule.action for _, rule in compiled.rules())
+    click.echo(
+        "rules: " + ", ".join(f"{count} {action}" for action, count in actions.most_common())
+    )
+    click.echo(f"less protective than ps315-basic: {len(relaxed)} attribute(s)")
+    by_reason: dict[str, list[str]] = {}
+    for finding in relaxed:
+        reason = _justification(finding.source) or "NOT JUSTIFIED"
+        name = finding.detail.split(":")[0]
+        by_reason.setdefault(reason, []).append(finding.field if "/" in name else name)
+    for reason, names in by_reason.items():
+        more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+        click.echo(f"  {reason} ({len(names)}): {', '.join(names[:_SHOWN])}{more}")
+    for addition in compiled.additions:
+        click.echo(f"adds {_addition_text(addition)}")
+    click.echo("(--full prints every rule with its file and line)")
 
 
-def _print_profile(compiled: Profile) -> None:
+_SHOWN = 4  # attributes named for each justification; --full names every rule
+
+
+def _justification(source: str) -> str:
+    """The `# justification: ...` text of a profile line named `path:line`."""
+    path, _, number = source.rpartition(":")
+    try:
+        line = Path(path).read_text(encoding="utf-8").splitlines()[int(number) - 1]
+    except (OSError, ValueError, IndexError):
+        return ""
+    marker = line.lower().find("justification:")
+    return line[marker:].strip() if marker >= 0 else ""
+
+
+def _addition_text(addition: Any) -> str:
     from .elements import tag_text
     from .profile import field_keyword
 
-    click.echo(f"profile {compiled.label}  sha256 {compiled.sha256}")
-    click.echo(f"files: {', '.join(compiled.sources)}")
-    options = ", ".join(compiled.options) or "none"
-    click.echo(f"options: {options}  (codes {', '.join(compiled.method_codes)})")
+    field = tag_text(addition.tag)
+    return f"{field} {field_keyword(field)} = {addition.value!r}"
+
+
+def _print_rules(compiled: Profile) -> None:
+    from .profile import field_keyword
+
     for field, rule in compiled.rules():
         value = f" {rule.value}" if rule.value else ""
         keyword = field_keyword(field)
         click.echo(f"{rule.action:<10} {field:<14} {keyword:<40}{value}  [{rule.source}]")
     for addition in compiled.additions:
-        field = tag_text(addition.tag)
-        click.echo(
-            f"{'ADD':<10} {field:<14} {field_keyword(field):<40} {addition.value}  "
-            f"[{addition.source}]"
-        )
+        click.echo(f"ADD        {_addition_text(addition)}  [{addition.source}]")
 
 
 @profile.command("check", short_help="List lines that protect less than PS3.15.")
