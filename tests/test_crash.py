@@ -73,3 +73,10 @@ def test_killed_runs_resume_with_nothing_lost_or_duplicated(
     assert not list(
         (isolated_folders / "xdg_state_home" / "bsti-submit" / "staging").rglob("*.dcm")
     )
+    # and nothing is lost track of: one more run finds every file done already
+    command = cli_command(
+        "submit", str(source), "--to", str(out), "--site", "RX1", "--profile", "ps315-basic"
+    )
+    again = subprocess.run(command, env=os.environ, capture_output=True, text=True, timeout=300)
+    assert "Wrote 0 instance(s)" in again.stdout, again.stdout
+    assert f"Already taken in an earlier run, unchanged: {FILES} file(s)" in again.stdout

@@ -19,6 +19,7 @@ from bsti_submit.processing import DICOM_FILE_ERRORS, Preparer
 from bsti_submit.profile import load_profile
 from bsti_submit.pseudonym import Pseudonymizer
 from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.workers import failure_reason
 
 PROFILE = load_profile("bsti-covid19")
 PREPARER = Preparer(Deidentifier(PROFILE, Pseudonymizer(b"h" * 32), "RX1"), PROFILE)
@@ -43,7 +44,8 @@ def outcome(path: Path) -> str:
         assert str(error)
         return "skipped"
     except DICOM_FILE_ERRORS as error:
-        assert str(error) or type(error).__name__
+        reason = failure_reason(error)  # the line the user reads
+        assert reason.split(": ")[-1].strip(), f"no reason given: {reason!r}"
         return "failed"
     by_pydicom = io.BytesIO()
     prepared.dataset.save_as(by_pydicom, enforce_file_format=True)

@@ -62,6 +62,13 @@ def start_worker(setup: WorkerSetup) -> None:
     _staging = setup.staging
 
 
+def failure_reason(error: Exception) -> str:
+    """Why a file failed, in one line: our own errors say it; another library's error is
+    named with its message."""
+    text = str(error) if isinstance(error, InstanceError) else f"{type(error).__name__}: {error}"
+    return " ".join(text.split())
+
+
 def stage(task: tuple[int, Path]) -> Staged:
     """Read, clean, verify and stage one source file; never raises for a bad file."""
     index, source = task
@@ -74,10 +81,7 @@ def stage(task: tuple[int, Path]) -> Staged:
         return Staged(source, "skipped", str(error))
     except DICOM_FILE_ERRORS as error:
         staged.unlink(missing_ok=True)
-        reason = (
-            str(error) if isinstance(error, InstanceError) else f"{type(error).__name__}: {error}"
-        )
-        return Staged(source, "failed", reason)
+        return Staged(source, "failed", failure_reason(error))
     result = prepared.result
     return Staged(
         source,
