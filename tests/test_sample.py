@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bsti_submit.cli import main
 from bsti_submit.synthetic import write_sample_study
 
-SAMPLE = Path(__file__).resolve().parent.parent / "sample" / "study"
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample" / "study"
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
@@ -25,12 +29,25 @@ def test_bundled_sample_is_what_the_script_makes(tmp_path: Path) -> None:
     assert files_under(tmp_path / "study") == files_under(SAMPLE)
 
 
-def test_readme_demo_writes_the_sample_and_exits_zero(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main, ["submit", str(SAMPLE), "--to", str(tmp_path / "out"), "--site", "DEMO"]
-    )
+def readme_demo_arguments() -> list[str]:
+    """The arguments of the README's demo command, after `.venv/bin/bsti-submit`."""
+    readme = (REPO / "README.md").read_text()
+    (line,) = [line for line in readme.splitlines() if "bsti-submit --config sample/" in line]
+    return shlex.split(line.split(".venv/bin/bsti-submit ", 1)[1])
+
+
+def test_readme_demo_writes_the_sample_and_leaves_nothing_outside_the_clone(
+    tmp_path: Path, isolated_folders: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clone = tmp_path / "clone"
+    shutil.copytree(REPO / "sample", clone / "sample")
+    monkeypatch.chdir(clone)
+    result = CliRunner().invoke(main, readme_demo_arguments())
     assert result.exit_code == 0, result.output
     assert "Wrote 4 instance(s) of 1 study(ies), 2 series" in result.output
     assert "DICOMDIR: an index that holds patient names, never copied" in result.output
     assert "README.TXT: not a DICOM file" in result.output
-    assert len(list((tmp_path / "out").rglob("*.dcm"))) == 4
+    assert len(list((clone / "out" / "sample").rglob("*.dcm"))) == 4
+    assert (clone / "demo" / "pseudonym.key").exists()
+    assert not [path for path in isolated_folders.rglob("*") if path.is_file()], "left in home"
+    assert CliRunner().invoke(main, ["init", "--site", "RX1"]).exit_code == 0  # starts clean

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +99,14 @@ def shared_reader() -> TextReader:
 
 
 def _load_engine() -> Any:
+    # onnxruntime (1.32 on Linux) keeps a device ID and a telemetry queue in the user's cache
+    # folder, to send usage events to Microsoft: neither belongs on a hospital's machine. The
+    # variable is read when its library loads, so it is set before the first import.
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    import onnxruntime
     from rapidocr_onnxruntime import RapidOCR
+
+    onnxruntime.disable_telemetry_events()
 
     options = {
         "text_score": 0.0,  # keep every box, however unsure its text
