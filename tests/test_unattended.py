@@ -205,3 +205,20 @@ def test_doctor_reports_each_broken_thing(
     monkeypatch.setenv("BSTI_SUBMIT_CONFIG", str(tmp_path / "bad.toml"))
     (tmp_path / "bad.toml").write_text("site = \n")
     assert "FAIL config" in run("doctor").output
+
+
+def test_a_run_with_nothing_new_writes_no_audit_log(
+    tmp_path: Path, isolated_folders: Path, patient: FakePatient
+) -> None:
+    """cron every five minutes: 288 empty audit logs a day, never pruned. An empty run is in
+    the day log only. (A file that failed is tried again, so it makes a run not empty.)"""
+    for index in range(2):
+        save(make_instance(patient, instance=index), tmp_path / "in" / f"image{index}")
+    args = ["submit", str(tmp_path / "in"), "--to", str(tmp_path / "out"), "--site", "RX1"]
+    CliRunner().invoke(main, args)
+    logs = sorted(isolated_folders.rglob("audit-*.jsonl"))
+    again = CliRunner().invoke(main, args)
+    assert "Nothing new since the last run: no audit log written" in again.output, again.output
+    assert sorted(isolated_folders.rglob("audit-*.jsonl")) == logs and len(logs) == 1
+    (day_log,) = isolated_folders.rglob("bsti-submit-*.log")
+    assert day_log.read_text().count("ended with exit status") == 2

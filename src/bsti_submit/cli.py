@@ -293,7 +293,7 @@ def _json_summary(summary: RunSummary) -> dict[str, Any]:
         "exit_meaning": summary.exit_status.name.lower(),
         "destination": summary.destination,
         "profile": summary.profile,
-        "audit_log": str(summary.audit_log),
+        "audit_log": str(summary.audit_log) if summary.audit_log else None,
         "counts": summary.counts(),
     }
 
@@ -414,7 +414,10 @@ def _print_summary(console: Console, summary: RunSummary, verbose: bool = False)
             console.print(f"  written: {path}")
         for path in summary.waiting:
             console.print(f"  waiting: {path}")
-    console.print(f"Audit log: {summary.audit_log}")
+    if summary.audit_log is None:
+        console.print("Nothing new since the last run: no audit log written (the day log has it).")
+    else:
+        console.print(f"Audit log: {summary.audit_log}")
     if summary.quarantined:
         console.print("Review with: bsti-submit quarantine list")
     if summary.exit_status is not ExitStatus.SUCCESS:

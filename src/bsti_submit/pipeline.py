@@ -64,7 +64,7 @@ class RunSummary:
     """What a run did; the CLI prints it and it agrees with the audit log's footer."""
 
     run_id: str
-    audit_log: Path
+    audit_log: Path | None  # None: nothing was new, so no audit log was written
     destination: str
     profile: str
     files_found: int = 0
@@ -148,26 +148,34 @@ def submit(
         _check_folders(source, Path(destination))
     elif not source.is_dir():
         raise UsageError(f"source {source} is not a folder")
+    audit_log = audit_path or default_audit_path(settings, run_id)
     summary = RunSummary(
         run_id=run_id,
-        audit_log=audit_path or default_audit_path(settings, run_id),
+        audit_log=audit_log,
         destination=str(destination),
         profile=profile.label,
     )
     after = AfterDelivery(settings.after_delivery, source, settings.move_to)
-    _check_writable(settings, summary.audit_log, None if endpoint else Path(destination))
+    _check_writable(settings, audit_log, None if endpoint else Path(destination))
     found = discover(source)
     summary.files_found = len(found.candidates) + len(found.skipped)
     header = _run_header(run_id, profile, source, str(destination), settings)
     with ExitStack() as stack:
         lock = stack.enter_context(RunLock(settings.state_dir))
         summary.stale_lock_pid = lock.stale_pid
-        audit = stack.enter_context(closing(AuditLog(summary.audit_log, header, audit_key(key))))
-        lookup = stack.enter_context(closing(LookupTable(settings.lookup_file)))
-        quarantine = stack.enter_context(closing(Quarantine(settings.state_dir / "quarantine")))
         state = stack.enter_context(closing(DeliveryState(settings.state_dir / "state.sqlite")))
         tracker = SourceTracker(state, str(destination), batch=1 if endpoint else 256)
         stack.callback(tracker.flush)  # before the state database closes, however the run ends
+        new_files = [path for path in found.candidates if not tracker.done(path)]
+        summary.already_processed = len(found.candidates) - len(new_files)
+        ready, summary.waiting = quiet_studies(new_files, settings.quiet_seconds)
+        summary.skipped += found.skipped
+        if not ready and not summary.waiting and audit_path is None:
+            summary.audit_log = None  # nothing new (cron every few minutes): the day log says so
+            return summary
+        audit = stack.enter_context(closing(AuditLog(audit_log, header, audit_key(key))))
+        lookup = stack.enter_context(closing(LookupTable(settings.lookup_file)))
+        quarantine = stack.enter_context(closing(Quarantine(settings.state_dir / "quarantine")))
         delivery = None
         state.start_run(run_id, endpoint.base_url if endpoint else str(destination))
         if endpoint is not None:
@@ -176,11 +184,7 @@ def submit(
         else:
             folder = LocalFolder(Path(destination))
         for skipped in found.skipped:
-            summary.skipped.append(skipped)
             audit.outcome(skipped.path, "skipped", skipped.reason)
-        new_files = [path for path in found.candidates if not tracker.done(path)]
-        summary.already_processed = len(found.candidates) - len(new_files)
-        ready, summary.waiting = quiet_studies(new_files, settings.quiet_seconds)
         if progress is not None:
             progress.files_found(len(ready))
         for path in summary.waiting:
