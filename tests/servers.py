@@ -8,6 +8,7 @@ import base64
 import http.client
 import http.server
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -105,6 +106,33 @@ def dicomweb_server(
         )
 
 
+LOOPBACK_BIND = Path(__file__).with_name("loopback_bind.c")
+
+
+def _loopback_bind(folder: Path) -> Path:
+    """A library that makes a bind to every interface a bind to loopback (Orthanc 1.10 cannot
+    be told which address to listen on), built with the machine's C compiler."""
+    library = folder / "libloopback_bind.so"
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-O2", "-o", str(library), str(LOOPBACK_BIND), "-ldl"],
+        check=True,
+        capture_output=True,
+    )
+    return library
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses (hex, as /proc/net/tcp writes them) a TCP port listens on."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: listening
+                found.add(address)
+    return found
+
+
 @contextmanager
 def _orthanc(folder: Path, port: int) -> Iterator[None]:
     folder.mkdir(parents=True)
@@ -122,7 +150,10 @@ def _orthanc(folder: Path, port: int) -> Iterator[None]:
     }
     (folder / "orthanc.json").write_text(json.dumps(config))
     log = (folder / "orthanc.log").open("w")
-    process = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=log)
+    environment = {**os.environ, "LD_PRELOAD": str(_loopback_bind(folder))}
+    process = subprocess.Popen(
+        [ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=log, env=environment
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/system")
         yield

@@ -23,7 +23,15 @@ from bsti_submit.stow import Endpoint, StowClient
 from bsti_submit.synthetic import FakePatient, make_instance
 
 from .helpers import cli_command, save, stow_args
-from .servers import SITE_PASSWORD, SITE_USER, TOKEN, DicomWebServer, dicomweb_server, free_port
+from .servers import (
+    SITE_PASSWORD,
+    SITE_USER,
+    TOKEN,
+    DicomWebServer,
+    dicomweb_server,
+    free_port,
+    listening_addresses,
+)
 
 SITE = "RX1"
 
@@ -189,6 +197,12 @@ def test_last_sent_moves_only_when_this_run_sent(
     again = send(copy, server)
     assert "already delivered" in again.output.lower(), again.output
     assert run("lookup", "--patient-id", patient.patient_id).output.split("\t")[3] == first
+
+
+def test_the_test_servers_listen_on_loopback_only(server: DicomWebServer) -> None:
+    orthanc_port = int(server.orthanc.rsplit(":", 1)[1])
+    assert listening_addresses(orthanc_port) == {"0100007F"}  # 127.0.0.1
+    assert listening_addresses(server.port) == {"0100007F"}
 
 
 def test_requests_say_they_come_from_bsti_submit(export: Path, server: DicomWebServer) -> None:
