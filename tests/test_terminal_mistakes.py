@@ -34,6 +34,34 @@ class Mistake:
     setup: Callable[[Path], None] | None = None
 
 
+def read_only(folder: Path) -> None:
+    """A folder nothing can be written in. Root writes in any folder, so as root (CI's
+    containers) a file stands in its place: writing fails the same way."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        folder.write_text("not a folder\n")
+    else:
+        folder.mkdir()
+        folder.chmod(0o555)
+
+
+def unwritable(
+    name: str,
+    args: tuple[str, ...],
+    says: str,
+    folder: str = "locked",
+    environment: dict[str, str] | None = None,
+) -> Mistake:
+    """A command that needs to write in `folder` of the test's folder, which cannot be."""
+    return Mistake(
+        name,
+        args,
+        3,
+        says,
+        environment=environment or {},
+        setup=lambda tmp: read_only(tmp / folder),
+    )
+
+
 MISTAKES = [
     Mistake(
         "init with a mistyped scheme",
@@ -80,7 +108,7 @@ MISTAKES = [
         "audit log {tmp}/old.log exists already: name a new file",
         setup=lambda tmp: (tmp / "old.log").write_text("a previous run's log\n"),
     ),
-    Mistake(
+    unwritable(
         "an audit log in a read-only folder",
         (
             "submit",
@@ -92,31 +120,24 @@ MISTAKES = [
             "--audit-log",
             "{tmp}/locked/run.log",
         ),
-        3,
         "audit log folder {tmp}/locked cannot be written",
-        setup=lambda tmp: read_only(tmp / "locked"),
     ),
-    Mistake(
+    unwritable(
         "a read-only destination folder",
         ("submit", "{export}", "--to", "{tmp}/locked/out", "--site", SITE),
-        3,
         "destination folder {tmp}/locked/out cannot be written",
-        setup=lambda tmp: read_only(tmp / "locked"),
     ),
-    Mistake(
+    unwritable(
         "a report in a read-only folder",
         ("scan", "{export}", "--site", SITE, "--report", "{tmp}/locked/report.html"),
-        3,
         "report folder {tmp}/locked cannot be written",
-        setup=lambda tmp: read_only(tmp / "locked"),
     ),
-    Mistake(
+    unwritable(
         "a read-only state folder",
         ("submit", "{export}", "--to", "{tmp}/out", "--site", SITE),
-        3,
         "state folder {tmp}/state cannot be written",
+        folder="state",
         environment={"BSTI_SUBMIT_STATE_DIR": "{tmp}/state"},
-        setup=lambda tmp: read_only(tmp / "state"),
     ),
     Mistake(
         "--move-to inside SOURCE",
@@ -162,16 +183,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def read_only(folder: Path) -> None:
-    """A folder nothing can be written in. Root writes in any folder, so as root (CI's
-    containers) a file stands in its place: writing fails the same way."""
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        folder.write_text("not a folder\n")
-    else:
-        folder.mkdir()
-        folder.chmod(0o555)
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[mistake.name for mistake in MISTAKES])
