@@ -323,6 +323,16 @@ def test_undecodable_pixels_are_held(tmp_path: Path, patient: FakePatient, with_
     assert not written(tmp_path)
 
 
+def test_an_image_whose_header_says_no_rows_is_held(tmp_path: Path, patient: FakePatient) -> None:
+    """Found by the hostile-bytes test: Rows 0 (a damaged header) stopped the whole run with a
+    numpy IndexError while the pixels were read for text."""
+    dataset = make_instance(patient)
+    dataset.Rows = 0
+    result = submit_one(tmp_path, dataset)
+    assert result.exit_code == 5, result.output
+    assert "pixels cannot be read (the header gives an empty image" in result.output
+
+
 def test_of_two_copies_the_readable_one_is_delivered(tmp_path: Path, patient: FakePatient) -> None:
     """Two files with one SOP Instance UID: the first in sort order cannot be decoded, the
     second can. The second is delivered; the first stays held."""

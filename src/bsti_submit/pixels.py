@@ -63,6 +63,8 @@ class Pixels:
         # pydicom decodes colour to RGB, whatever the stored colour space
         self.decoded = native is None
         self.frames = _decoded(dataset) if native is None else native
+        if self.frames.size == 0:  # Rows or Columns 0: a damaged header, nothing to read
+            raise PixelError(f"the header gives an empty image ({self.frames.shape})")
         self.changed = False
 
     @property
