@@ -109,3 +109,19 @@ def test_a_binary_file_is_broken_not_a_traceback(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "BROKEN at line 1: not a complete JSON record" in (
         result.output
     )
+
+
+def test_a_log_sealed_before_a_new_key_still_verifies(export: Path, tmp_path: Path) -> None:
+    log = make_log(export, tmp_path)
+    assert run("init", "--site", "RX1", "--force", "--new-key").exit_code == 0
+    result = run("audit", "verify", str(log))
+    assert result.exit_code == 0, result.output
+    assert "sealed under the retired key pseudonym.key.retired-" in result.output
+
+
+def test_an_earlier_builds_log_is_called_unsealed(export: Path, tmp_path: Path) -> None:
+    make_log(export, tmp_path)
+    old = tmp_path / "old.jsonl"
+    old.write_text('{"seq": 0, "prev": "' + "0" * 64 + '", "type": "run"}\n')
+    result = run("audit", "verify", str(old))
+    assert result.exit_code == 1 and result.output.startswith("UNSEALED: an earlier build's log")

@@ -356,3 +356,26 @@ def test_config_set_and_unset_change_one_setting_and_keep_the_key(
     assert "destination" not in config.read_text() and 'site = "RX1"' in config.read_text()
     assert "was not set" in run("config", "unset", "destination").output
     assert key.read_bytes() == original
+
+
+def test_new_key_alone_and_force_keep_the_other_settings(isolated_folders: Path) -> None:
+    assert run("init", "--site", SITE).exit_code == 0
+    (config,) = isolated_folders.rglob("config.toml")
+    assert run("config", "set", "retries", "2").exit_code == 0
+    renewed = run("init", "--site", SITE, "--new-key")
+    assert renewed.exit_code == 0 and "Retired the old pseudonym key" in renewed.output
+    forced = run("init", "--site", SITE, "--force", "--profile", "ps315-basic")
+    assert forced.exit_code == 0
+    text = config.read_text()
+    assert "retries = 2" in text and 'profile = "ps315-basic"' in text
+
+
+def test_config_set_edits_the_config_file_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text('site = "RX1"\n')
+    monkeypatch.setenv("BSTI_SUBMIT_CONFIG", str(other))
+    assert run("config", "set", "retries", "7").exit_code == 0
+    assert "retries = 7" in other.read_text()
+    assert "retries = 7    (config file" in run("config", "show").output

@@ -205,6 +205,25 @@ def test_the_test_servers_listen_on_loopback_only(server: DicomWebServer) -> Non
     assert listening_addresses(server.port) == {"0100007F"}
 
 
+def test_a_patient_found_at_the_endpoint_is_added_if_missing(
+    export: Path,
+    server: DicomWebServer,
+    tmp_path: Path,
+    patient: FakePatient,
+    isolated_folders: Path,
+) -> None:
+    """A run killed between the endpoint's acknowledgement and the lookup table's note: the
+    next run finds the instances there already, and must still note the patient."""
+    send(export, server)
+    (table,) = isolated_folders.rglob("lookup.sqlite")
+    table.unlink()  # as if the note had never been made
+    copy = tmp_path / "again"
+    shutil.copytree(export, copy)
+    assert "already delivered" in send(copy, server).output.lower()
+    found = run("lookup", "--patient-id", patient.patient_id)
+    assert found.exit_code == 0 and "RX1-" in found.output, found.output
+
+
 def test_requests_say_they_come_from_bsti_submit(export: Path, server: DicomWebServer) -> None:
     before = len(server.access_log.read_text().splitlines())  # other tests share the server
     send(export, server)

@@ -235,3 +235,34 @@ def test_one_source_given_two_ways_is_taken_once(
     assert "Wrote 5 instance(s)" in first.output, first.output
     again = CliRunner().invoke(main, ["submit", str(export), "--to", out, "--site", SITE])
     assert "Wrote 0 instance(s)" in again.output, again.output
+
+
+def test_a_folder_whose_name_looks_like_a_url_is_given_with_dot_slash(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal's advice works: ./name is a folder, whatever it looks like."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("./data:2020", "./pacs.trust.nhs.uk/out"):
+        result = CliRunner().invoke(main, ["submit", str(export), "--to", name, "--site", SITE])
+        assert result.exit_code == 4, result.output  # written; the export's broken file failed
+        assert list((tmp_path / name).rglob("*.dcm")), name
+
+
+def test_files_a_worker_skips_make_no_run_of_their_own(
+    tmp_path: Path, isolated_folders: Path
+) -> None:
+    """A file skipped by a worker (no Patient ID) is taken, unless it changes: a later run
+    with nothing else new writes no audit log."""
+    from bsti_submit.synthetic import FakePatient, make_instance
+
+    from .helpers import save
+
+    anonymous = make_instance(FakePatient())
+    del anonymous.PatientID
+    save(anonymous, tmp_path / "in" / "no-id")
+    save(make_instance(FakePatient(), instance=1), tmp_path / "in" / "good")
+    args = ["submit", str(tmp_path / "in"), "--to", str(tmp_path / "out"), "--site", SITE]
+    first = CliRunner().invoke(main, args)
+    assert "no Patient ID" in first.output
+    again = CliRunner().invoke(main, args)
+    assert "Nothing new since the last run" in again.output, again.output

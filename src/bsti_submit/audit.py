@@ -50,7 +50,7 @@ class AuditLog:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self.path = path
         self._key = key
-        self._handle = os.fdopen(descriptor, "w", encoding="utf-8")
+        self._handle = os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")  # any OS
         self._previous = GENESIS
         self._sequence = 0
         self.outcomes: Counter[str] = Counter()
@@ -143,6 +143,7 @@ class ChainCheck:
     broken_at: int | None  # the line number (from 1) of the first record that does not follow
     reason: str = ""
     complete: bool = False  # its last record is the run's footer (or a release's)
+    legacy: bool = False  # written by an earlier build: a plain SHA-256 chain, not sealed
 
 
 def verify_chain(path: Path, key: bytes) -> ChainCheck:
@@ -153,6 +154,8 @@ def verify_chain(path: Path, key: bytes) -> ChainCheck:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             record, body = _parsed(raw)
+            if record is None and number == 1 and b'"prev": ' in raw:
+                return ChainCheck(0, 1, "an earlier build's log, not sealed", legacy=True)
             if record is None:
                 return ChainCheck(count, number, "not a complete JSON record")
             mac = record.get("mac")
@@ -172,3 +175,13 @@ def _parsed(raw: bytes) -> tuple[dict[str, Any] | None, str]:
     if not isinstance(record, dict) or not text.endswith('"}') or ', "mac": "' not in text:
         return None, ""
     return record, text[: text.rindex(', "mac": "')] + "}"
+
+
+def verify_with_keys(path: Path, keys: list[tuple[str, bytes]]) -> tuple[ChainCheck, str]:
+    """The verdict under whichever of the trust's keys (named: the current one, then retired
+    ones) sealed the log, and that key's name; else the verdict under the first key."""
+    verdicts = [(verify_chain(path, audit_key(key)), name) for name, key in keys]
+    for verdict, name in verdicts:
+        if verdict.broken_at is None:
+            return verdict, name
+    return max(verdicts, key=lambda pair: pair[0].records)

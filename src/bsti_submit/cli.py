@@ -520,7 +520,9 @@ def _print_scan(console: Console, data: dict[str, Any]) -> None:
 @click.option("--site", required=True, help=SITE_HELP)
 @click.option("--profile", default=None, help=PROFILE_HELP)
 @click.option("--destination", default=None, help="Default destination folder (or endpoint).")
-@click.option("--force", is_flag=True, help="Rewrite an existing config file (the key stays).")
+@click.option(
+    "--force", is_flag=True, help="Rewrite init's settings in an existing config (the key stays)."
+)
 @click.option("--new-key", is_flag=True, help="Retire the pseudonym key and make a new one.")
 def init(
     site: str, profile: str | None, destination: str | None, force: bool, new_key: bool
@@ -789,10 +791,14 @@ def quarantine_show(held_id: str) -> None:
       bsti-submit quarantine show 3f2a9c1b7d4e"""
     from .quarantine import Quarantine
 
-    with _reported_errors(), closing(Quarantine(_settings().state_dir / "quarantine")) as held:
-        entry = held.get(held_id)
-        path = held.path_of(entry)
-        picture = held.review_picture(entry)
+    with _reported_errors():
+        folder = _settings().state_dir / "quarantine"
+        if not folder.exists():  # a read-only command creates nothing
+            raise UsageError(f"nothing is quarantined, so there is no {held_id}")
+        with closing(Quarantine(folder)) as held:
+            entry = held.get(held_id)
+            path = held.path_of(entry)
+            picture = held.review_picture(entry)
     click.echo(f"{entry.id}  held {entry.held_at}  from {entry.source}")
     click.echo(f"cleaned file: {path}")
     if picture is not None:
@@ -875,9 +881,12 @@ def config_group() -> None:
 
 
 def _config_file() -> Path:
-    from .config import default_config_file
+    """The config file in use: --config, else BSTI_SUBMIT_CONFIG, the user's or the machine's;
+    the user's when there is none yet."""
+    from .config import config_file_in_use, default_config_file
 
-    return click.get_current_context().find_root().obj or default_config_file()
+    named = click.get_current_context().find_root().obj
+    return named or config_file_in_use() or default_config_file()
 
 
 @config_group.command(
@@ -956,12 +965,19 @@ def audit_verify(log: Path) -> None:
     \b
     Example:
       bsti-submit audit verify ~/.local/state/bsti-submit/log/audit-*.jsonl"""
-    from .audit import audit_key, verify_chain
-    from .pseudonym import load_key
+    from .audit import verify_with_keys
+    from .pseudonym import trust_keys
 
     with _reported_errors():
         settings = _settings()
-        verdict = verify_chain(log, audit_key(load_key(settings.key_file)))
+        verdict, key_name = verify_with_keys(log, trust_keys(settings.key_file))
+    if verdict.legacy:
+        click.echo(
+            "UNSEALED: an earlier build's log (a plain SHA-256 chain): it cannot show who wrote it."
+        )
+        sys.exit(int(ExitStatus.ERROR))
+    if key_name != settings.key_file.name and verdict.broken_at is None:
+        click.echo(f"(sealed under the retired key {key_name})")
     if verdict.broken_at is not None:
         click.echo(
             f"BROKEN at line {verdict.broken_at}: {verdict.reason}; "

@@ -78,7 +78,7 @@ class Settings:
     def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:
         """Defaults, then the config file, then `BSTI_SUBMIT_<FIELD>` variables, then the flags
         that are not None; each value remembers where it came from."""
-        chosen_file = config_file or _config_file_in_use()
+        chosen_file = config_file or config_file_in_use()
         layers: list[tuple[str, dict[str, Any]]] = [
             (f"config file {chosen_file}", _read_config(chosen_file)),
             *(
@@ -108,6 +108,7 @@ class Settings:
         return replace(cls(), **typed, sources=sources)
 
 
+AFTER_DELIVERY = ("keep", "move", "delete")  # what becomes of a source file once it is safe
 # The least each number may be: a negative count, or no batch at all, would make no sense.
 _LEAST = {
     "batch_instances": 1,
@@ -129,6 +130,8 @@ def _checked(name: str, value: Any) -> Any:
             f"site code {value!r} is not valid: 2 to 10 capital letters or digits, such as "
             "the trust's ODS code"
         )
+    if name == "after_delivery" and value not in AFTER_DELIVERY:
+        raise ValueError(f"must be one of {', '.join(AFTER_DELIVERY)}, not {value!r}")
     if name == "local_id_pattern":
         try:
             re.compile(value)
@@ -138,9 +141,10 @@ def _checked(name: str, value: Any) -> Any:
         from .destination import parse_destination
 
         try:
-            return str(parse_destination(value))
+            parsed = parse_destination(value)
         except UsageError as error:
             raise ValueError(str(error)) from error
+        return parsed if isinstance(parsed, str) else value  # a folder as given: ./x stays ./x
     return value
 
 
@@ -168,7 +172,7 @@ def site_config_file() -> Path:
     return platformdirs.site_config_path(APP_NAME) / "config.toml"
 
 
-def _config_file_in_use() -> Path | None:
+def config_file_in_use() -> Path | None:
     """BSTI_SUBMIT_CONFIG, else the user's config file, else the machine's, else none."""
     named = os.environ.get(_env_name("config"))
     if named:
@@ -220,10 +224,12 @@ def write_config(path: Path, settings: Settings) -> None:
     if settings.destination:
         chosen["destination"] = settings.destination
     chosen["key_file"] = str(settings.key_file)
-    lines = ["# bsti-submit configuration, written by `bsti-submit init`."]
-    lines += [f"{name} = {json.dumps(value)}" for name, value in chosen.items()]
+    if path.exists():  # rewritten: the settings init does not choose keep their lines
+        kept = [line for line in _config_lines(path) if not any(_sets(line, n) for n in chosen)]
+    else:
+        kept = ["# bsti-submit configuration, written by `bsti-submit init`."]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_lines(path, kept + [f"{name} = {json.dumps(value)}" for name, value in chosen.items()])
 
 
 # Settings `config set` leaves to `init`: the key decides every pseudonym (init --new-key).

@@ -45,13 +45,14 @@ class LookupTable:
         """Close the underlying file."""
         self._connection.close()
 
-    def record(self, pseudonym: str, issuer: str, patient_id: str) -> None:
-        """Note that `pseudonym` was given to this patient now."""
+    def record(self, pseudonym: str, issuer: str, patient_id: str, sent: bool = True) -> None:
+        """Note that `pseudonym` was given to this patient; `sent`: sent now (else found at
+        the endpoint already: the patient is added if missing, "last sent" stays)."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        on_conflict = "DO UPDATE SET last_seen = excluded.last_seen" if sent else "DO NOTHING"
         with self._connection:
             self._connection.execute(
-                "INSERT INTO patients VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(pseudonym) DO UPDATE SET last_seen = excluded.last_seen",
+                f"INSERT INTO patients VALUES (?, ?, ?, ?, ?) ON CONFLICT(pseudonym) {on_conflict}",  # noqa: S608 - two fixed texts
                 (pseudonym, issuer, patient_id, now, now),
             )
 

@@ -206,6 +206,8 @@ def submit(
         state.finish_run(run_id)
         for path in line.held:
             tracker.mark(path, "quarantined")
+        for path in line.passed_over:
+            tracker.mark(path, "skipped")
         summary.changes = audit.changes
         audit.footer(summary.counts())
     return summary
@@ -341,8 +343,10 @@ class _Line:
         self.lookup, self.quarantine, self.summary = lookup, quarantine, summary
         self.written_from: dict[str, Path] = {}
         self.held: list[Path] = []
+        self.passed_over: list[Path] = []  # skipped by a worker: taken, unless they change
         self.held_sops: set[str] = set()  # taken, but only into the quarantine
         self.links: dict[str, PatientLink] = {}  # whose pseudonym each instance carries
+        self.noted: set[tuple[str, bool]] = set()  # (pseudonym, sent now) in the lookup table
         # Called with a source file once its instance is safe (a local destination only: an
         # endpoint's acknowledgements come after the whole run's line).
         self.on_safe: Callable[[Path], None] | None = None
@@ -352,6 +356,7 @@ class _Line:
         path = staged.source
         if staged.kind == "skipped":
             self._skip(path, staged.reason)
+            self.passed_over.append(path)
             return
         if staged.kind == "failed":
             self._fail(path, staged.reason)
@@ -364,6 +369,7 @@ class _Line:
         if sop in self.written_from and not replaces_held:
             staged.file.unlink(missing_ok=True)
             self._skip(path, f"duplicate of {self.written_from[sop]} (same SOP Instance UID)", sop)
+            self.passed_over.append(path)
             return
         if staged.findings:
             self._hold(staged)
@@ -382,17 +388,20 @@ class _Line:
 
         def on_stored(sop: str, sent_now: bool) -> None:
             _done(tracker, after, self.written_from[sop])
-            if sent_now:
-                self._sent(sop)
+            self._sent(sop, sent_now)
 
         return on_stored
 
-    def _sent(self, sop: str) -> None:
-        """The lookup table notes a patient when an instance carrying their pseudonym is sent,
-        not when it is held back or found already there."""
+    def _sent(self, sop: str, sent_now: bool = True) -> None:
+        """The lookup table notes a patient when an instance carrying their pseudonym is sent
+        ("last sent" moves), or is found at the endpoint already (added if missing: a run
+        killed between the acknowledgement and this note must not lose the patient). Held
+        instances are not noted. Once a patient a run."""
         link = self.links.pop(sop, None)
-        if link is not None and link.sent:
-            self.lookup.record(link.pseudonym, link.issuer, link.patient_id)
+        if link is None or not link.sent or (link.pseudonym, sent_now) in self.noted:
+            return
+        self.lookup.record(link.pseudonym, link.issuer, link.patient_id, sent=sent_now)
+        self.noted.add((link.pseudonym, sent_now))
 
     def _skip(self, path: Path, reason: str, new_sop: str = "") -> None:
         self.summary.skipped.append(Skipped(path, reason))

@@ -113,3 +113,10 @@ def replace_key(path: Path) -> Path:
     os.replace(path, retired)
     create_key(path)
     return retired
+
+
+def trust_keys(path: Path) -> list[tuple[str, bytes]]:
+    """The trust's current key and every key it retired (newest first), by file name: logs
+    and pseudonyms made before a new key still belong to one of them."""
+    retired = sorted(path.parent.glob(f"{path.name}.retired-*"), reverse=True)
+    return [(candidate.name, load_key(candidate)) for candidate in [path, *retired]]

@@ -6,6 +6,7 @@ nothing is sent; the report says what would be removed, changed, held back and s
 from __future__ import annotations
 
 import getpass
+import os
 import tempfile
 import uuid
 from collections import Counter
@@ -18,7 +19,7 @@ from pydicom.dataset import Dataset
 
 from .config import Settings
 from .deidentify import Change, Deidentifier
-from .discover import discover
+from .discover import discover, printable
 from .errors import ExitStatus, KeyFileError, NotAnInstanceError
 from .pipeline import dependency_versions
 from .processing import DICOM_FILE_ERRORS, Prepared, Preparer
@@ -75,7 +76,7 @@ class ScanReport:
     series_labels: dict[str, str] = field(default_factory=dict)  # series UID -> what it shows
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     made_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    made_by: str = field(default_factory=getpass.getuser)
+    made_by: str = field(default_factory=lambda: _user())
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -195,7 +196,7 @@ def scan(
     preparer = Preparer(engine, profile, settings.local_id_pattern)
     report = ScanReport(str(source), destination, profile)
     found = discover(source)
-    report.skipped = [(str(entry.path), entry.reason) for entry in found.skipped]
+    report.skipped = [(printable(entry.path), entry.reason) for entry in found.skipped]
     seen: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="bsti-scan-") as folder:  # private: mode 0700
         written = Path(folder) / "instance.dcm"
@@ -203,10 +204,10 @@ def scan(
             try:
                 prepared = preparer.stage(path, written)
             except NotAnInstanceError as error:
-                report.skipped.append((str(path), str(error)))
+                report.skipped.append((printable(path), str(error)))
                 continue
             except DICOM_FILE_ERRORS as error:
-                report.failed.append((str(path), str(error)))
+                report.failed.append((printable(path), str(error)))
                 continue
             _note(report, path, prepared, seen, thumbnails)
     return report
@@ -218,13 +219,15 @@ def _note(
     dataset: Dataset = prepared.dataset
     sop = str(dataset.SOPInstanceUID)
     if sop in seen:
-        report.skipped.append((str(path), f"duplicate of {seen[sop]} (same SOP Instance UID)"))
+        report.skipped.append(
+            (printable(path), f"duplicate of {printable(seen[sop])} (same SOP Instance UID)")
+        )
         return
     seen[sop] = path
     series = str(dataset.SeriesInstanceUID)
     report.instances.append(
         ScannedInstance(
-            file=str(path),
+            file=printable(path),
             sop=sop,
             study=str(dataset.StudyInstanceUID),
             series=series,
@@ -252,3 +255,11 @@ def series_label(dataset: Dataset) -> str:
     """A series as a reader tells it apart: its modality and (cleaned) description."""
     parts = [str(dataset.get("Modality", "")), str(dataset.get("SeriesDescription", ""))]
     return " ".join(part for part in parts if part.strip()) or "series"
+
+
+def _user() -> str:
+    """Who is running: the login name, else the user ID (a container user may have no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown user"

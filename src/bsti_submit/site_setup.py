@@ -30,7 +30,8 @@ def initialise(
     if not settings.site:
         raise ConfigError("a site code is needed: bsti-submit init --site CODE")
     load_profile(settings.profile)  # a profile that does not load is refused now, not at 2 a.m.
-    if config_file.exists() and not force:
+    config_exists = config_file.exists()
+    if config_exists and not (force or new_key):
         raise ConfigError(
             f"config file {config_file} already exists: change one setting with "
             "bsti-submit config set KEY VALUE, or rewrite the file with init --force"
@@ -43,5 +44,6 @@ def initialise(
             retired = replace_key(settings.key_file)
     else:
         create_key(settings.key_file)
-    write_config(config_file, settings)
+    if force or not config_exists:  # --new-key alone replaces the key and nothing else
+        write_config(config_file, settings)
     return SetupResult(config_file, settings.key_file, retired, created=new_key or not key_exists)

@@ -12,10 +12,9 @@ from pathlib import Path
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from .config import AFTER_DELIVERY
 from .errors import UsageError
 from .state import DeliveryState
-
-AFTER_DELIVERY = ("keep", "move", "delete")
 
 
 class SourceTracker:
