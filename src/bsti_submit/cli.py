@@ -794,7 +794,7 @@ def quarantine_show(held_id: str) -> None:
     with _reported_errors():
         folder = _settings().state_dir / "quarantine"
         if not folder.exists():  # a read-only command creates nothing
-            raise UsageError(f"nothing is quarantined, so there is no {held_id}")
+            raise UsageError(f"no quarantined instance with ID {held_id}: nothing is held")
         with closing(Quarantine(folder)) as held:
             entry = held.get(held_id)
             path = held.path_of(entry)
