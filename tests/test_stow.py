@@ -18,7 +18,10 @@ import requests
 from click.testing import CliRunner, Result
 
 from bsti_submit import __version__
+from bsti_submit.audit import read_records
 from bsti_submit.cli import main
+from bsti_submit.config import Settings
+from bsti_submit.pipeline import submit
 from bsti_submit.stow import Endpoint, StowClient
 from bsti_submit.synthetic import FakePatient, make_instance
 
@@ -223,6 +226,46 @@ def test_a_patient_found_at_the_endpoint_is_added_if_missing(
     assert "already delivered" in send(copy, server).output.lower()
     found = run("lookup", "--patient-id", patient.patient_id)
     assert found.exit_code == 0 and "RX1-" in found.output, found.output
+
+
+def large_export(folder: Path, patient: FakePatient, count: int) -> Path:
+    """`count` CT slices of 512 x 512 16-bit pixels (about half a megabyte each), in 2 studies."""
+    from bsti_submit.synthetic import make_ct_slice
+
+    for index in range(count):
+        dataset = make_ct_slice(patient, index)
+        if index % 2:
+            dataset.StudyInstanceUID = dataset.StudyInstanceUID + ".2"
+            dataset.SeriesInstanceUID = dataset.SeriesInstanceUID + ".2"
+        save(dataset, folder / f"slice{index:03d}")
+    return folder
+
+
+def test_instances_are_sent_while_the_rest_are_cleaned_and_the_spool_stays_small(
+    server: DicomWebServer,
+    tmp_path: Path,
+    patient: FakePatient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backfill used to clean everything into the spool before the first byte left."""
+    source = large_export(tmp_path / "in", patient, 12)
+    monkeypatch.setenv("BSTI_SUBMIT_SPOOL_MEGABYTES", "1")
+    monkeypatch.setenv("BSTI_SUBMIT_TOKEN", TOKEN)
+    settings = Settings.load(site=SITE, ca_bundle=server.ca_file)
+    summary = submit(source, server.url, settings)
+    assert summary.delivery is not None and summary.delivery.delivered == 12
+    one_slice = max(path.stat().st_size for path in source.iterdir())
+    assert summary.peak_spool_bytes <= (1 << 20) + one_slice  # a megabyte and one more instance
+    kinds = [
+        (record["type"], record.get("status", ""))
+        for record in read_records(summary.audit_log)
+        if record["type"] in ("file", "delivery")
+    ]
+    first_sent = kinds.index(("delivery", "delivered"))
+    last_written = max(index for index, kind in enumerate(kinds) if kind == ("file", "written"))
+    assert first_sent < last_written, "nothing was sent before everything was cleaned"
+    studies = [record for record in read_records(summary.audit_log) if record["type"] == "study"]
+    assert sorted(record["delivered"] for record in studies) == [6, 6]
 
 
 def test_requests_say_they_come_from_bsti_submit(export: Path, server: DicomWebServer) -> None:

@@ -64,6 +64,7 @@ class Settings:
     client_key: Path | None = None
     batch_instances: int = 50
     batch_megabytes: int = 64
+    spool_megabytes: int = 256  # cleaned instances waiting to be sent, at most
     idle_timeout: int = 120
     retries: int = 5
     quiet_seconds: int = 0
@@ -113,6 +114,7 @@ AFTER_DELIVERY = ("keep", "move", "delete")  # what becomes of a source file onc
 _LEAST = {
     "batch_instances": 1,
     "batch_megabytes": 1,
+    "spool_megabytes": 1,
     "idle_timeout": 1,
     "retries": 0,
     "quiet_seconds": 0,

@@ -1,15 +1,16 @@
 """Delivery of verified instances to the central endpoint, resumable and idempotent.
 
-Verified instances are spooled to a private folder during the run; each study is then sent in
-batches bounded by count and bytes. Every instance's outcome goes to the state database at once,
-so a rerun sends only what the server has not acknowledged.
+Verified instances are spooled to a private folder as they are cleaned and sent in batches,
+bounded by count and bytes, while the rest are still being cleaned; the spool is bounded too.
+Every instance's outcome goes to the state database at once, so a rerun sends only what the
+server has not acknowledged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -56,7 +57,10 @@ class Batching:
 
 
 class StowDelivery:
-    """Spools a run's verified instances, then sends them study by study."""
+    """Sends a run's verified instances while the rest are still being cleaned: each one is
+    spooled, and a study's instances leave in batches as soon as a batch is full, or sooner
+    when the spool holds `spool_megabytes`; the rest leave when the run's files are all
+    taken. A file leaves the spool once the server has answered for it."""
 
     def __init__(
         self,
@@ -65,95 +69,141 @@ class StowDelivery:
         spool: Path,
         run_id: str,
         batching: Batching = Batching(),
+        spool_megabytes: int = 256,
     ) -> None:
         self.client, self.state, self.run_id, self.batching = client, state, run_id, batching
         self.destination = client.endpoint.base_url
         spool.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.spool = LocalFolder(spool)
         self.counts = DeliveryCounts()
-        self._sent = self._total = 0
+        self._spool_limit = spool_megabytes * _MEGABYTE
+        self._waiting: dict[str, dict[str, tuple[Path, str, int]]] = {}  # study: sop: file
+        self._waiting_bytes = self._sent = self._total = 0
+        self.peak_spool_bytes = 0
+        self._audit: AuditLog | None = None
+        self._progress: BatchSink | None = None
         self._on_stored: Callable[[str, bool], None] | None = None
 
-    def deliver(
+    def start(
         self,
         audit: AuditLog,
         progress: BatchSink | None = None,
         on_stored: Callable[[str, bool], None] | None = None,
-    ) -> DeliveryCounts:
-        """Send everything spooled; `on_stored` hears of each instance the server holds, as
-        soon as it does, and whether this run sent it (False: it was there already). The spool
-        is emptied whatever happens."""
-        self._on_stored = on_stored
+    ) -> None:
+        """Where outcomes go: the audit log, the progress bars, and `on_stored`, which hears of
+        each instance the server holds as soon as it does, and whether this run sent it (False:
+        it was there already)."""
+        self._audit, self._progress, self._on_stored = audit, progress, on_stored
+
+    def add(self, study: str, sop: str, path: Path) -> None:
+        """A verified instance, spooled at `path`: sent now if the server has it already
+        (nothing is sent), else queued, and whatever is due is sent."""
+        digest, size = _sha256(path), path.stat().st_size
+        counts = self.counts.studies.setdefault(study, StudyCounts())
+        if self.state.acknowledged(self.destination, sop, digest):
+            self.counts.already_delivered += 1
+            counts.already_delivered += 1
+            path.unlink()
+            self._recorded().delivery(sop, "already delivered", "")
+            self._stored(sop, sent_now=False)
+            return
+        self._waiting.setdefault(study, {})[sop] = (path, digest, size)
+        self._waiting_bytes += size
+        self._total += size
+        self.peak_spool_bytes = max(self.peak_spool_bytes, self._waiting_bytes)
+        self._send_due(study)
+
+    def finish(self) -> DeliveryCounts:
+        """Send what is left, record each study's counts; the spool is emptied whatever
+        happens."""
         try:
-            studies = sorted(path for path in self.spool.root.iterdir() if path.is_dir())
-            self._total = sum(path.stat().st_size for path in self.spool.root.rglob("*.dcm"))
-            self._sent = 0
-            for study in studies:
-                self.counts.studies[study.name] = StudyCounts()
-                self._deliver_study(study, audit, progress)
-                audit.study_delivery(study.name, asdict(self.counts.studies[study.name]))
+            for study in list(self._waiting):
+                while self._waiting.get(study):
+                    self._send(study, self._next_batch(study))
+            for study, counts in sorted(self.counts.studies.items()):
+                self._recorded().study_delivery(study, asdict(counts))
         finally:
             shutil.rmtree(self.spool.root, ignore_errors=True)
         return self.counts
 
-    def _deliver_study(self, study: Path, audit: AuditLog, progress: BatchSink | None) -> None:
-        pending: dict[str, tuple[Path, str]] = {}
-        counts = self.counts.studies[study.name]
-        for path in sorted(study.rglob("*.dcm")):
-            sop, digest = path.stem, _sha256(path)
-            if self.state.acknowledged(self.destination, sop, digest):
-                self.counts.already_delivered += 1
-                self._stored(sop, sent_now=False)
-                counts.already_delivered += 1
-                self._sent += path.stat().st_size
-                audit.delivery(sop, "already delivered", "")
+    def close(self) -> None:
+        """Empty the spool (a run that stopped early: its instances go again next time)."""
+        shutil.rmtree(self.spool.root, ignore_errors=True)
+
+    def _send_due(self, study: str) -> None:
+        """A full batch of `study` leaves at once; when the spool is full, the oldest study's
+        next batch leaves, full or not, until it is not."""
+        batch = self._next_batch(study)
+        if len(batch) == self.batching.instances or self._bytes(study, batch) >= self._limit():
+            self._send(study, batch)
+        while self._waiting_bytes > self._spool_limit:
+            oldest = next(name for name, files in self._waiting.items() if files)
+            self._send(oldest, self._next_batch(oldest))
+
+    def _limit(self) -> int:
+        return self.batching.megabytes * _MEGABYTE
+
+    def _bytes(self, study: str, batch: list[str]) -> int:
+        return sum(self._waiting[study][sop][2] for sop in batch)
+
+    def _next_batch(self, study: str) -> list[str]:
+        """The study's oldest waiting instances, within the batch's bounds (at least one)."""
+        batch: list[str] = []
+        size = 0
+        for sop, (_, _, length) in self._waiting.get(study, {}).items():
+            if batch and (len(batch) == self.batching.instances or size + length > self._limit()):
+                break
+            batch.append(sop)
+            size += length
+        return batch
+
+    def _send(self, study: str, batch: list[str]) -> None:
+        waiting = self._waiting[study]
+        outcomes = self.client.store(study, {sop: waiting[sop][0] for sop in batch})
+        self._sent += self._bytes(study, batch)
+        if self._progress is not None:
+            self._progress.batch_sent(study, len(batch), self._sent, self._total)
+        counts = self.counts.studies[study]
+        for outcome in outcomes:
+            path, digest, size = waiting.pop(outcome.sop)
+            status = ACKNOWLEDGED if outcome.stored else FAILED
+            self.state.record(
+                self.destination,
+                outcome.sop,
+                study,
+                digest,
+                status,
+                outcome.reason,
+                self.run_id,
+            )
+            self._recorded().delivery(
+                outcome.sop, "delivered" if outcome.stored else "not delivered", outcome.reason
+            )
+            path.unlink(missing_ok=True)  # answered: its outcome is recorded
+            self._waiting_bytes -= size
+            if outcome.stored:
+                self.counts.delivered += 1
+                counts.delivered += 1
+                self._stored(outcome.sop, sent_now=True)
             else:
-                pending[sop] = (path, digest)
-        for batch in self._batches(pending):
-            outcomes = self.client.store(study.name, {sop: pending[sop][0] for sop in batch})
-            self._sent += sum(pending[sop][0].stat().st_size for sop in batch)
-            if progress is not None:
-                progress.batch_sent(study.name, len(batch), self._sent, self._total)
-            for outcome in outcomes:
-                status = ACKNOWLEDGED if outcome.stored else FAILED
-                digest = pending[outcome.sop][1]
-                self.state.record(
-                    self.destination,
-                    outcome.sop,
-                    study.name,
-                    digest,
-                    status,
-                    outcome.reason,
-                    self.run_id,
-                )
-                audit.delivery(
-                    outcome.sop, "delivered" if outcome.stored else "not delivered", outcome.reason
-                )
-                if outcome.stored:
-                    self.counts.delivered += 1
-                    self._stored(outcome.sop, sent_now=True)
-                    counts.delivered += 1
-                else:
-                    self.counts.failed.append((outcome.sop, outcome.reason))
-                    counts.failed += 1
+                self.counts.failed.append((outcome.sop, outcome.reason))
+                counts.failed += 1
+        for sop in [sop for sop in batch if sop in waiting]:  # no answer came for it
+            path, _, size = waiting.pop(sop)
+            path.unlink(missing_ok=True)
+            self._waiting_bytes -= size
+            self.counts.failed.append((sop, "the server gave no answer for it"))
+            counts.failed += 1
+        if not waiting:
+            del self._waiting[study]
+
+    def _recorded(self) -> AuditLog:
+        assert self._audit is not None, "start() was not called"
+        return self._audit
 
     def _stored(self, sop: str, sent_now: bool) -> None:
         if self._on_stored is not None:
             self._on_stored(sop, sent_now)
-
-    def _batches(self, pending: dict[str, tuple[Path, str]]) -> Iterator[list[str]]:
-        batch: list[str] = []
-        size = 0
-        limit = self.batching.megabytes * _MEGABYTE
-        for sop, (path, _) in pending.items():
-            length = path.stat().st_size
-            if batch and (len(batch) == self.batching.instances or size + length > limit):
-                yield batch
-                batch, size = [], 0
-            batch.append(sop)
-            size += length
-        if batch:
-            yield batch
 
 
 def _sha256(path: Path) -> str:

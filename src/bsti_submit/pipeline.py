@@ -82,6 +82,7 @@ class RunSummary:
     waiting: list[Path] = field(default_factory=list)
     written_files: list[Path] = field(default_factory=list)
     stale_lock_pid: int | None = None
+    peak_spool_bytes: int = 0  # the most the endpoint's spool held at once
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -191,6 +192,9 @@ def submit(
             audit.outcome(path, "waiting", "its study changed recently: left for the next run")
         line = _Line(folder, audit, lookup, quarantine, summary)
         line.on_safe = None if delivery else lambda path: _done(tracker, after, path)
+        if delivery is not None:
+            delivery.start(audit, progress, line.stored(tracker, after))
+            line.on_spooled = delivery.add
         staging = settings.state_dir / "staging"
         shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers: we hold the lock
         setup = WorkerSetup(
@@ -202,7 +206,8 @@ def submit(
                 if progress is not None:
                     progress.file_done(staged.source)
         if delivery is not None:
-            summary.delivery = delivery.deliver(audit, progress, line.stored(tracker, after))
+            summary.delivery = delivery.finish()
+            summary.peak_spool_bytes = delivery.peak_spool_bytes
         state.finish_run(run_id)
         for path in line.held:
             tracker.mark(path, "quarantined")
@@ -234,7 +239,9 @@ def _stow_delivery(
     shutil.rmtree(spools, ignore_errors=True)  # a killed run's leftovers: we hold the lock now
     spool = spools / run_id
     batching = Batching(settings.batch_instances, settings.batch_megabytes)
-    return StowDelivery(client, state, spool, run_id, batching)
+    delivery = StowDelivery(client, state, spool, run_id, batching, settings.spool_megabytes)
+    stack.callback(delivery.close)  # a run that stops early leaves no spooled copies
+    return delivery
 
 
 def endpoint_for(settings: Settings, url: str) -> Endpoint:
@@ -348,8 +355,11 @@ class _Line:
         self.links: dict[str, PatientLink] = {}  # whose pseudonym each instance carries
         self.noted: set[tuple[str, bool]] = set()  # (pseudonym, sent now) in the lookup table
         # Called with a source file once its instance is safe (a local destination only: an
-        # endpoint's acknowledgements come after the whole run's line).
+        # endpoint's acknowledgements come through `stored`).
         self.on_safe: Callable[[Path], None] | None = None
+        # Called with (study, SOP instance UID, spooled file) once an instance is in the
+        # endpoint's spool: it is sent from there while the rest are cleaned.
+        self.on_spooled: Callable[[str, str, Path], None] | None = None
 
     def take(self, staged: Staged) -> None:
         """Commit what a worker staged, or record why there is nothing to commit."""
@@ -458,6 +468,8 @@ class _Line:
         if self.on_safe is not None:  # a folder: written is sent
             self._sent(sop)
             self.on_safe(path)
+        if self.on_spooled is not None:
+            self.on_spooled(study, sop, target)
 
 
 @dataclass(frozen=True)

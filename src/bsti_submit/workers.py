@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +107,23 @@ def staging_pool(
         yield lambda paths: map(stage, enumerate(paths))
         return
     with _process_pool(setup, workers) as pool:
-        yield lambda paths: pool.map(stage, enumerate(paths), chunksize=4)
+        yield lambda paths: _in_order(pool, paths, _AHEAD * workers)
+
+
+# Files each worker may stage ahead of the line: enough to keep it busy while the line sends,
+# few enough that staged copies waiting for the line stay a handful, however long the run.
+_AHEAD = 4
+
+
+def _in_order(pool: ProcessPoolExecutor, paths: Iterable[Path], window: int) -> Iterator[Staged]:
+    """Stage files in the pool, at most `window` at a time, and yield them in source order."""
+    running: deque[Future[Staged]] = deque()
+    for task in enumerate(paths):
+        running.append(pool.submit(stage, task))
+        if len(running) >= window:
+            yield running.popleft().result()
+    while running:
+        yield running.popleft().result()
 
 
 def _process_pool(setup: WorkerSetup, workers: int) -> ProcessPoolExecutor:
