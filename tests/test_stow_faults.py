@@ -33,14 +33,22 @@ def send(export: Path, server: DicomWebServer) -> Result:
 
 
 def delivered_rows(state_dir: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(state_dir / "state.sqlite") as connection:
-        return connection.execute("SELECT sop, status FROM deliveries").fetchall()
+    return _rows(state_dir, "SELECT sop, status FROM deliveries")
 
 
 def taken_sources(state_dir: Path) -> int:
     """Source files the state remembers as done (committed just after their acknowledgement)."""
+    rows = _rows(state_dir, "SELECT COUNT(*) FROM sources")
+    return int(rows[0][0]) if rows else 0
+
+
+def _rows(state_dir: Path, query: str) -> list[tuple[str, str]]:
+    """A query's rows; none while a starting run has not made its tables yet."""
     with sqlite3.connect(state_dir / "state.sqlite") as connection:
-        return int(connection.execute("SELECT COUNT(*) FROM sources").fetchone()[0])
+        try:
+            return connection.execute(query).fetchall()
+        except sqlite3.OperationalError:  # the schema is still being written
+            return []
 
 
 def test_faults_on_the_way_still_store_every_instance_once(
