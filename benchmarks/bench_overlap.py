@@ -41,9 +41,10 @@ def make_source(folder: Path, files: int, studies: int) -> None:
     folder.mkdir(parents=True)
     for index in range(files):
         dataset = make_ct_slice(FakePatient(), index)
-        study = index % studies
-        dataset.StudyInstanceUID = f"{dataset.StudyInstanceUID}.{study}"
-        dataset.SeriesInstanceUID = f"{dataset.SeriesInstanceUID}.{study}"
+        study = index % studies + 1  # a UID's last part, so it stays within 64 characters
+        for keyword in ("StudyInstanceUID", "SeriesInstanceUID"):
+            uid = str(dataset.get(keyword))
+            setattr(dataset, keyword, f"{uid.rsplit('.', 1)[0]}.{study}")
         dataset.save_as(folder / f"ct{index:05d}.dcm", enforce_file_format=True)
 
 
