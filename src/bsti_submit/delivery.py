@@ -131,10 +131,13 @@ class StowDelivery:
         shutil.rmtree(self.spool.root, ignore_errors=True)
 
     def _send_due(self, study: str) -> None:
-        """A full batch of `study` leaves at once; when the spool is full, the oldest study's
-        next batch leaves, full or not, until it is not."""
+        """The run's first instance leaves at once (the first acknowledgement comes in seconds,
+        and proves the endpoint takes what the run sends); then a full batch of `study` leaves
+        at once, and when the spool is full, the oldest study's next batch leaves, full or not,
+        until it is not."""
         batch = self._next_batch(study)
-        if len(batch) == self.batching.instances or self._bytes(study, batch) >= self._limit():
+        full = len(batch) == self.batching.instances or self._bytes(study, batch) >= self._limit()
+        if full or self._sent == 0:
             self._send(study, batch)
         while self._waiting_bytes > self._spool_limit:
             oldest = next(name for name, files in self._waiting.items() if files)
