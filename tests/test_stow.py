@@ -270,6 +270,21 @@ def test_instances_are_sent_while_the_rest_are_cleaned_and_the_spool_stays_small
     assert sorted(record["delivered"] for record in studies) == [6, 6]
 
 
+def test_a_study_whose_last_instance_is_held_finishes_with_its_counts(
+    server: DicomWebServer, tmp_path: Path, patient: FakePatient
+) -> None:
+    for index in range(3):
+        dataset = make_instance(patient, instance=index)
+        if index == 2:  # the last in source order: the header says text is burned in
+            dataset.BurnedInAnnotation = "YES"
+        save(dataset, tmp_path / "in" / f"image{index}")
+    result = run(*stow_args(tmp_path / "in", server))
+    assert result.exit_code == 5, result.output
+    log = Path(result.output.split("Audit log: ")[1].split()[0])
+    (study,) = [record for record in read_records(log) if record["type"] == "study"]
+    assert (study["delivered"], study["already_delivered"], study["failed"]) == (2, 0, 0)
+
+
 def test_requests_say_they_come_from_bsti_submit(export: Path, server: DicomWebServer) -> None:
     before = len(server.access_log.read_text().splitlines())  # other tests share the server
     send(export, server)
