@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -135,3 +136,44 @@ def test_sigterm_interrupts_with_its_own_exit_code(export: Path, tmp_path: Path)
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 9
         assert "interrupted" in stderr
+
+
+def test_a_stalled_server_makes_the_workers_wait_and_the_spool_stays_bounded(
+    tmp_path: Path, isolated_folders: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the server says nothing, the line waits for its answer: the workers stop a few
+    files ahead, and neither the staged copies nor the spool grow with the backfill."""
+    from bsti_submit.config import Settings
+    from bsti_submit.pipeline import submit
+    from bsti_submit.synthetic import FakePatient, make_ct_slice
+
+    from .helpers import save
+
+    for index in range(16):
+        save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"slice{index:02d}")
+    monkeypatch.setenv("BSTI_SUBMIT_WORKERS", "2")
+    monkeypatch.setenv("BSTI_SUBMIT_SPOOL_MEGABYTES", "1")
+    state = isolated_folders / "xdg_state_home" / "bsti-submit"
+    staged_most, spooled_most, running = 0, 0, True
+
+    def sample() -> None:
+        nonlocal staged_most, spooled_most
+        while running:
+            staged = list((state / "staging").rglob("*.dcm"))
+            spooled = [path for path in (state / "spool").rglob("*.dcm")]
+            staged_most = max(staged_most, len(staged))
+            spooled_most = max(spooled_most, len(spooled))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    with dicomweb_server(
+        tmp_path / "server", faults=["ok", "stall", "stall"], stall_seconds=2
+    ) as server:
+        sampler.start()
+        settings = Settings.load(site="RX1", ca_bundle=server.ca_file)
+        summary = submit(tmp_path / "in", server.url, settings)
+        running = False
+        sampler.join(timeout=5)
+    assert summary.delivery is not None and summary.delivery.delivered == 16
+    assert staged_most <= 2 * 4 + 2, staged_most  # the workers' window, and the line's file
+    assert spooled_most <= 3, spooled_most  # a megabyte of half-megabyte slices, and one more
