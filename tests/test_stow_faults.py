@@ -44,7 +44,9 @@ def taken_sources(state_dir: Path) -> int:
 
 
 def _rows(state_dir: Path, query: str) -> list[tuple[str, str]]:
-    """A query's rows; none while a starting run has not made its tables yet."""
+    """A query's rows; none while a starting run has not made its database yet."""
+    if not (state_dir / "state.sqlite").exists():
+        return []
     with sqlite3.connect(state_dir / "state.sqlite") as connection:
         try:
             return connection.execute(query).fetchall()
@@ -177,3 +179,56 @@ def test_a_stalled_server_makes_the_workers_wait_and_the_spool_stays_bounded(
     assert summary.delivery is not None and summary.delivery.delivered == 16
     assert staged_most <= 2 * 4 + 2, staged_most  # the workers' window, and the line's file
     assert spooled_most <= 3, spooled_most  # a megabyte of half-megabyte slices, and one more
+
+
+def test_a_run_killed_while_a_batch_waits_for_its_answer_resumes(
+    tmp_path: Path, isolated_folders: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed with a POST unanswered and the workers still staging: the rerun sends what was
+    not acknowledged, the server holds every instance once, and the killed run's audit log
+    verifies as far as it went."""
+    from bsti_submit.audit import audit_key, verify_chain
+    from bsti_submit.config import Settings
+    from bsti_submit.pseudonym import load_key
+    from bsti_submit.synthetic import FakePatient, make_ct_slice
+
+    from .helpers import save
+
+    for index in range(16):
+        save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"slice{index:02d}")
+    monkeypatch.setenv("BSTI_SUBMIT_WORKERS", "2")
+    state = isolated_folders / "xdg_state_home" / "bsti-submit"
+    with dicomweb_server(tmp_path / "server", faults=["ok", "stall"], stall_seconds=30) as server:
+        command = cli_command(*stow_args(tmp_path / "in", server))
+        process = subprocess.Popen(
+            command, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not delivered_rows(state):
+            time.sleep(0.05)  # the first instance is acknowledged
+        time.sleep(1.0)  # the next batch is posted and stalls
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert children, "the run should have its workers"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        time.sleep(1.0)
+        alive = [pid for pid in children if _running(pid)]
+        assert not alive, "workers outlived their killed run"
+        assert 0 < len(delivered_rows(state)) < 16
+        (killed_log,) = state.rglob("audit-*.jsonl")
+        key = audit_key(load_key(Settings.load().key_file))
+        verdict = verify_chain(killed_log, key)
+        assert verdict.broken_at in (None, verdict.records + 1) and not verdict.complete
+        result = CliRunner().invoke(main, stow_args(tmp_path / "in", server))
+        assert result.exit_code == 0, result.output
+        assert server.instance_count() == 16
+        assert sorted(status for _, status in delivered_rows(state)) == ["acknowledged"] * 16
+
+
+def _running(pid: str) -> bool:
+    """Whether a process still runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

@@ -7,6 +7,7 @@ first, and a run that finds the PID of a dead process knows it took over a stale
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -14,6 +15,21 @@ from types import TracebackType
 from typing import Self
 
 from .errors import AlreadyRunningError
+
+_HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+def _forget_locks_in_child() -> None:
+    """A forked worker closes its copies of the lock's descriptor (closing, not unlocking,
+    which would unlock the run too): were the run killed, a worker still alive must not keep
+    the next run out."""
+    for descriptor in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_forget_locks_in_child)
 
 
 class RunLock:
@@ -41,6 +57,7 @@ class RunLock:
             self.stale_pid = previous  # its process died without releasing: we take over
         os.ftruncate(self._descriptor, 0)
         os.pwrite(self._descriptor, f"{os.getpid()}\n".encode(), 0)
+        _HELD.add(self._descriptor)
         return self
 
     def __exit__(
@@ -49,6 +66,7 @@ class RunLock:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        _HELD.discard(self._descriptor)
         os.ftruncate(self._descriptor, 0)
         fcntl.flock(self._descriptor, fcntl.LOCK_UN)
         os.close(self._descriptor)

@@ -10,6 +10,8 @@ number of workers. Nothing large crosses between processes, so memory stays flat
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -136,4 +138,20 @@ def _process_pool(setup: WorkerSetup, workers: int) -> ProcessPoolExecutor:
     # instead of each importing them again. They never touch the databases, log files or lock
     # they inherit, and leave by os._exit, flushing nothing.
     start_worker(setup)
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_end_with_the_run,
+        initargs=(os.getpid(),),
+    )
+
+
+def _end_with_the_run(run_pid: int) -> None:
+    """A forked worker ends when the run's process dies, however it dies (Linux's parent-death
+    signal): a killed run must not leave workers waiting forever, each holding its models."""
+    import ctypes
+
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG
+    ctypes.CDLL(None).prctl(set_parent_death_signal, signal.SIGTERM)
+    if os.getppid() != run_pid:  # the run died before the signal was asked for
+        os._exit(0)
