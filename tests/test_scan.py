@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import re
 import shutil
 import stat
@@ -154,3 +155,11 @@ def test_the_html_report_shows_one_thumbnail_per_series(export: Path, tmp_path: 
         check=True,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_a_file_name_that_is_not_utf8_is_named_in_the_report(export: Path, tmp_path: Path) -> None:
+    (export / os.fsdecode(b"caf\xe9.dcm")).write_bytes((export / "notes.txt").read_bytes())
+    page = tmp_path / "report.html"
+    result = run("scan", str(export), "--report", str(page))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "caf\\xe9.dcm" in page.read_text()
