@@ -82,16 +82,21 @@ class DicomWebServer:
 
 @contextmanager
 def dicomweb_server(
-    folder: Path, faults: list[str] | None = None, stall_seconds: float = 4.0
+    folder: Path,
+    faults: list[str] | None = None,
+    stall_seconds: float = 4.0,
+    uplink_mbps: float | None = None,
 ) -> Iterator[DicomWebServer]:
-    """Orthanc behind nginx; with `faults`, a FaultProxy between the two spoils POSTs."""
+    """Orthanc behind nginx; with `faults`, a FaultProxy between the two spoils POSTs; with
+    `uplink_mbps`, it holds each POST as long as its body would take at that rate."""
     folder.mkdir(parents=True, exist_ok=True)
     orthanc_port, tls_port, mtls_port = free_port(), free_port(), free_port()
     with ExitStack() as stack:
         stack.enter_context(_orthanc(folder / "orthanc", orthanc_port))
         upstream = orthanc_port
-        if faults is not None:
-            upstream = stack.enter_context(FaultProxy(orthanc_port, faults, stall_seconds)).port
+        if faults is not None or uplink_mbps is not None:
+            proxy = FaultProxy(orthanc_port, faults or [], stall_seconds, uplink_mbps)
+            upstream = stack.enter_context(proxy).port
         nginx = folder / "nginx"
         ca_file, access_log = stack.enter_context(_nginx(nginx, tls_port, mtls_port, upstream))
         yield DicomWebServer(
@@ -268,10 +273,19 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 class FaultProxy:
     """An HTTP proxy between nginx and Orthanc that spoils POSTs on cue, one fault per POST in
     order: "reset" (drop the connection mid-body), "503" and "429" (with Retry-After: 1),
-    "stall" (answer nothing for `stall_seconds`), "slow" (forward after a second), or "ok"."""
+    "stall" (answer nothing for `stall_seconds`), "slow" (forward after a second), "401" (the
+    token refused, after a second), or "ok". With `uplink_mbps`, every POST is held as long as
+    its body takes at that many megabits a second, one at a time (a trust's uplink, shared)."""
 
-    def __init__(self, upstream: int, faults: list[str], stall_seconds: float = 4.0) -> None:
+    def __init__(
+        self,
+        upstream: int,
+        faults: list[str],
+        stall_seconds: float = 4.0,
+        uplink_mbps: float | None = None,
+    ) -> None:
         self.upstream, self.faults, self.stall_seconds = upstream, list(faults), stall_seconds
+        self.uplink_mbps, self.uplink = uplink_mbps, threading.Lock()
         self.port = free_port()
         proxy = self
 
@@ -292,7 +306,9 @@ class FaultProxy:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 body = self.rfile.read(length)
-                if fault in ("503", "429"):
+                if fault == "401":
+                    time.sleep(1)  # the run has posted its later batches meanwhile
+                if fault in ("503", "429", "401"):
                     self.send_response(int(fault))
                     self.send_header("Retry-After", "1")
                     self.send_header("Content-Length", "0")
@@ -304,6 +320,9 @@ class FaultProxy:
                     return
                 if fault == "slow":
                     time.sleep(1)
+                if proxy.uplink_mbps:
+                    with proxy.uplink:  # one link: concurrent requests share its bandwidth
+                        time.sleep(len(body) * 8 / (proxy.uplink_mbps * 1e6))
                 proxy.forward(self, body)
 
         self._server = _QuietServer(("127.0.0.1", self.port), Handler)

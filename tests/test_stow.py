@@ -354,14 +354,23 @@ def test_progress_bars_only_on_a_terminal(export: Path, server: DicomWebServer) 
     assert piped.returncode == 4
     assert "\x1b[" not in piped.stdout + piped.stderr
     assert "study " in piped.stdout and "Delivered 5, already delivered before 0" in piped.stdout
+    # two workers: forked while the bars are up
+    returncode, screen = on_a_terminal(command, BSTI_SUBMIT_WORKERS="2")
+    assert returncode == 4
+    assert b"\x1b[" in screen and b"De-identifying" in screen
+    assert re.search(rb" of [0-9]+ files", screen), screen  # done of the files found, and a rate
+    assert b"/s" in screen  # files a second
+
+
+def on_a_terminal(command: list[str], **environment: str) -> tuple[int, bytes]:
+    """Run a command under a pseudo-terminal 120 columns wide: its exit code and all it drew."""
     leader, follower = pty.openpty()
     process = subprocess.Popen(
         command,
         stdin=follower,
         stdout=follower,
         stderr=follower,
-        # two workers: forked while the bars are up
-        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "BSTI_SUBMIT_WORKERS": "2"},
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", **environment},
     )
     os.close(follower)
     screen = b""
@@ -373,10 +382,30 @@ def test_progress_bars_only_on_a_terminal(export: Path, server: DicomWebServer) 
         if not chunk:
             break
         screen += chunk
-    assert process.wait(timeout=120) == 4
-    assert b"\x1b[" in screen and b"De-identifying" in screen
-    assert re.search(rb" of [0-9]+ files", screen), screen  # done of the files found, and a rate
-    assert b"/s" in screen  # files a second
+    return process.wait(timeout=120), screen
+
+
+def test_progress_shows_cleaning_and_sending_at_once(
+    tmp_path: Path, server: DicomWebServer
+) -> None:
+    """While files are still being de-identified, the sending bar is up beside theirs, with the
+    instances answered of an estimate of those to be sent, its rate and the time left."""
+    from bsti_submit.synthetic import make_ct_slice
+
+    for index in range(120):
+        save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"ct{index:03d}")
+    command = cli_command(*stow_args(tmp_path / "in", server))
+    returncode, screen = on_a_terminal(command, BSTI_SUBMIT_WORKERS="1")
+    assert returncode == 0, screen[-2000:]
+    text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b" ", screen).decode(errors="replace")
+    both = re.findall(
+        r"De-identifying.*? (\d+) of 120 files .*?/s .*?(\d+:\d\d:\d\d)"
+        r"\s+\S*\s*Sending.*? (\d+) of ~(\d+) instances .*?/s .*?(\d+:\d\d:\d\d)",
+        text,
+    )
+    assert both, text[-3000:]
+    cleaned, _, answered, expected, _ = both[-1]
+    assert int(cleaned) < 120 and 0 < int(answered) <= int(expected) <= 120
 
 
 def test_one_bad_part_fails_alone_while_the_rest_is_stored(

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bsti_submit.cli import main
+from bsti_submit.errors import ExitStatus
 
 from .helpers import cli_command, stow_args
 from .servers import TOKEN, DicomWebServer, dicomweb_server
@@ -181,6 +182,60 @@ def test_a_stalled_server_makes_the_workers_wait_and_the_spool_stays_bounded(
     assert spooled_most <= 3, spooled_most  # a megabyte of half-megabyte slices, and one more
 
 
+def test_cleaning_goes_on_while_a_batch_waits_for_its_answer(
+    tmp_path: Path, isolated_folders: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server sits on the run's next batches for seconds (one on each connection):
+    meanwhile every other file is de-identified and written to the spool, so all of them are in
+    the audit log before those batches' answers are."""
+    from bsti_submit.audit import read_records
+    from bsti_submit.config import Settings
+    from bsti_submit.pipeline import submit
+    from bsti_submit.synthetic import FakePatient, make_ct_slice
+
+    from .helpers import save
+
+    for index in range(16):
+        save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"slice{index:02d}")
+    monkeypatch.setenv("BSTI_SUBMIT_WORKERS", "1")
+    audit = tmp_path / "audit.jsonl"
+    faults = ["ok", "stall", "stall"]
+    with dicomweb_server(tmp_path / "server", faults=faults, stall_seconds=3) as server:
+        settings = Settings.load(site="RX1", ca_bundle=server.ca_file)
+        summary = submit(tmp_path / "in", server.url, settings, audit)
+    assert summary.delivery is not None and summary.delivery.delivered == 16
+    records = read_records(audit)
+    written = [n for n, record in enumerate(records) if record.get("status") == "written"]
+    answered = [n for n, record in enumerate(records) if record["type"] == "delivery"]
+    assert len(written) == len(answered) == 16
+    assert written[-1] < answered[1]  # the first instance goes alone, then the stalled batches
+
+
+def test_credentials_refused_mid_run_stop_it_and_the_rerun_sends_the_rest(
+    tmp_path: Path, isolated_folders: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token is revoked after the first batch (both connections are refused): the run
+    stops with the endpoint's exit code and one line, posts nothing more, keeps what was
+    acknowledged and leaves no spooled copy; the next run sends the rest."""
+    from bsti_submit.synthetic import FakePatient, make_ct_slice
+
+    from .helpers import save
+
+    for index in range(8):
+        save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"slice{index:02d}")
+    state = isolated_folders / "xdg_state_home" / "bsti-submit"
+    with dicomweb_server(tmp_path / "server", faults=["ok", "401", "401"]) as server:
+        refused = CliRunner().invoke(main, stow_args(tmp_path / "in", server))
+        assert refused.exit_code == ExitStatus.ENDPOINT, refused.output
+        assert "authentication refused (401)" in refused.output
+        assert "Traceback" not in refused.output
+        assert delivered_rows(state) == [(delivered_rows(state)[0][0], "acknowledged")]
+        assert server.instance_count() == 1
+        assert not list((state / "spool").rglob("*.dcm"))
+        assert send(tmp_path / "in", server).exit_code == ExitStatus.SUCCESS
+        assert server.instance_count() == 8
+
+
 def test_a_run_killed_while_a_batch_waits_for_its_answer_resumes(
     tmp_path: Path, isolated_folders: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,8 +252,10 @@ def test_a_run_killed_while_a_batch_waits_for_its_answer_resumes(
     for index in range(16):
         save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"slice{index:02d}")
     monkeypatch.setenv("BSTI_SUBMIT_WORKERS", "2")
+    monkeypatch.setenv("BSTI_SUBMIT_SPOOL_MEGABYTES", "1")  # the workers wait for the answer
     state = isolated_folders / "xdg_state_home" / "bsti-submit"
-    with dicomweb_server(tmp_path / "server", faults=["ok", "stall"], stall_seconds=30) as server:
+    faults = ["ok", "stall", "stall"]  # one on each connection
+    with dicomweb_server(tmp_path / "server", faults=faults, stall_seconds=30) as server:
         command = cli_command(*stow_args(tmp_path / "in", server))
         process = subprocess.Popen(
             command, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -206,7 +263,7 @@ def test_a_run_killed_while_a_batch_waits_for_its_answer_resumes(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not delivered_rows(state):
             time.sleep(0.05)  # the first instance is acknowledged
-        time.sleep(1.0)  # the next batch is posted and stalls
+        time.sleep(1.0)  # the next batches are posted and stall
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         assert children, "the run should have its workers"
         process.send_signal(signal.SIGKILL)

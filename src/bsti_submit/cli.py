@@ -327,42 +327,48 @@ def _progress(console: Console | None) -> Iterator[Progress | None]:
 
 
 class _Bars:
-    """The run's progress as rich bars: files de-identified of files found, then megabytes
-    sent, each with its rate and the time left."""
+    """The run's progress as rich bars, both at once: files de-identified of files found, and
+    instances the endpoint answered for of those to be sent, each with its rate and the time
+    left. Until every file is de-identified, the instances to be sent are estimated from the
+    share of files so far that went for sending."""
 
     REFRESH_SECONDS = 0.1
 
     def __init__(self, bars: Any) -> None:
         self.bars = bars
         self.files = bars.add_task("De-identifying", total=None, done="", rate="")
-        self.count = 0
+        self.count = self.total = 0
         self.sending: Any = None
         self.drawn_at = 0.0
         self.started = self.send_started = time.monotonic()
 
     def files_found(self, count: int) -> None:
+        self.total = count
         self.bars.update(self.files, total=count, done=f"0 of {count} files")
         self.started = time.monotonic()
 
     def file_done(self, path: Path) -> None:
         self.count += 1
-        total = self.bars.tasks[0].total
         rate = self.count / max(time.monotonic() - self.started, 1e-6)
         self.bars.update(
-            self.files, advance=1, done=f"{self.count} of {total} files", rate=f"{rate:.1f}/s"
+            self.files, advance=1, done=f"{self.count} of {self.total} files", rate=f"{rate:.1f}/s"
         )
         self._draw()
 
-    def batch_sent(self, study: str, instances: int, sent: int, total: int) -> None:
+    def batch_sent(self, answered: int, handed_over: int) -> None:
         if self.sending is None:
-            self.sending = self.bars.add_task("Sending", total=total, done="", rate="")
+            self.sending = self.bars.add_task("Sending", total=None, done="", rate="")
             self.send_started = time.monotonic()
-        rate = sent / 1e6 / max(time.monotonic() - self.send_started, 1e-6)
+        left = self.total - self.count
+        expected = handed_over + round(left * handed_over / max(self.count, 1))
+        about = "~" if left else ""
+        rate = answered / max(time.monotonic() - self.send_started, 1e-6)
         self.bars.update(
             self.sending,
-            completed=sent,
-            done=f"{sent / 1e6:.1f} of {total / 1e6:.1f} MB",
-            rate=f"{rate:.1f} MB/s",
+            completed=answered,
+            total=max(expected, answered),
+            done=f"{answered} of {about}{expected} instances",
+            rate=f"{rate:.1f}/s",
         )
         self._draw()
 

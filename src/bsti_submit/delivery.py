@@ -1,24 +1,28 @@
 """Delivery of verified instances to the central endpoint, resumable and idempotent.
 
-Verified instances are spooled to a private folder as they are cleaned and sent in batches,
-bounded by count and bytes, while the rest are still being cleaned; the spool is bounded too.
-Every instance's outcome goes to the state database at once, so a rerun sends only what the
-server has not acknowledged.
+Verified instances are spooled to a private folder as they are cleaned and posted in batches,
+bounded by count and bytes, by sender threads while the rest are still being cleaned; the
+spool is bounded too. Every answer is recorded in the state database by the run's own thread
+as soon as that thread sees it, so a rerun sends only what the server has not acknowledged.
 """
 
 from __future__ import annotations
 
 import hashlib
+import queue
 import shutil
+import threading
 from collections.abc import Callable
+from contextlib import nullcontext, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Protocol
 
 from .audit import AuditLog
 from .destination import LocalFolder
 from .state import ACKNOWLEDGED, FAILED, DeliveryState
-from .stow import StowClient
+from .stow import Outcome, StowClient
 
 _MEGABYTE = 1 << 20
 
@@ -43,9 +47,10 @@ class DeliveryCounts:
 
 
 class BatchSink(Protocol):
-    """Told after each batch: the study, how many instances, bytes sent and bytes in all."""
+    """Told after each answer: instances answered so far, of the instances handed over so far
+    (the rest of the run's files may add more)."""
 
-    def batch_sent(self, study: str, instances: int, sent: int, total: int) -> None: ...
+    def batch_sent(self, answered: int, handed_over: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -56,11 +61,80 @@ class Batching:
     megabytes: int = 64
 
 
+@dataclass(frozen=True)
+class _Spooled:
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass
+class _Batch:
+    """One request's instances, and, once answered, the server's answer or why none came."""
+
+    study: str
+    files: dict[str, _Spooled]
+    outcomes: list[Outcome] | None = None
+    error: Exception | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(spooled.size for spooled in self.files.values())
+
+
+class _Sender:
+    """Threads that post batches in the order given, each on a connection of its own, and
+    hand every batch back answered. Two connections: one uploads a batch while the server
+    stores the other's (on a trust's uplink, it also hides the round trip). So a study's
+    batches may be stored out of order; the instances within a batch keep theirs, and a
+    STOW-RS receiver stores each instance on its own, as the standard asks. After an error
+    (the server refused the credentials, say) nothing more is posted: the batches after it
+    come back with neither outcomes nor error, as never sent."""
+
+    CONNECTIONS = 2
+
+    def __init__(self, client: StowClient) -> None:
+        self._to_send: queue.Queue[_Batch | None] = queue.Queue()
+        self.answered: queue.Queue[_Batch] = queue.Queue()
+        self._broken = False
+        self._clients = [client] + [client.another() for _ in range(self.CONNECTIONS - 1)]
+        self._threads = [
+            threading.Thread(target=self._run, args=(own,), name="stow-sender", daemon=True)
+            for own in self._clients
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def post(self, batch: _Batch) -> None:
+        self._to_send.put(batch)
+
+    def stop(self) -> None:
+        """Post what was given, then end (a batch on the wire is answered before it ends)."""
+        for _ in self._threads:
+            self._to_send.put(None)
+        for thread in self._threads:
+            thread.join()
+        for extra in self._clients[1:]:  # the first is the run's, closed with it
+            extra.close()
+
+    def _run(self, client: StowClient) -> None:
+        while (batch := self._to_send.get()) is not None:
+            if not self._broken:
+                try:
+                    batch.outcomes = client.store(
+                        batch.study, {sop: spooled.path for sop, spooled in batch.files.items()}
+                    )
+                except Exception as error:  # handed to the run's thread, which raises it
+                    batch.error, self._broken = error, True
+            self.answered.put(batch)
+
+
 class StowDelivery:
     """Sends a run's verified instances while the rest are still being cleaned: each one is
     spooled, and a study's instances leave in batches as soon as a batch is full, or sooner
-    when the spool holds `spool_megabytes`; the rest leave when the run's files are all
-    taken. A file leaves the spool once the server has answered for it."""
+    when the spool holds `spool_megabytes` (then the run waits for answers); the rest leave
+    when the run's files are all taken. A file leaves the spool once the server has answered
+    for it. Use it as a context manager, and `start()` it, before adding instances."""
 
     def __init__(
         self,
@@ -77,9 +151,11 @@ class StowDelivery:
         self.spool = LocalFolder(spool)
         self.counts = DeliveryCounts()
         self._spool_limit = spool_megabytes * _MEGABYTE
-        self._waiting: dict[str, dict[str, tuple[Path, str, int]]] = {}  # study: sop: file
-        self._waiting_bytes = self._sent = self._total = 0
+        self._waiting: dict[str, dict[str, _Spooled]] = {}  # study: sop: file, not yet posted
+        self._in_flight = 0  # batches posted and not yet answered
+        self._spool_bytes = self._posted = self._answered = self._handed_over = 0
         self.peak_spool_bytes = 0
+        self._sender: _Sender | None = None
         self._audit: AuditLog | None = None
         self._progress: BatchSink | None = None
         self._on_stored: Callable[[str, bool], None] | None = None
@@ -91,90 +167,137 @@ class StowDelivery:
         on_stored: Callable[[str, bool], None] | None = None,
     ) -> None:
         """Where outcomes go: the audit log, the progress bars, and `on_stored`, which hears of
-        each instance the server holds as soon as it does, and whether this run sent it (False:
-        it was there already)."""
+        each instance the server holds as soon as the run sees the answer, and whether this
+        run sent it (False: it was there already)."""
         self._audit, self._progress, self._on_stored = audit, progress, on_stored
 
     def add(self, study: str, sop: str, path: Path) -> None:
-        """A verified instance, spooled at `path`: sent now if the server has it already
-        (nothing is sent), else queued, and whatever is due is sent."""
+        """A verified instance, spooled at `path`: done now if the server has it already
+        (nothing is sent), else queued; whatever is due is posted, and the answers that came
+        meanwhile are recorded."""
+        self._record_answers(wait=False)
         digest, size = _sha256(path), path.stat().st_size
-        counts = self.counts.studies.setdefault(study, StudyCounts())
+        self._handed_over += 1
         if self.state.acknowledged(self.destination, sop, digest):
             self.counts.already_delivered += 1
-            counts.already_delivered += 1
+            self._study(study).already_delivered += 1
             path.unlink()
             self._recorded().delivery(sop, "already delivered", "")
+            self._answered += 1
             self._stored(sop, sent_now=False)
+            self._tell_progress()
             return
-        self._waiting.setdefault(study, {})[sop] = (path, digest, size)
-        self._waiting_bytes += size
-        self._total += size
-        self.peak_spool_bytes = max(self.peak_spool_bytes, self._waiting_bytes)
-        self._send_due(study)
+        self._study(study)
+        self._waiting.setdefault(study, {})[sop] = _Spooled(path, digest, size)
+        self._spool_bytes += size
+        self.peak_spool_bytes = max(self.peak_spool_bytes, self._spool_bytes)
+        self._post_due(study)
 
     def finish(self) -> DeliveryCounts:
-        """Send what is left, record each study's counts; the spool is emptied whatever
-        happens."""
-        try:
-            for study in list(self._waiting):
-                while self._waiting.get(study):
-                    self._send(study, self._next_batch(study))
-            for study, counts in sorted(self.counts.studies.items()):
-                self._recorded().study_delivery(study, asdict(counts))
-        finally:
-            shutil.rmtree(self.spool.root, ignore_errors=True)
+        """Post what is left, record every answer and each study's counts."""
+        for study in list(self._waiting):
+            while self._waiting.get(study):
+                self._post(study)
+        while self._in_flight:
+            self._record_answers(wait=True)
+        for study, counts in sorted(self.counts.studies.items()):
+            self._recorded().study_delivery(study, asdict(counts))
         return self.counts
 
-    def close(self) -> None:
-        """Empty the spool (a run that stopped early: its instances go again next time)."""
-        shutil.rmtree(self.spool.root, ignore_errors=True)
+    def __enter__(self) -> StowDelivery:
+        return self
 
-    def _send_due(self, study: str) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the sender once the batch on the wire is answered, and record the answers
+        that came (a run that stopped early sends the rest next time). The spool is emptied
+        whatever happens; an error in recording gives way to the one that stopped the run."""
+        try:
+            if self._sender is not None:
+                self._sender.stop()
+                with suppress(Exception) if error is not None else nullcontext():
+                    self._record_answers(wait=False)
+        finally:
+            shutil.rmtree(self.spool.root, ignore_errors=True)
+
+    def _study(self, study: str) -> StudyCounts:
+        return self.counts.studies.setdefault(study, StudyCounts())
+
+    def _post_due(self, study: str) -> None:
         """The run's first instance leaves at once (the first acknowledgement comes in seconds,
         and proves the endpoint takes what the run sends); then a full batch of `study` leaves
-        at once, and when the spool is full, the oldest study's next batch leaves, full or not,
-        until it is not."""
+        at once. While the spool is over its bound, the oldest study's next batch leaves, full
+        or not, and once all are posted the run waits for answers."""
         batch = self._next_batch(study)
-        full = len(batch) == self.batching.instances or self._bytes(study, batch) >= self._limit()
-        if full or self._sent == 0:
-            self._send(study, batch)
-        while self._waiting_bytes > self._spool_limit:
-            oldest = next(name for name, files in self._waiting.items() if files)
-            self._send(oldest, self._next_batch(oldest))
+        size = sum(self._waiting[study][sop].size for sop in batch)
+        if len(batch) == self.batching.instances or size >= self._limit() or self._posted == 0:
+            self._post(study)
+        while self._spool_bytes > self._spool_limit:
+            oldest = next((name for name, files in self._waiting.items() if files), None)
+            if oldest is None:
+                self._record_answers(wait=True)
+            else:
+                self._post(oldest)
 
     def _limit(self) -> int:
         return self.batching.megabytes * _MEGABYTE
-
-    def _bytes(self, study: str, batch: list[str]) -> int:
-        return sum(self._waiting[study][sop][2] for sop in batch)
 
     def _next_batch(self, study: str) -> list[str]:
         """The study's oldest waiting instances, within the batch's bounds (at least one)."""
         batch: list[str] = []
         size = 0
-        for sop, (_, _, length) in self._waiting.get(study, {}).items():
-            if batch and (len(batch) == self.batching.instances or size + length > self._limit()):
+        for sop, spooled in self._waiting.get(study, {}).items():
+            if batch and (
+                len(batch) == self.batching.instances or size + spooled.size > self._limit()
+            ):
                 break
             batch.append(sop)
-            size += length
+            size += spooled.size
         return batch
 
-    def _send(self, study: str, batch: list[str]) -> None:
+    def _post(self, study: str) -> None:
         waiting = self._waiting[study]
-        outcomes = self.client.store(study, {sop: waiting[sop][0] for sop in batch})
-        self._sent += self._bytes(study, batch)
-        if self._progress is not None:
-            self._progress.batch_sent(study, len(batch), self._sent, self._total)
-        counts = self.counts.studies[study]
-        for outcome in outcomes:
-            path, digest, size = waiting.pop(outcome.sop)
+        batch = _Batch(study, {sop: waiting.pop(sop) for sop in self._next_batch(study)})
+        if not waiting:
+            del self._waiting[study]
+        if self._sender is None:  # started late: workers fork before, never with a thread running
+            self._sender = _Sender(self.client)
+        self._sender.post(batch)
+        self._in_flight += 1
+        self._posted += 1
+
+    def _record_answers(self, wait: bool) -> None:
+        """Record the answered batches: one at least if `wait`, else those already back."""
+        if self._sender is None:
+            return
+        while self._in_flight:
+            try:
+                batch = self._sender.answered.get(block=wait)
+            except queue.Empty:
+                return
+            self._in_flight -= 1
+            self._spool_bytes -= batch.size
+            self._record(batch)
+            wait = False
+
+    def _record(self, batch: _Batch) -> None:
+        if batch.error is not None:
+            raise batch.error
+        if batch.outcomes is None:  # posted after an error: never sent, so it goes next run
+            return
+        counts = self.counts.studies[batch.study]
+        for outcome in batch.outcomes:
+            spooled = batch.files.pop(outcome.sop)
             status = ACKNOWLEDGED if outcome.stored else FAILED
             self.state.record(
                 self.destination,
                 outcome.sop,
-                study,
-                digest,
+                batch.study,
+                spooled.sha256,
                 status,
                 outcome.reason,
                 self.run_id,
@@ -182,8 +305,7 @@ class StowDelivery:
             self._recorded().delivery(
                 outcome.sop, "delivered" if outcome.stored else "not delivered", outcome.reason
             )
-            path.unlink(missing_ok=True)  # answered: its outcome is recorded
-            self._waiting_bytes -= size
+            spooled.path.unlink(missing_ok=True)  # answered: its outcome is recorded
             if outcome.stored:
                 self.counts.delivered += 1
                 counts.delivered += 1
@@ -191,14 +313,16 @@ class StowDelivery:
             else:
                 self.counts.failed.append((outcome.sop, outcome.reason))
                 counts.failed += 1
-        for sop in [sop for sop in batch if sop in waiting]:  # no answer came for it
-            path, _, size = waiting.pop(sop)
-            path.unlink(missing_ok=True)
-            self._waiting_bytes -= size
+        for sop, spooled in batch.files.items():  # no answer came for it
+            spooled.path.unlink(missing_ok=True)
             self.counts.failed.append((sop, "the server gave no answer for it"))
             counts.failed += 1
-        if not waiting:
-            del self._waiting[study]
+        self._answered += len(batch.outcomes) + len(batch.files)
+        self._tell_progress()
+
+    def _tell_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.batch_sent(self._answered, self._handed_over)
 
     def _recorded(self) -> AuditLog:
         assert self._audit is not None, "start() was not called"

@@ -55,8 +55,9 @@ class Progress(Protocol):
     def file_done(self, path: Path) -> None:
         """One source file was processed."""
 
-    def batch_sent(self, study: str, instances: int, sent: int, total: int) -> None:
-        """A batch of `instances` went to the endpoint: `sent` of `total` bytes so far."""
+    def batch_sent(self, answered: int, handed_over: int) -> None:
+        """The endpoint answered for `answered` instances so far, of the `handed_over` so far
+        to be sent (more may come, as the run's files are de-identified)."""
 
 
 @dataclass
@@ -240,8 +241,7 @@ def _stow_delivery(
     spool = spools / run_id
     batching = Batching(settings.batch_instances, settings.batch_megabytes)
     delivery = StowDelivery(client, state, spool, run_id, batching, settings.spool_megabytes)
-    stack.callback(delivery.close)  # a run that stops early leaves no spooled copies
-    return delivery
+    return stack.enter_context(delivery)  # a run that stops early leaves no spooled copies
 
 
 def endpoint_for(settings: Settings, url: str) -> Endpoint:

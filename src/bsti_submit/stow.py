@@ -125,6 +125,11 @@ class StowClient:
     def close(self) -> None:
         self._session.close()
 
+    def another(self) -> StowClient:
+        """A client of its own to the same endpoint, for a second connection (a session is not
+        shared between threads)."""
+        return StowClient(self.endpoint, self._sleep)
+
     def _request(self, method: str, url: str, **options: Any) -> requests.Response:
         """One exchange. The CA bundle is passed with every request: a session-wide `verify`
         would be overridden by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE."""
