@@ -274,7 +274,8 @@ class FaultProxy:
     """An HTTP proxy between nginx and Orthanc that spoils POSTs on cue, one fault per POST in
     order: "reset" (drop the connection mid-body), "503" and "429" (with Retry-After: 1),
     "stall" (answer nothing for `stall_seconds`), "slow" (forward after a second), "401" (the
-    token refused, after a second), or "ok". With `uplink_mbps`, every POST is held as long as
+    token refused, after a second), "garbage" (200 with JSON that is no Store Instances
+    Response), or "ok". With `uplink_mbps`, every POST is held as long as
     its body takes at that many megabits a second, one at a time (a trust's uplink, shared)."""
 
     def __init__(
@@ -317,6 +318,14 @@ class FaultProxy:
                 if fault == "stall":
                     time.sleep(proxy.stall_seconds)
                     self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault == "garbage":
+                    self.send_response(200)
+                    answer = b'["not", "a", "store response"]'
+                    self.send_header("Content-Type", "application/dicom+json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
                     return
                 if fault == "slow":
                     time.sleep(1)

@@ -136,9 +136,69 @@ def test_sigterm_interrupts_with_its_own_exit_code(export: Path, tmp_path: Path)
         )
         time.sleep(6)  # long enough to be waiting on the stalled first POST
         process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 9
         assert "interrupted" in stderr
+        # it does not sit out the stalled request (a minute): systemd would kill it
+        assert time.monotonic() - signalled < 30
+
+
+def test_an_interrupted_run_posts_nothing_more_and_records_what_came(
+    tmp_path: Path, isolated_folders: Path
+) -> None:
+    """Interrupted while both connections wait for answers: the batches queued behind them are
+    not posted, the answers that come within the grace are recorded, so the state matches
+    what the server holds, and the rerun sends the rest, each instance once."""
+    from bsti_submit.synthetic import FakePatient, make_ct_slice
+
+    from .helpers import save
+
+    for index in range(16):
+        save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"slice{index:02d}")
+    state = isolated_folders / "xdg_state_home" / "bsti-submit"
+    faults = ["ok", "stall", "stall"]  # one on each connection, answered on their retry
+    with dicomweb_server(tmp_path / "server", faults=faults, stall_seconds=2) as server:
+        process = subprocess.Popen(
+            cli_command(*stow_args(tmp_path / "in", server)),
+            env={**os.environ, "BSTI_SUBMIT_WORKERS": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not delivered_rows(state):
+            time.sleep(0.05)  # the first instance is acknowledged
+        time.sleep(0.5)  # the next batches are on the wire, the rest queued behind them
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == ExitStatus.INTERRUPTED, stderr
+        held = server.instance_count()
+        assert 1 < held < 16  # the stalled batches were answered; the queued ones not sent
+        assert len(delivered_rows(state)) == held
+        assert not list((state / "spool").rglob("*.dcm"))
+        assert send(tmp_path / "in", server).exit_code == ExitStatus.SUCCESS
+        assert server.instance_count() == 16
+
+
+def test_an_answer_that_is_no_store_response_counts_as_not_delivered(
+    tmp_path: Path, isolated_folders: Path
+) -> None:
+    """A proxy answers 200 with JSON of its own: the run does not crash; that batch is not
+    delivered (exit 6, said per instance) and goes again next run."""
+    from bsti_submit.synthetic import FakePatient, make_ct_slice
+
+    from .helpers import save
+
+    for index in range(4):
+        save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"slice{index:02d}")
+    with dicomweb_server(tmp_path / "server", faults=["garbage"]) as server:
+        first = send(tmp_path / "in", server)
+        assert first.exit_code == ExitStatus.PARTIAL_DELIVERY, first.output
+        assert "not acknowledged (HTTP 200)" in first.output
+        assert "Traceback" not in first.output
+        assert send(tmp_path / "in", server).exit_code == ExitStatus.SUCCESS
+        assert server.instance_count() == 4
 
 
 def test_a_stalled_server_makes_the_workers_wait_and_the_spool_stays_bounded(

@@ -112,3 +112,19 @@ def test_the_workers_flag_is_obeyed(export: Path, tmp_path: Path) -> None:
     assert result.exit_code == 4, result.output  # the export's truncated file
     (header,) = [record for record in read_records(audit) if record["type"] == "run"]
     assert header["settings"]["workers"] == 2
+
+
+def test_the_line_records_answers_while_it_waits_for_a_worker() -> None:
+    """A file that takes long to clean does not leave the endpoint's answers unrecorded: the
+    line's idle call runs while it waits."""
+    import threading
+    from concurrent.futures import Future
+
+    from bsti_submit.workers import Staged, _result
+
+    future: Future[Staged] = Future()
+    staged = Staged(Path("slow.dcm"), "skipped", "slow")
+    threading.Timer(0.8, future.set_result, args=(staged,)).start()
+    calls: list[float] = []
+    assert _result(future, lambda: calls.append(1.0)) is staged
+    assert len(calls) >= 2

@@ -12,8 +12,8 @@ import hashlib
 import queue
 import shutil
 import threading
+import time
 from collections.abc import Callable
-from contextlib import nullcontext, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +21,7 @@ from typing import Protocol
 
 from .audit import AuditLog
 from .destination import LocalFolder
+from .errors import BstiError, EndpointError
 from .state import ACKNOWLEDGED, FAILED, DeliveryState
 from .stow import Outcome, StowClient
 
@@ -108,24 +109,37 @@ class _Sender:
     def post(self, batch: _Batch) -> None:
         self._to_send.put(batch)
 
-    def stop(self) -> None:
-        """Post what was given, then end (a batch on the wire is answered before it ends)."""
+    def stop(self, post_the_rest: bool, grace: float | None = None) -> None:
+        """End once the batches on the wire are answered, or after `grace` seconds (a batch
+        still on the wire then is recorded by no one, and goes again next run). The batches
+        queued are posted first only if `post_the_rest`, else they come back unsent."""
+        if not post_the_rest:
+            self._broken = True
         for _ in self._threads:
             self._to_send.put(None)
-        for thread in self._threads:
-            thread.join()
-        for extra in self._clients[1:]:  # the first is the run's, closed with it
-            extra.close()
+        deadline = None if grace is None else time.monotonic() + grace
+        try:
+            for thread in self._threads:
+                thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+        finally:
+            for extra in self._clients[1:]:  # the first is the run's, closed with it
+                extra.close()
 
     def _run(self, client: StowClient) -> None:
         while (batch := self._to_send.get()) is not None:
-            if not self._broken:
-                try:
-                    batch.outcomes = client.store(
-                        batch.study, {sop: spooled.path for sop, spooled in batch.files.items()}
-                    )
-                except Exception as error:  # handed to the run's thread, which raises it
-                    batch.error, self._broken = error, True
+            if self._broken:
+                self.answered.put(batch)
+                continue
+            try:
+                batch.outcomes = client.store(
+                    batch.study, {sop: spooled.path for sop, spooled in batch.files.items()}
+                )
+            except BstiError as error:  # handed to the run's thread, which raises it
+                batch.error, self._broken = error, True
+            except BaseException as error:  # a thread that died would leave the run waiting
+                reason = f"{type(error).__name__}: {error}".rstrip(": ")
+                batch.error = EndpointError(f"sending failed: {reason}")
+                self._broken = True
             self.answered.put(batch)
 
 
@@ -135,6 +149,8 @@ class StowDelivery:
     when the spool holds `spool_megabytes` (then the run waits for answers); the rest leave
     when the run's files are all taken. A file leaves the spool once the server has answered
     for it. Use it as a context manager, and `start()` it, before adding instances."""
+
+    STOP_GRACE_SECONDS = 5.0
 
     def __init__(
         self,
@@ -213,16 +229,41 @@ class StowDelivery:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Stop the sender once the batch on the wire is answered, and record the answers
-        that came (a run that stopped early sends the rest next time). The spool is emptied
-        whatever happens; an error in recording gives way to the one that stopped the run."""
+        """Stop the senders, and record every answer that came, each on its own. After an
+        error the batches queued are not posted, and the senders are given
+        `STOP_GRACE_SECONDS` to bring the answers on the wire (an interrupted run must end
+        at once: systemd kills one that does not); what is not recorded goes next run. The
+        spool is emptied whatever happens; an error in recording gives way to the one that
+        stopped the run."""
         try:
             if self._sender is not None:
-                self._sender.stop()
-                with suppress(Exception) if error is not None else nullcontext():
-                    self._record_answers(wait=False)
+                stopped = error is not None
+                grace = self.STOP_GRACE_SECONDS if stopped else None
+                self._sender.stop(post_the_rest=not stopped, grace=grace)
         finally:
-            shutil.rmtree(self.spool.root, ignore_errors=True)
+            try:
+                self._record_every_answer(quietly=error is not None)
+            finally:
+                shutil.rmtree(self.spool.root, ignore_errors=True)
+
+    def record_answers(self) -> None:
+        """Record the answers that came meanwhile, waiting for none (called while the run
+        waits for its workers, so an acknowledgement is not left unrecorded for long)."""
+        self._record_answers(wait=False)
+
+    def _record_every_answer(self, quietly: bool) -> None:
+        """Record each answered batch on its own, so one error does not hide the answers behind
+        it; the first error is raised at the end, unless `quietly`."""
+        first: Exception | None = None
+        while self._sender is not None and self._in_flight:
+            try:
+                self._record_answers(wait=False, at_most=1)
+            except queue.Empty:
+                break
+            except Exception as problem:
+                first = first or problem
+        if first is not None and not quietly:
+            raise first
 
     def _study(self, study: str) -> StudyCounts:
         return self.counts.studies.setdefault(study, StudyCounts())
@@ -270,17 +311,22 @@ class StowDelivery:
         self._in_flight += 1
         self._posted += 1
 
-    def _record_answers(self, wait: bool) -> None:
-        """Record the answered batches: one at least if `wait`, else those already back."""
+    def _record_answers(self, wait: bool, at_most: int | None = None) -> None:
+        """Record the answered batches: one at least if `wait`, else those already back
+        (`at_most` of them: then an empty queue raises queue.Empty)."""
         if self._sender is None:
             return
-        while self._in_flight:
+        taken = 0
+        while self._in_flight and (at_most is None or taken < at_most):
             try:
                 batch = self._sender.answered.get(block=wait)
             except queue.Empty:
+                if at_most is not None:
+                    raise
                 return
             self._in_flight -= 1
             self._spool_bytes -= batch.size
+            taken += 1
             self._record(batch)
             wait = False
 

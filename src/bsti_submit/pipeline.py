@@ -201,11 +201,12 @@ def submit(
         setup = WorkerSetup(
             settings.profile, key, settings.site, settings.local_id_pattern, staging / run_id
         )
-        with staging_pool(setup, worker_count(settings)) as stage_all:
+        idle = delivery.record_answers if delivery is not None else None
+        with staging_pool(setup, worker_count(settings), idle) as stage_all:
             for staged in stage_all(ready):
-                line.take(staged)
                 if progress is not None:
                     progress.file_done(staged.source)
+                line.take(staged)
         if delivery is not None:
             summary.delivery = delivery.finish()
             summary.peak_spool_bytes = delivery.peak_spool_bytes

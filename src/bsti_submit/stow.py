@@ -271,8 +271,12 @@ def _read_response(response: requests.Response, sops: list[str]) -> list[Outcome
         document = {}
     if isinstance(document, list):
         document = document[0] if document else {}
-    stored = {_sop_of(item) for item in _items(document, _REFERENCED_SOP)}
-    failed = {_sop_of(item): _failure(item) for item in _items(document, _FAILED_SOP)}
+    try:
+        stored = {_sop_of(item) for item in _items(document, _REFERENCED_SOP)}
+        failed = {_sop_of(item): _failure(item) for item in _items(document, _FAILED_SOP)}
+    except (AttributeError, TypeError, IndexError, KeyError, ValueError):
+        # not a Store Instances Response (a proxy's page, say): nothing is acknowledged
+        stored, failed = set(), {}
     outcomes = []
     for sop in sops:
         if sop in stored:

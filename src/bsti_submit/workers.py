@@ -15,7 +15,7 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,33 +99,46 @@ def stage(task: tuple[int, Path]) -> Staged:
 
 @contextmanager
 def staging_pool(
-    setup: WorkerSetup, workers: int
+    setup: WorkerSetup, workers: int, idle: Callable[[], None] | None = None
 ) -> Iterator[Callable[[Iterable[Path]], Iterator[Staged]]]:
     """A function that stages source files and yields the results in source order: in this
-    process for one worker, else in a pool of processes."""
+    process for one worker, else in a pool of processes. `idle` is called every quarter of a
+    second while the line waits for a worker (to record the endpoint's answers meanwhile)."""
     setup.staging.mkdir(parents=True, exist_ok=True, mode=0o700)
     if workers <= 1:
         start_worker(setup)
         yield lambda paths: map(stage, enumerate(paths))
         return
     with _process_pool(setup, workers) as pool:
-        yield lambda paths: _in_order(pool, paths, _AHEAD * workers)
+        yield lambda paths: _in_order(pool, paths, _AHEAD * workers, idle)
 
 
 # Files each worker may stage ahead of the line: enough to keep it busy while the line sends,
 # few enough that staged copies waiting for the line stay a handful, however long the run.
 _AHEAD = 4
+_IDLE_SECONDS = 0.25
 
 
-def _in_order(pool: ProcessPoolExecutor, paths: Iterable[Path], window: int) -> Iterator[Staged]:
+def _in_order(
+    pool: ProcessPoolExecutor,
+    paths: Iterable[Path],
+    window: int,
+    idle: Callable[[], None] | None,
+) -> Iterator[Staged]:
     """Stage files in the pool, at most `window` at a time, and yield them in source order."""
     running: deque[Future[Staged]] = deque()
     for task in enumerate(paths):
         running.append(pool.submit(stage, task))
         if len(running) >= window:
-            yield running.popleft().result()
+            yield _result(running.popleft(), idle)
     while running:
-        yield running.popleft().result()
+        yield _result(running.popleft(), idle)
+
+
+def _result(future: Future[Staged], idle: Callable[[], None] | None) -> Staged:
+    while idle is not None and not wait([future], timeout=_IDLE_SECONDS).done:
+        idle()
+    return future.result()
 
 
 def _process_pool(setup: WorkerSetup, workers: int) -> ProcessPoolExecutor:
