@@ -42,7 +42,7 @@ def peak_rss_mb() -> float:
 
 def make_files(folder: Path, count: int) -> list[Path]:
     """Write `count` CT slices with a realistic header of one fake patient; runs in a child."""
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     patient = FakePatient()
     paths = []
@@ -67,11 +67,11 @@ def floor_process() -> Process:
 
 def engine_process(profile: str = PROFILE) -> Process:
     """The engine: read and check, de-identify, write under the new UIDs."""
-    from bsti_submit.deidentify import Deidentifier
-    from bsti_submit.destination import LocalFolder
-    from bsti_submit.discover import read_instance
-    from bsti_submit.profile import load_profile
-    from bsti_submit.pseudonym import Pseudonymizer
+    from bsti_submit.deid.engine import Deidentifier
+    from bsti_submit.deid.profile import load_profile
+    from bsti_submit.deid.pseudonym import Pseudonymizer
+    from bsti_submit.delivery.folder import LocalFolder
+    from bsti_submit.dicomio.discover import read_instance
 
     engine = Deidentifier(load_profile(profile), Pseudonymizer(KEY), site="BENCH")
     folder = cache(LocalFolder)
@@ -107,7 +107,7 @@ def gated_process(profile: str = PROFILE) -> Process:
     identifier collection, de-identification with the finder's cleaning, writing, and the gate
     on the written bytes. The finder's and the gate's CPU time are counted in `SPENT`."""
     from bsti_submit import finder, processing
-    from bsti_submit.processing import build_preparer
+    from bsti_submit.preparer import build_preparer
 
     preparer = build_preparer(profile, KEY, "BENCH", "")
     spent = SPENT.setdefault(f"engine + gate, {profile}", {"finder": 0.0, "gate": 0.0})

@@ -42,7 +42,7 @@ BATCH = 50  # instances a STOW-RS request, as the tool's default
 
 
 def make_source(folder: Path, files: int, studies: int) -> None:
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     folder.mkdir(parents=True)
     for index in range(files):

@@ -47,7 +47,7 @@ def peak_memory_mb() -> float:
 def make_files(folder: Path, count: int, frames: int = 1) -> None:
     import numpy as np
 
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     folder.mkdir(parents=True)
     for index in range(count):
@@ -66,7 +66,7 @@ def make_radiographs(folder: Path, count: int) -> None:
     from PIL import Image, ImageDraw, ImageFont
     from pydicom.uid import DigitalXRayImageStorageForPresentation
 
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     folder.mkdir(parents=True)
     for index in range(count):
@@ -101,7 +101,7 @@ def bsti_submit(workers: int, profile: str = "bsti-covid19") -> Callable[[Path, 
 
     def run(source: Path, out: Path) -> None:
         from bsti_submit.config import Settings
-        from bsti_submit.pipeline import submit
+        from bsti_submit.run import submit
 
         state = out.parent / f"state-{out.name}"
         os.environ["XDG_DATA_HOME"] = os.environ["XDG_STATE_HOME"] = str(state)

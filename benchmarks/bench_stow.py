@@ -25,7 +25,7 @@ BATCH = 50
 
 
 def make_files(folder: Path, count: int) -> list[Path]:
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     paths = []
     for index in range(count):
@@ -43,7 +43,7 @@ def ours(url: str, ca_file: Path, paths: list[Path]) -> tuple[float, float]:
     """Seconds to send every batch with StowClient, and this process's peak RSS in MB."""
     import pydicom
 
-    from bsti_submit.stow import Endpoint, StowClient
+    from bsti_submit.delivery.stow import Endpoint, StowClient
 
     study = str(pydicom.dcmread(paths[0], stop_before_pixels=True).StudyInstanceUID)
     names = {
@@ -70,7 +70,7 @@ def peak_memory_mb() -> float:
 
 def prebuilt_bodies(folder: Path, paths: list[Path]) -> list[tuple[Path, str]]:
     """The multipart bodies curl sends, built once and not timed."""
-    from bsti_submit.stow import MultipartBody
+    from bsti_submit.delivery.stow import MultipartBody
 
     bodies = []
     for index, batch in enumerate(batches(paths)):

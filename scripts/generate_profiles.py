@@ -1,6 +1,6 @@
 """Regenerate the built-in profiles that are generated from PS3.15 Table E.1-1.
 
-Run after changing src/bsti_submit/builtin.py or updating the tables in src/bsti_submit/data/
+Run after changing src/bsti_submit/deid/builtin.py or updating the tables in src/bsti_submit/data/
 from ../shared/standard/; then call the change out in CHANGELOG.md for the trusts' IG.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bsti_submit.builtin import BUILTIN_PROFILES
-from bsti_submit.standard import render_profile
+from bsti_submit.deid.builtin import BUILTIN_PROFILES
+from bsti_submit.deid.standard import render_profile
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 

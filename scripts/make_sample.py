@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bsti_submit.synthetic import write_sample_study
+from bsti_submit.testing import write_sample_study
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample" / "study"
 

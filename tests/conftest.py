@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bsti_submit.synthetic import FakePatient, make_instance, write_dicomdir
+from bsti_submit.testing import FakePatient, make_instance, write_dicomdir
 
 from .helpers import save
 

@@ -53,7 +53,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from bsti_submit.synthetic import fake_nhs_number
+from bsti_submit.testing import fake_nhs_number
 
 PROFILES = ("bsti-covid19", "ps315-basic")
 SITE = "RX1"
@@ -1394,7 +1394,7 @@ def _person(index: int, family: str, given: str, sex: str = "F", **changes: Any)
 
 def _nhs_shaped_serial(stem: int) -> str:
     """Ten digits that pass the NHS mod-11 check but are not in the 999 range."""
-    from bsti_submit.identifiers import nhs_check_digit
+    from bsti_submit.deid.identifiers import nhs_check_digit
 
     while True:
         first_nine = f"{stem:09d}"
@@ -2051,7 +2051,7 @@ def run_corpus(files: list[CorpusFile], workdir: Path, profile: str) -> CorpusRu
     read each file's outcome from the audit log."""
     from bsti_submit.audit import read_records
     from bsti_submit.config import Settings
-    from bsti_submit.pipeline import submit
+    from bsti_submit.run import submit
 
     source, out = workdir / "in", workdir / "out"
     by_path = write_corpus(source, files)

@@ -38,7 +38,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from bsti_submit.config import Settings
-from bsti_submit.pipeline import submit
+from bsti_submit.run import submit
 
 PROFILES = ("bsti-covid19", "ps315-basic")
 SETS = ("pydicom", "pydicom-data", "deid-data")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset
 
-from bsti_submit.synthetic import FakePatient
+from bsti_submit.testing import FakePatient
 
 if TYPE_CHECKING:
     from .servers import DicomWebServer

@@ -62,7 +62,7 @@ def delivered(audit_log: Path, out: Path) -> dict[Path, Path]:
 
 
 def main() -> None:
-    from bsti_submit.pipeline import submit
+    from bsti_submit.run import submit
 
     from .foreign import PROFILES, copy_set, foreign_files, settings_for
 

@@ -63,7 +63,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from bsti_submit.synthetic import fake_nhs_number
+from bsti_submit.testing import fake_nhs_number
 
 _UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root: made-up instances live under it
 INSTITUTION = "Nowhere General Hospital"

@@ -25,8 +25,8 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from bsti_submit.processing import Preparer, build_preparer
-from bsti_submit.standard import DEFAULT_SOP_CLASSES
+from bsti_submit.deid.standard import DEFAULT_SOP_CLASSES
+from bsti_submit.preparer import Preparer, build_preparer
 from tests.pixel_corpus import PixelCase, PlantedText, frame_pixels, pixel_cases
 
 COVERED = 0.9

@@ -18,9 +18,9 @@ from pydicom.dataset import Dataset
 from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRBigEndian
 
 from bsti_submit.cli import main
-from bsti_submit.ocr import TextRegion
-from bsti_submit.pixel_text import is_marker
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.gate.ocr import TextRegion
+from bsti_submit.gate.pixel_text import is_marker
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import save
 

@@ -139,7 +139,7 @@ def test_the_gate_alone_lets_no_leak_out(
     """Fault injection: with the engine's text cleaning broken (it returns every text as it
     was, and keeps every binary value), the gate, reading the written bytes, must hold every
     file that would leak. This is what makes it a second opinion and not the same code twice."""
-    from bsti_submit.deidentify import _Run
+    from bsti_submit.deid.engine import _Run
 
     monkeypatch.setattr(_Run, "_clean_text", lambda self, text, technical=False: text)
     monkeypatch.setattr(_Run, "_identifies", lambda self, value: False)

@@ -15,10 +15,10 @@ from pydicom.dataset import Dataset
 
 from bsti_submit.cli import main
 from bsti_submit.config import Settings
-from bsti_submit.identifiers import parse_da
+from bsti_submit.deid.identifiers import parse_da
 from bsti_submit.lookup import LookupTable
-from bsti_submit.pipeline import submit
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.run import submit
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import planted_identifiers, save
 

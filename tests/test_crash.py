@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bsti_submit.audit import audit_key, verify_chain
 from bsti_submit.config import Settings
-from bsti_submit.pseudonym import load_key
-from bsti_submit.synthetic import FakePatient, make_ct_slice
+from bsti_submit.deid.pseudonym import load_key
+from bsti_submit.testing import FakePatient, make_ct_slice
 
 from .helpers import cli_command
 

@@ -19,8 +19,8 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from bsti_submit.deid_filters import criteria_fields, matches
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.gate.deid_filters import criteria_fields, matches
+from bsti_submit.testing import FakePatient, make_instance
 
 bot.level = -10
 BUNDLED = DeidRecipe("dicom")

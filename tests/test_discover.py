@@ -13,10 +13,10 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import ImplicitVRLittleEndian, JPEGBaseline8Bit
 
 from bsti_submit.config import Settings
-from bsti_submit.discover import discover, read_instance
+from bsti_submit.dicomio.discover import discover, read_instance
 from bsti_submit.errors import InstanceError, NotAnInstanceError
-from bsti_submit.pipeline import submit
-from bsti_submit.synthetic import FakePatient, make_instance, write_dicomdir
+from bsti_submit.run import submit
+from bsti_submit.testing import FakePatient, make_instance, write_dicomdir
 
 from .helpers import save
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bsti_submit.finder import Finder
-from bsti_submit.identifiers import collect
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.deid.finder import Finder
+from bsti_submit.deid.identifiers import collect
+from bsti_submit.testing import FakePatient, make_instance
 
 PATIENT = FakePatient()
 FINDER = Finder(collect(make_instance(PATIENT)), local_id=re.compile(r"RX\d{7}"))

@@ -15,7 +15,7 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import BasicTextSRStorage, JPEGBaseline8Bit, SecondaryCaptureImageStorage
 
 from bsti_submit.cli import main
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import found_in, save
 
@@ -232,7 +232,7 @@ def test_release_needs_each_finding_named_and_works_once(
 
 def leaky_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection: an engine whose text cleaning misses everything, as a bug would."""
-    from bsti_submit.deidentify import _Run
+    from bsti_submit.deid.engine import _Run
 
     monkeypatch.setattr(_Run, "_clean_text", lambda self, text, technical=False: text)
 
@@ -363,9 +363,9 @@ def test_digits_inside_a_uid_are_no_false_alarm(tmp_path: Path, patient: FakePat
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian
 
-    from bsti_submit.identifiers import collect
-    from bsti_submit.profile import load_profile
-    from bsti_submit.verify import Verifier
+    from bsti_submit.deid.identifiers import collect
+    from bsti_submit.deid.profile import load_profile
+    from bsti_submit.gate.verify import Verifier
 
     cleaned = Dataset()
     cleaned.file_meta = FileMetaDataset()

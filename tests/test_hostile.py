@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from bsti_submit.deidentify import Deidentifier
-from bsti_submit.destination import write_instance
+from bsti_submit.deid.engine import Deidentifier
+from bsti_submit.deid.profile import load_profile
+from bsti_submit.deid.pseudonym import Pseudonymizer
+from bsti_submit.delivery.folder import write_instance
 from bsti_submit.errors import NotAnInstanceError
-from bsti_submit.processing import DICOM_FILE_ERRORS, Preparer
-from bsti_submit.profile import load_profile
-from bsti_submit.pseudonym import Pseudonymizer
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.preparer import DICOM_FILE_ERRORS, Preparer
+from bsti_submit.testing import FakePatient, make_instance
 from bsti_submit.workers import failure_reason
 
 PROFILE = load_profile("bsti-covid19")

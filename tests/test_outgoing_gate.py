@@ -13,10 +13,10 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from bsti_submit.identifiers import OriginalIdentifiers
-from bsti_submit.processing import build_preparer
-from bsti_submit.synthetic import FakePatient, make_instance
-from bsti_submit.verify import Finding, Verifier
+from bsti_submit.deid.identifiers import OriginalIdentifiers
+from bsti_submit.gate.verify import Finding, Verifier
+from bsti_submit.preparer import build_preparer
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import save
 

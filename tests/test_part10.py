@@ -14,13 +14,13 @@ from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless
 
-from bsti_submit import discover
-from bsti_submit.deidentify import Deidentifier
-from bsti_submit.destination import write_instance
-from bsti_submit.processing import Preparer
-from bsti_submit.profile import load_profile
-from bsti_submit.pseudonym import Pseudonymizer
-from bsti_submit.synthetic import FakePatient, make_ct_slice, make_instance, write_sample_study
+from bsti_submit.deid.engine import Deidentifier
+from bsti_submit.deid.profile import load_profile
+from bsti_submit.deid.pseudonym import Pseudonymizer
+from bsti_submit.delivery.folder import write_instance
+from bsti_submit.dicomio import discover
+from bsti_submit.preparer import Preparer
+from bsti_submit.testing import FakePatient, make_ct_slice, make_instance, write_sample_study
 
 from .helpers import save
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bsti_submit.cli import main
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import save
 from .servers import TOKEN, dicomweb_server

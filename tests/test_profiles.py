@@ -10,13 +10,13 @@ from click.testing import CliRunner, Result
 
 from bsti_submit.cli import main
 from bsti_submit.config import Settings
-from bsti_submit.deidentify import Deidentifier
+from bsti_submit.deid.engine import Deidentifier
+from bsti_submit.deid.profile import Action, load_profile
+from bsti_submit.deid.pseudonym import Pseudonymizer
+from bsti_submit.deid.standard import OPTIONS, ProfileSpec, load_table, render_profile
 from bsti_submit.errors import ProfileError
-from bsti_submit.pipeline import submit
-from bsti_submit.profile import Action, load_profile
-from bsti_submit.pseudonym import Pseudonymizer
-from bsti_submit.standard import OPTIONS, ProfileSpec, load_table, render_profile
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.run import submit
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import removed_beyond_table, save, table_tag
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bsti_submit.deid.pseudonym import Pseudonymizer, create_key, load_key, load_or_create_key
 from bsti_submit.errors import KeyFileError
-from bsti_submit.pseudonym import Pseudonymizer, create_key, load_key, load_or_create_key
 
 ORIGINAL_UIDS = st.from_regex(
     r"1\.2\.826\.0\.1\.[1-9][0-9]{0,20}(\.[1-9][0-9]{0,5}){0,4}", fullmatch=True

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bsti_submit.cli import main
-from bsti_submit.synthetic import write_sample_study
+from bsti_submit.testing import write_sample_study
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample" / "study"

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from bsti_submit.audit import read_records
 from bsti_submit.cli import main
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import planted_identifiers, save
 

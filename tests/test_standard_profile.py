@@ -13,11 +13,11 @@ from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 from pydicom.valuerep import validate_value
 
-from bsti_submit.builtin import BUILTIN_PROFILES
-from bsti_submit.deidentify import Deidentifier
-from bsti_submit.profile import builtin_profiles_dir, load_profile
-from bsti_submit.pseudonym import Pseudonymizer
-from bsti_submit.standard import load_table, render_profile, resolve_compound
+from bsti_submit.deid.builtin import BUILTIN_PROFILES
+from bsti_submit.deid.engine import Deidentifier
+from bsti_submit.deid.profile import builtin_profiles_dir, load_profile
+from bsti_submit.deid.pseudonym import Pseudonymizer
+from bsti_submit.deid.standard import load_table, render_profile, resolve_compound
 
 from .helpers import removed_beyond_table
 

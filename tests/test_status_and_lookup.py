@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from bsti_submit.cli import main
-from bsti_submit.synthetic import FakePatient
+from bsti_submit.testing import FakePatient
 
 SITE = "RX1"
 

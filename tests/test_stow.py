@@ -21,9 +21,9 @@ from bsti_submit import __version__
 from bsti_submit.audit import read_records
 from bsti_submit.cli import main
 from bsti_submit.config import Settings
-from bsti_submit.pipeline import submit
-from bsti_submit.stow import Endpoint, StowClient
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.delivery.stow import Endpoint, StowClient
+from bsti_submit.run import submit
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import cli_command, save, stow_args
 from .servers import (
@@ -232,7 +232,7 @@ def test_a_patient_found_at_the_endpoint_is_added_if_missing(
 
 def large_export(folder: Path, patient: FakePatient, count: int) -> Path:
     """`count` CT slices of 512 x 512 16-bit pixels (about half a megabyte each), in 2 studies."""
-    from bsti_submit.synthetic import make_ct_slice
+    from bsti_submit.testing import make_ct_slice
 
     for index in range(count):
         dataset = make_ct_slice(patient, index)
@@ -390,7 +390,7 @@ def test_progress_shows_cleaning_and_sending_at_once(
 ) -> None:
     """While files are still being de-identified, the sending bar is up beside theirs, with the
     instances answered of an estimate of those to be sent, its rate and the time left."""
-    from bsti_submit.synthetic import make_ct_slice
+    from bsti_submit.testing import make_ct_slice
 
     for index in range(120):
         save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"ct{index:03d}")

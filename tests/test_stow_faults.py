@@ -150,7 +150,7 @@ def test_an_interrupted_run_posts_nothing_more_and_records_what_came(
     """Interrupted while both connections wait for answers: the batches queued behind them are
     not posted, the answers that come within the grace are recorded, so the state matches
     what the server holds, and the rerun sends the rest, each instance once."""
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     from .helpers import save
 
@@ -186,7 +186,7 @@ def test_an_answer_that_is_no_store_response_counts_as_not_delivered(
 ) -> None:
     """A proxy answers 200 with JSON of its own: the run does not crash; that batch is not
     delivered (exit 6, said per instance) and goes again next run."""
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     from .helpers import save
 
@@ -207,8 +207,8 @@ def test_a_stalled_server_makes_the_workers_wait_and_the_spool_stays_bounded(
     """While the server says nothing, the line waits for its answer: the workers stop a few
     files ahead, and neither the staged copies nor the spool grow with the backfill."""
     from bsti_submit.config import Settings
-    from bsti_submit.pipeline import submit
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.run import submit
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     from .helpers import save
 
@@ -250,8 +250,8 @@ def test_cleaning_goes_on_while_a_batch_waits_for_its_answer(
     the audit log before those batches' answers are."""
     from bsti_submit.audit import read_records
     from bsti_submit.config import Settings
-    from bsti_submit.pipeline import submit
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.run import submit
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     from .helpers import save
 
@@ -277,7 +277,7 @@ def test_credentials_refused_mid_run_stop_it_and_the_rerun_sends_the_rest(
     """The token is revoked after the first batch (both connections are refused): the run
     stops with the endpoint's exit code and one line, posts nothing more, keeps what was
     acknowledged and leaves no spooled copy; the next run sends the rest."""
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     from .helpers import save
 
@@ -304,8 +304,8 @@ def test_a_run_killed_while_a_batch_waits_for_its_answer_resumes(
     verifies as far as it went."""
     from bsti_submit.audit import audit_key, verify_chain
     from bsti_submit.config import Settings
-    from bsti_submit.pseudonym import load_key
-    from bsti_submit.synthetic import FakePatient, make_ct_slice
+    from bsti_submit.deid.pseudonym import load_key
+    from bsti_submit.testing import FakePatient, make_ct_slice
 
     from .helpers import save
 

@@ -15,10 +15,10 @@ from click.testing import CliRunner, Result
 from bsti_submit.audit import audit_key, read_records, verify_chain
 from bsti_submit.cli import main
 from bsti_submit.config import Settings
-from bsti_submit.pipeline import submit
-from bsti_submit.profile import builtin_profiles_dir
-from bsti_submit.pseudonym import load_key
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.deid.profile import builtin_profiles_dir
+from bsti_submit.deid.pseudonym import load_key
+from bsti_submit.run import submit
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import planted_identifiers, save
 

@@ -253,7 +253,7 @@ def test_files_a_worker_skips_make_no_run_of_their_own(
 ) -> None:
     """A file skipped by a worker (no Patient ID) is taken, unless it changes: a later run
     with nothing else new writes no audit log."""
-    from bsti_submit.synthetic import FakePatient, make_instance
+    from bsti_submit.testing import FakePatient, make_instance
 
     from .helpers import save
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from bsti_submit.pixels import Pixels
-from bsti_submit.synthetic import FakePatient, make_ct_slice
-from bsti_submit.text_screen import may_show_text
+from bsti_submit.deid.pixels import Pixels
+from bsti_submit.gate.text_screen import may_show_text
+from bsti_submit.testing import FakePatient, make_ct_slice
 
 
 def ct_slice_display() -> np.ndarray:

@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from bsti_submit.audit import read_records
 from bsti_submit.cli import main
 from bsti_submit.config import Settings
-from bsti_submit.runlock import RunLock
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.locks import RunLock
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import cli_command, planted_identifiers, save
 

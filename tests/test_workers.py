@@ -11,8 +11,8 @@ import pytest
 from bsti_submit import workers as workers_module
 from bsti_submit.audit import read_records
 from bsti_submit.config import Settings
-from bsti_submit.pipeline import submit
-from bsti_submit.synthetic import FakePatient, make_instance
+from bsti_submit.run import submit
+from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import save
 
@@ -89,7 +89,7 @@ def test_a_run_does_not_load_deids_pixel_tools(export: Path, tmp_path: Path) -> 
         "import sys\n"
         "from pathlib import Path\n"
         "from bsti_submit.config import Settings\n"
-        "from bsti_submit.pipeline import submit\n"
+        "from bsti_submit.run import submit\n"
         f"submit(Path({str(export)!r}), Path({str(tmp_path / 'out')!r}), Settings(site='RX1'))\n"
         "print(sorted({'matplotlib', 'deid.dicom'} & set(sys.modules)))\n"
     )

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .config import Settings
-    from .discover import Skipped
-    from .pipeline import Progress, RunSummary
-    from .profile import Profile
+    from .deid.profile import Profile
+    from .dicomio.discover import Skipped
+    from .run import Progress, RunSummary
 
 
 def _version_text() -> str:
@@ -240,8 +240,8 @@ def submit(
             quiet=quiet,
         )
         return
-    from .destination import parse_destination
-    from .pipeline import submit as run_submit
+    from .delivery.folder import parse_destination
+    from .run import submit as run_submit
 
     _quiet_libraries()
     console = _console()
@@ -432,7 +432,7 @@ def _print_summary(console: Console, summary: RunSummary, verbose: bool = False)
 
 def _print_files(console: Console, title: str, files: list[Skipped]) -> None:
     """One line per file, whole (no wrapping), so a log or a grep finds each file."""
-    from .discover import printable
+    from .dicomio.discover import printable
 
     if not files:
         return
@@ -612,7 +612,7 @@ def profile_show(name: str | None, full: bool) -> None:
     \b
     Example:
       bsti-submit profile show bsti-covid19"""
-    from .profile import less_protective_than_basic, load_profile
+    from .deid.profile import less_protective_than_basic, load_profile
 
     with _reported_errors():
         compiled = load_profile(name or _settings().profile)
@@ -659,15 +659,15 @@ def _justification(source: str) -> str:
 
 
 def _addition_text(addition: Any) -> str:
-    from .elements import tag_text
-    from .profile import field_keyword
+    from .deid.profile import field_keyword
+    from .dicomio.elements import tag_text
 
     field = tag_text(addition.tag)
     return f"{field} {field_keyword(field)} = {addition.value!r}"
 
 
 def _print_rules(compiled: Profile) -> None:
-    from .profile import field_keyword
+    from .deid.profile import field_keyword
 
     for field, rule in compiled.rules():
         value = f" {rule.value}" if rule.value else ""
@@ -688,7 +688,7 @@ def profile_check(name: str) -> None:
     \b
     Example:
       bsti-submit profile check my-trust.deid"""
-    from .profile import less_protective_than_basic, load_profile
+    from .deid.profile import less_protective_than_basic, load_profile
 
     with _reported_errors():
         findings = less_protective_than_basic(load_profile(name))
@@ -713,8 +713,8 @@ def check_endpoint(url: str | None, ca_bundle: Path | None) -> None:
     \b
     Example:
       bsti-submit check-endpoint https://collection.example/dicom-web"""
-    from .pipeline import endpoint_for
-    from .stow import StowClient
+    from .delivery.stow import StowClient
+    from .run import endpoint_for
 
     with _reported_errors():
         settings = _settings(ca_bundle=ca_bundle, destination=url)
@@ -732,7 +732,7 @@ def status() -> None:
     \b
     Example:
       bsti-submit status"""
-    from .state import DeliveryState
+    from .delivery.state import DeliveryState
 
     with _reported_errors():
         path = _settings().state_dir / "state.sqlite"
@@ -764,7 +764,7 @@ def quarantine_list() -> None:
     \b
     Example:
       bsti-submit quarantine list"""
-    from .quarantine import Quarantine
+    from .gate.quarantine import Quarantine
 
     entries = []
     with _reported_errors():
@@ -795,7 +795,7 @@ def quarantine_show(held_id: str) -> None:
     \b
     Example:
       bsti-submit quarantine show 3f2a9c1b7d4e"""
-    from .quarantine import Quarantine
+    from .gate.quarantine import Quarantine
 
     with _reported_errors():
         folder = _settings().state_dir / "quarantine"
@@ -849,7 +849,7 @@ def quarantine_release(
     \b
     Example:
       bsti-submit quarantine release 3f2a9c1b7d4e --reason 'a marker, not a name'"""
-    from .pipeline import release
+    from .run import release
 
     with _reported_errors():
         settings = _settings(profile=profile, site=site, ca_bundle=ca_bundle)
@@ -972,7 +972,7 @@ def audit_verify(log: Path) -> None:
     Example:
       bsti-submit audit verify ~/.local/state/bsti-submit/log/audit-*.jsonl"""
     from .audit import verify_with_keys
-    from .pseudonym import trust_keys
+    from .deid.pseudonym import trust_keys
 
     with _reported_errors():
         settings = _settings()

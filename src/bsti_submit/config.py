@@ -16,8 +16,8 @@ from typing import Any
 
 import platformdirs
 
+from .deid.profile import DEFAULT_PROFILE
 from .errors import ConfigError, UsageError
-from .profile import DEFAULT_PROFILE
 
 APP_NAME = "bsti-submit"
 ENV_PREFIX = "BSTI_SUBMIT_"
@@ -140,7 +140,7 @@ def _checked(name: str, value: Any) -> Any:
         except re.error as error:
             raise ValueError(f"not a valid regular expression: {error}") from error
     if name == "destination" and value:
-        from .destination import parse_destination
+        from .delivery.folder import parse_destination
 
         try:
             parsed = parse_destination(value)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
+from .deid.profile import load_profile
+from .deid.pseudonym import load_key
 from .errors import BstiError
-from .profile import load_profile
-from .pseudonym import load_key
 
 MIN_FREE_BYTES = 1 << 30
 
@@ -96,8 +96,8 @@ def _state(settings: Settings) -> str:
 def _endpoint(settings: Settings) -> str:
     if not settings.destination.startswith("https://"):
         return "no endpoint configured (the destination is a folder or not set)"
-    from .pipeline import endpoint_for
-    from .stow import StowClient
+    from .delivery.stow import StowClient
+    from .run import endpoint_for
 
     with closing(StowClient(endpoint_for(settings, settings.destination))) as client:
         return client.check()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .storage import open_private_database
+from .databases import open_private_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (

@@ -18,14 +18,14 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from .config import Settings
-from .deidentify import Change, Deidentifier
-from .discover import discover, printable
+from .deid.engine import Change, Deidentifier
+from .deid.profile import Profile, load_profile
+from .deid.pseudonym import Pseudonymizer, load_key
+from .dicomio.discover import discover, printable
 from .errors import ExitStatus, KeyFileError, NotAnInstanceError
-from .pipeline import dependency_versions
-from .processing import DICOM_FILE_ERRORS, Prepared, Preparer
-from .profile import Profile, load_profile
-from .pseudonym import Pseudonymizer, load_key
-from .thumbnails import thumbnail_png
+from .gate.thumbnails import thumbnail_png
+from .preparer import DICOM_FILE_ERRORS, Prepared, Preparer
+from .run import dependency_versions
 
 SCHEMA_VERSION = 1
 HIDDEN = "(hidden)"

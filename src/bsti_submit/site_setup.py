@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings, write_config
+from .deid.profile import load_profile
+from .deid.pseudonym import create_key, load_key, replace_key
 from .errors import ConfigError
-from .profile import load_profile
-from .pseudonym import create_key, load_key, replace_key
 
 
 @dataclass(frozen=True)

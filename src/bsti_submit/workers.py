@@ -20,11 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .deidentify import Change, PatientLink
-from .destination import output_parts
+from .deid.engine import Change, PatientLink
+from .delivery.folder import output_parts
 from .errors import InstanceError, NotAnInstanceError
-from .processing import DICOM_FILE_ERRORS, Preparer, build_preparer
-from .verify import Finding
+from .gate.verify import Finding
+from .preparer import DICOM_FILE_ERRORS, Preparer, build_preparer
 
 
 @dataclass(frozen=True)

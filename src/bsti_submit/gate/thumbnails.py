@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 from pydicom.dataset import Dataset
 
-from .pixels import Blank, PixelError, Pixels
+from ..deid.pixels import Blank, PixelError, Pixels
 
 THUMBNAIL_SIZE = 128
 REVIEW_SIZE = 1024

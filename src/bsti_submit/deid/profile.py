@@ -19,7 +19,7 @@ from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
-from .errors import ProfileError
+from ..errors import ProfileError
 from .standard import DEFAULT_SOP_CLASSES, OPTIONS, load_table
 
 DEFAULT_PROFILE = "bsti-covid19"
@@ -228,7 +228,7 @@ def builtin_profiles_dir() -> Path:
     packaged = Path(str(resources.files("bsti_submit"))) / "profiles"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "profiles"
+    return Path(__file__).resolve().parents[3] / "profiles"
 
 
 def builtin_profile_names() -> list[str]:

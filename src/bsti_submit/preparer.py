@@ -15,17 +15,17 @@ from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.uid import UID
 
-from .burned_in import BurnedInPlanner, MaskRules
-from .deidentify import Deidentified, Deidentifier
-from .destination import write_instance
-from .discover import read_instance
+from .deid.engine import Deidentified, Deidentifier
+from .deid.identifiers import OriginalIdentifiers, collect
+from .deid.pixels import Blank
+from .deid.profile import Profile, load_profile
+from .deid.pseudonym import Pseudonymizer
+from .delivery.folder import write_instance
+from .dicomio.discover import read_instance
 from .errors import InstanceError, NotAnInstanceError
-from .identifiers import OriginalIdentifiers, collect
-from .pixel_text import BurnedInText
-from .pixels import Blank
-from .profile import Profile, load_profile
-from .pseudonym import Pseudonymizer
-from .verify import Finding, Verifier
+from .gate.burned_in import BurnedInPlanner, MaskRules
+from .gate.pixel_text import BurnedInText
+from .gate.verify import Finding, Verifier
 
 # What reading, cleaning or writing one odd file can raise; anything else is a bug and stops.
 DICOM_FILE_ERRORS = (

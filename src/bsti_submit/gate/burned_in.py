@@ -20,11 +20,11 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from ..deid.pixels import Blank, parse_rectangle
+from ..deid.profile import Profile, parse_with_deid
+from ..dicomio.elements import header_text, stored_form, tag_for
 from . import deid_filters
 from .deid_filters import Match
-from .elements import header_text, stored_form, tag_for
-from .pixels import Blank, parse_rectangle
-from .profile import Profile, parse_with_deid
 
 SECONDARY_CAPTURE_CLASSES = frozenset(
     {

@@ -25,8 +25,7 @@ from pathlib import Path
 
 from pydicom.charset import convert_encodings, decode_bytes
 
-from .elements import dictionary_vr, keyword_of, tag_text
-from .identifiers import (
+from ..deid.identifiers import (
     DICOM_UID_ROOT,
     GENERIC_PLACE_WORDS,
     MIN_DIGITS,
@@ -41,8 +40,9 @@ from .identifiers import (
     is_nhs_number,
     name_forms,
 )
+from ..deid.profile import Action, Profile
+from ..dicomio.elements import dictionary_vr, keyword_of, tag_text
 from .outgoing import Element, OutgoingError, read_outgoing
-from .profile import Action, Profile
 
 RESIDUAL = "residual identifier"
 STRUCTURE = "structure"

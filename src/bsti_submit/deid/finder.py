@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from .elements import keyword_of, tag_text
+from ..dicomio.elements import keyword_of, tag_text
 from .identifiers import (
     GENERIC_PLACE_WORDS,
     MIN_DIGITS,

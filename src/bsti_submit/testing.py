@@ -21,7 +21,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from .identifiers import nhs_check_digit
+from .deid.identifiers import nhs_check_digit
 
 
 def fake_nhs_number(seed: int) -> str:

@@ -14,8 +14,8 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from .errors import DestinationError, InstanceError, UsageError
-from .part10 import fast_path_applies, write_part10
+from ..dicomio.part10 import fast_path_applies, write_part10
+from ..errors import DestinationError, InstanceError, UsageError
 
 _UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 # What a destination that was meant as a URL looks like: a scheme (two letters or more: one

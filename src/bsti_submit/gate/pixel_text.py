@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.dataset import Dataset
 
+from ..deid.engine import Change
+from ..deid.finder import Finder, fold
+from ..deid.identifiers import Kind, OriginalIdentifiers
+from ..deid.pixels import PIXEL_DATA, Blank, PixelError, Pixels, record_clean_pixels
 from .burned_in import Look, PixelPlan
-from .deidentify import Change
-from .finder import Finder, fold
-from .identifiers import Kind, OriginalIdentifiers
 from .ocr import TextReader, TextRegion, shared_reader
-from .pixels import PIXEL_DATA, Blank, PixelError, Pixels, record_clean_pixels
 from .text_screen import may_show_text
 from .verify import Finding
 

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .storage import open_private_database
+from ..databases import open_private_database
+from ..errors import UsageError
 from .verify import Finding
 
 _SCHEMA = """
@@ -120,7 +120,7 @@ class Quarantine:
             return None
         import pydicom
 
-        from .pixels import Blank
+        from ..deid.pixels import Blank
         from .thumbnails import REVIEW_SIZE, picture_png
 
         frame = regions[0][0]

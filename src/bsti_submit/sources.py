@@ -13,8 +13,8 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from .config import AFTER_DELIVERY
+from .delivery.state import DeliveryState
 from .errors import UsageError
-from .state import DeliveryState
 
 
 class SourceTracker:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydicom.uid import UID
 
-from .errors import KeyFileError
+from ..errors import KeyFileError
 
 KEY_BYTES = 32
 PATIENT_CODE_LENGTH = 12  # base32 characters: 60 bits, so no two patients of a trust collide

@@ -19,9 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from .audit import AuditLog
-from .destination import LocalFolder
-from .errors import BstiError, EndpointError
+from ..errors import BstiError, EndpointError
+from .folder import LocalFolder
 from .state import ACKNOWLEDGED, FAILED, DeliveryState
 from .stow import Outcome, StowClient
 
@@ -45,6 +44,14 @@ class DeliveryCounts:
     already_delivered: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (SOP instance UID, reason)
     studies: dict[str, StudyCounts] = field(default_factory=dict)
+
+
+class DeliveryRecord(Protocol):
+    """Where each instance's and each study's outcome is written (the run's audit log)."""
+
+    def delivery(self, sop_instance_uid: str, status: str, reason: str) -> None: ...
+
+    def study_delivery(self, study_instance_uid: str, counts: dict[str, int]) -> None: ...
 
 
 class BatchSink(Protocol):
@@ -172,13 +179,13 @@ class StowDelivery:
         self._spool_bytes = self._posted = self._answered = self._handed_over = 0
         self.peak_spool_bytes = 0
         self._sender: _Sender | None = None
-        self._audit: AuditLog | None = None
+        self._audit: DeliveryRecord | None = None
         self._progress: BatchSink | None = None
         self._on_stored: Callable[[str, bool], None] | None = None
 
     def start(
         self,
-        audit: AuditLog,
+        audit: DeliveryRecord,
         progress: BatchSink | None = None,
         on_stored: Callable[[str, bool], None] | None = None,
     ) -> None:
@@ -370,7 +377,7 @@ class StowDelivery:
         if self._progress is not None:
             self._progress.batch_sent(self._answered, self._handed_over)
 
-    def _recorded(self) -> AuditLog:
+    def _recorded(self) -> DeliveryRecord:
         assert self._audit is not None, "start() was not called"
         return self._audit
 

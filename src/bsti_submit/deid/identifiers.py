@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from pydicom.dataset import Dataset
 
-from .elements import dictionary_vr, leaves, tag_for
+from ..dicomio.elements import dictionary_vr, leaves, tag_for
 from .standard import load_table
 
 

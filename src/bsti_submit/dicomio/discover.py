@@ -25,7 +25,7 @@ from pydicom.uid import (
     MediaStorageDirectoryStorage,
 )
 
-from .errors import InstanceError, NotAnInstanceError
+from ..errors import InstanceError, NotAnInstanceError
 
 _PREAMBLE_LENGTH = 128
 DEFER_SIZE = 4 << 20  # values larger than this are read from the file only when written

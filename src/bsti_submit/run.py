@@ -20,10 +20,14 @@ import pydicom
 from . import __version__
 from .audit import AuditLog, audit_key
 from .config import Settings
-from .deidentify import Deidentifier, PatientLink
-from .delivery import Batching, DeliveryCounts, StowDelivery
-from .destination import LocalFolder, parse_destination
-from .discover import Skipped, discover
+from .deid.engine import Deidentifier, PatientLink
+from .deid.profile import Profile, load_profile
+from .deid.pseudonym import Pseudonymizer, load_or_create_key
+from .delivery.batches import Batching, DeliveryCounts, StowDelivery
+from .delivery.folder import LocalFolder, parse_destination
+from .delivery.state import DeliveryState
+from .delivery.stow import Endpoint, StowClient
+from .dicomio.discover import Skipped, discover
 from .errors import (
     ConfigError,
     EndpointError,
@@ -33,16 +37,12 @@ from .errors import (
     UsageError,
 )
 from .folders import ensure_writable
+from .gate.quarantine import Held, Quarantine
+from .gate.verify import Finding
+from .locks import RunLock
 from .lookup import LookupTable
-from .processing import DICOM_FILE_ERRORS, Prepared, Preparer, build_preparer
-from .profile import Profile, load_profile
-from .pseudonym import Pseudonymizer, load_or_create_key
-from .quarantine import Held, Quarantine
-from .runlock import RunLock
-from .state import DeliveryState
-from .stow import Endpoint, StowClient
-from .unattended import AfterDelivery, SourceTracker, quiet_studies
-from .verify import Finding
+from .preparer import DICOM_FILE_ERRORS, Prepared, Preparer, build_preparer
+from .sources import AfterDelivery, SourceTracker, quiet_studies
 from .workers import Staged, WorkerSetup, staging_pool
 
 

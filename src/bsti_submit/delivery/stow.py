@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import __version__
-from .errors import ConfigError, EndpointError
+from .. import __version__
+from ..errors import ConfigError, EndpointError
 
 _REFERENCED_SOP = "00081199"
 _FAILED_SOP = "00081198"

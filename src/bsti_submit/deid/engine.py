@@ -18,8 +18,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
-from . import __version__, dates
-from .elements import (
+from .. import __version__
+from ..dicomio.elements import (
     BINARY_VRS,
     ENCODED_TEXT_VRS,
     Encodings,
@@ -33,7 +33,8 @@ from .elements import (
     tag_text,
     vr_of,
 )
-from .errors import ConfigError, NotAnInstanceError
+from ..errors import ConfigError, NotAnInstanceError
+from . import dates
 from .finder import Finder
 from .identifiers import (
     PIXEL_TAGS,

@@ -17,8 +17,8 @@ from pydicom.dataset import Dataset
 from pydicom.pixels.processing import convert_color_space
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
 
-from .deidentify import Change
-from .elements import tag_text
+from ..dicomio.elements import tag_text
+from .engine import Change
 from .standard import DEIDENTIFICATION_METHODS
 
 # pydicom logs each failed decoder attempt with its traceback; a failure is reported here once,

@@ -1,0 +1,5 @@
+"""`python -m bsti_submit` runs the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,2 @@
+"""DICOM input and output: reading elements cheaply, telling DICOM by content, the Part 10
+writer."""
