@@ -61,3 +61,17 @@ def test_every_option_of_every_command_is_used_by_a_test() -> None:
         if option.startswith("--") and f'"{option}"' not in text
     ]
     assert not unused, unused
+
+
+def test_python_dash_m_runs_the_command_line() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bsti_submit", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("bsti-submit "), done.stderr

@@ -106,6 +106,7 @@ def test_every_set_is_there() -> None:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.integration  # dciodvfy
 def test_foreign_files(
     profile: str,
     tmp_path: Path,

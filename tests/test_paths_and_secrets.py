@@ -38,6 +38,7 @@ def test_a_uid_value_cannot_steer_the_output_path(
     assert not list(tmp_path.parent.glob("escaped*"))
 
 
+@pytest.mark.integration  # Orthanc behind nginx TLS
 def test_no_secret_anywhere(
     export: Path, tmp_path: Path, isolated_folders: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

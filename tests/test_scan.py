@@ -129,6 +129,7 @@ HEADLESS = [
 ]
 
 
+@pytest.mark.integration  # headless Chromium
 def test_the_html_report_shows_one_thumbnail_per_series(export: Path, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     result = run("scan", str(export), "--report", str(page), "--hide-values")

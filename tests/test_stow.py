@@ -36,6 +36,8 @@ from .servers import (
     listening_addresses,
 )
 
+pytestmark = pytest.mark.integration  # Orthanc behind nginx TLS
+
 SITE = "RX1"
 
 

@@ -20,6 +20,8 @@ from bsti_submit.errors import ExitStatus
 from .helpers import cli_command, stow_args
 from .servers import TOKEN, DicomWebServer, dicomweb_server
 
+pytestmark = pytest.mark.integration  # Orthanc behind nginx TLS
+
 SITE = "RX1"
 
 
