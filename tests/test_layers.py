@@ -1,6 +1,7 @@
 """The package's layers: imports point down, never up, and siblings keep to themselves.
 
-    cli -> the run (top-level modules) -> gate -> deid | delivery -> dicomio -> errors, databases
+    cli -> the run (top-level modules) -> gate -> deid | delivery -> dicomio
+        -> records, errors, databases
 
 The gate sits above deid because it is source-aware: it reads the profile and the identifier
 patterns to tell a kept value from a leak. deid and delivery know nothing of each other.
@@ -15,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "bsti_submit"
 
-BOTTOM = {"bsti_submit", "bsti_submit.errors", "bsti_submit.databases"}
+BOTTOM = {"bsti_submit", "bsti_submit.errors", "bsti_submit.databases", "bsti_submit.records"}
 TOP = {"bsti_submit.cli", "bsti_submit.__main__"}
 SUBPACKAGE_LAYERS = {"dicomio": 1, "deid": 2, "delivery": 2, "gate": 3}
 RUN_LAYER, CLI_LAYER = 4, 5
@@ -78,6 +79,10 @@ def back_edges() -> list[str]:
 
 def test_imports_point_down_the_layers() -> None:
     assert back_edges() == []
+
+
+def test_the_records_depend_on_nothing_in_the_package() -> None:
+    assert imported(PACKAGE / "records.py") == set()
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from pydicom.sequence import Sequence
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from bsti_submit.deid.identifiers import OriginalIdentifiers
-from bsti_submit.gate.verify import Finding, Verifier
+from bsti_submit.gate.verify import Verifier
 from bsti_submit.preparer import build_preparer
+from bsti_submit.records import Finding
 from bsti_submit.testing import FakePatient, make_instance
 
 from .helpers import save

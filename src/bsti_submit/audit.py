@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .deid.engine import Change
 from .dicomio.discover import printable
+from .records import Change
 
 GENESIS = "0" * 64
 _CHAIN_PURPOSE = b"bsti-submit audit chain v1"  # the audit key is for this and nothing else

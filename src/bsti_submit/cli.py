@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from .config import Settings
     from .deid.profile import Profile
-    from .dicomio.discover import Skipped
+    from .records import Skipped
     from .run import Progress, RunSummary
 
 

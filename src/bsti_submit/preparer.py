@@ -17,7 +17,6 @@ from pydicom.uid import UID
 
 from .deid.engine import Deidentified, Deidentifier
 from .deid.identifiers import OriginalIdentifiers, collect
-from .deid.pixels import Blank
 from .deid.profile import Profile, load_profile
 from .deid.pseudonym import Pseudonymizer
 from .delivery.folder import write_instance
@@ -25,7 +24,8 @@ from .dicomio.discover import read_instance
 from .errors import InstanceError, NotAnInstanceError
 from .gate.burned_in import BurnedInPlanner, MaskRules
 from .gate.pixel_text import BurnedInText
-from .gate.verify import Finding, Verifier
+from .gate.verify import Verifier
+from .records import Blank, Finding
 
 # What reading, cleaning or writing one odd file can raise; anything else is a bug and stops.
 DICOM_FILE_ERRORS = (

@@ -20,14 +20,14 @@ import pydicom
 from . import __version__
 from .audit import AuditLog, audit_key
 from .config import Settings
-from .deid.engine import Deidentifier, PatientLink
+from .deid.engine import Deidentifier
 from .deid.profile import Profile, load_profile
 from .deid.pseudonym import Pseudonymizer, load_or_create_key
 from .delivery.batches import Batching, DeliveryCounts, StowDelivery
 from .delivery.folder import LocalFolder, parse_destination
 from .delivery.state import DeliveryState
 from .delivery.stow import Endpoint, StowClient
-from .dicomio.discover import Skipped, discover
+from .dicomio.discover import discover
 from .errors import (
     ConfigError,
     EndpointError,
@@ -38,10 +38,10 @@ from .errors import (
 )
 from .folders import ensure_writable
 from .gate.quarantine import Held, Quarantine
-from .gate.verify import Finding
 from .locks import RunLock
 from .lookup import LookupTable
 from .preparer import DICOM_FILE_ERRORS, Prepared, Preparer, build_preparer
+from .records import Finding, PatientLink, Skipped
 from .sources import AfterDelivery, SourceTracker, quiet_studies
 from .workers import Staged, WorkerSetup, staging_pool
 

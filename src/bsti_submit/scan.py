@@ -18,13 +18,14 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from .config import Settings
-from .deid.engine import Change, Deidentifier
+from .deid.engine import Deidentifier
 from .deid.profile import Profile, load_profile
 from .deid.pseudonym import Pseudonymizer, load_key
 from .dicomio.discover import discover, printable
 from .errors import ExitStatus, KeyFileError, NotAnInstanceError
 from .gate.thumbnails import thumbnail_png
 from .preparer import DICOM_FILE_ERRORS, Prepared, Preparer
+from .records import Change
 from .run import dependency_versions
 
 SCHEMA_VERSION = 1

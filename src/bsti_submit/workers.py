@@ -20,11 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .deid.engine import Change, PatientLink
 from .delivery.folder import output_parts
 from .errors import InstanceError, NotAnInstanceError
-from .gate.verify import Finding
 from .preparer import DICOM_FILE_ERRORS, Preparer, build_preparer
+from .records import Change, Finding, PatientLink
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ are written back byte for byte.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -34,6 +33,7 @@ from ..dicomio.elements import (
     vr_of,
 )
 from ..errors import ConfigError, NotAnInstanceError
+from ..records import Change, PatientLink
 from . import dates
 from .finder import Finder
 from .identifiers import (
@@ -96,27 +96,6 @@ _WALKED_ACTIONS = frozenset({Action.KEEP, Action.CLEAN, Action.SHIFT_DATE})
 _STUDY_DATES = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate")
 _REMOVE = object()  # a value that means: remove the element after all
 _META_ENCODINGS = ("iso8859",)  # the file meta is always in the default repertoire
-
-
-class Change(NamedTuple):
-    """One attribute changed in one instance, as the audit log records it."""
-
-    path: str
-    keyword: str
-    vr: str
-    action: str
-    old: str
-    new: str | None
-
-
-@dataclass(frozen=True)
-class PatientLink:
-    """The pseudonym given to a patient, with what the trust needs to map it back."""
-
-    pseudonym: str
-    issuer: str
-    patient_id: str
-    sent: bool = True  # False: the profile sends no pseudonym; it only counts the patient
 
 
 class Deidentified(NamedTuple):

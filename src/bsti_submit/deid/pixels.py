@@ -10,7 +10,6 @@ uncompressed. Pixels that cannot be decoded raise PixelError, and the caller hol
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -18,7 +17,7 @@ from pydicom.pixels.processing import convert_color_space
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
 
 from ..dicomio.elements import tag_text
-from .engine import Change
+from ..records import Blank, Change, Rectangle
 from .standard import DEIDENTIFICATION_METHODS
 
 # pydicom logs each failed decoder attempt with its traceback; a failure is reported here once,
@@ -27,19 +26,10 @@ logging.getLogger("pydicom.pixels.decoders.base").setLevel(logging.CRITICAL)
 
 CLEAN_PIXEL_DATA = "113101"
 PIXEL_DATA = tag_text(0x7FE00010)
-Rectangle = tuple[int, int, int, int]  # x0, y0, x1, y1: columns x0..x1-1 of rows y0..y1-1
 
 
 class PixelError(Exception):
     """The pixel data cannot be decoded or changed here."""
-
-
-@dataclass(frozen=True)
-class Blank:
-    """A rectangle to blank in one frame, or in every frame (frame None)."""
-
-    frame: int | None
-    box: Rectangle
 
 
 def parse_rectangle(text: str) -> Rectangle:

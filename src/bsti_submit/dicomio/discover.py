@@ -26,6 +26,7 @@ from pydicom.uid import (
 )
 
 from ..errors import InstanceError, NotAnInstanceError
+from ..records import Skipped
 
 _PREAMBLE_LENGTH = 128
 DEFER_SIZE = 4 << 20  # values larger than this are read from the file only when written
@@ -34,14 +35,6 @@ _MAGIC = b"DICM"
 # A Part 10 file without its preamble starts with the file meta group; a bare dataset written
 # without file meta starts with group 0008. Either is little endian on disk.
 _BARE_START_GROUPS = (b"\x02\x00", b"\x08\x00")
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file that was not processed, and why."""
-
-    path: Path
-    reason: str
 
 
 @dataclass

@@ -20,9 +20,10 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from ..deid.pixels import Blank, parse_rectangle
+from ..deid.pixels import parse_rectangle
 from ..deid.profile import Profile, parse_with_deid
 from ..dicomio.elements import header_text, stored_form, tag_for
+from ..records import Blank
 from . import deid_filters
 from .deid_filters import Match
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..deid.pixels import Rectangle
+from ..records import Rectangle
 
 # The detector sees images at most this many pixels a side (a 2,000 x 2,500 radiograph at half
 # size: its printed text is still 10 pixels or more high), and at least SMALLEST_SIDE: smaller

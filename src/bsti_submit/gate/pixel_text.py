@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ..deid.engine import Change
 from ..deid.finder import Finder, fold
 from ..deid.identifiers import Kind, OriginalIdentifiers
-from ..deid.pixels import PIXEL_DATA, Blank, PixelError, Pixels, record_clean_pixels
+from ..deid.pixels import PIXEL_DATA, PixelError, Pixels, record_clean_pixels
+from ..records import Blank, Change, Finding
 from .burned_in import Look, PixelPlan
 from .ocr import TextReader, TextRegion, shared_reader
 from .text_screen import may_show_text
-from .verify import Finding
 
 CHECK = "burned-in text"
 EVERY_FRAME = -1  # a held region's frame when it was found in the projection of all frames

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..databases import open_private_database
 from ..errors import UsageError
-from .verify import Finding
+from ..records import Finding
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -120,7 +120,7 @@ class Quarantine:
             return None
         import pydicom
 
-        from ..deid.pixels import Blank
+        from ..records import Blank
         from .thumbnails import REVIEW_SIZE, picture_png
 
         frame = regions[0][0]

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ..deid.pixels import Blank, PixelError, Pixels
+from ..deid.pixels import PixelError, Pixels
+from ..records import Blank
 
 THUMBNAIL_SIZE = 128
 REVIEW_SIZE = 1024

@@ -18,7 +18,6 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -42,6 +41,7 @@ from ..deid.identifiers import (
 )
 from ..deid.profile import Action, Profile
 from ..dicomio.elements import dictionary_vr, keyword_of, tag_text
+from ..records import Finding
 from .outgoing import Element, OutgoingError, read_outgoing
 
 RESIDUAL = "residual identifier"
@@ -66,22 +66,6 @@ _URL = re.compile(
     r"|(?:[a-z0-9-]+\.)+(?:nhs\.uk|nhs\.net|scot|wales|co\.uk|org\.uk|ac\.uk|gov\.uk|com|org|net)\b",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Why an instance may not leave: the check, the kind of identifier and where it is. The
-    matching `text` is for the trust's reviewer (`quarantine show`) and is never printed
-    elsewhere."""
-
-    check: str
-    kind: str
-    path: str = ""
-    text: str = field(default="", compare=False, repr=False)
-    region: tuple[int, ...] = field(default=(), compare=False, repr=False)  # frame, x0, y0, x1, y1
-
-    def __str__(self) -> str:
-        return f"{self.check}: {self.kind}" + (f" at {self.path}" if self.path else "")
 
 
 def normal(text: str) -> str:
