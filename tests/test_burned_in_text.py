@@ -271,3 +271,14 @@ def test_one_or_two_glyphs_alone_stay(
     box: tuple[int, int, int, int], text: str, stays: bool
 ) -> None:
     assert is_marker(TextRegion(box, text, 0.4)) is stays
+
+
+def test_reading_deids_device_lists_leaves_its_logger_as_it_was() -> None:
+    """deid's console logger is silenced while its recipes are parsed, then given back."""
+    from deid.logger import bot
+
+    from bsti_submit.gate.burned_in import BurnedInPlanner
+
+    before = bot.level
+    BurnedInPlanner()
+    assert bot.level == before

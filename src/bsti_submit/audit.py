@@ -15,10 +15,10 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .databases import now_text
 from .dicomio.discover import printable
 from .records import Change
 
@@ -38,10 +38,6 @@ def _seal(key: bytes, previous: str, body: str) -> str:
 _ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps makes one per call
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class AuditLog:
     """Append-only writer of one run's log; `close()` it when done."""
 
@@ -55,7 +51,7 @@ class AuditLog:
         self._sequence = 0
         self.outcomes: Counter[str] = Counter()
         self.changes = 0
-        self._write({"type": "run", "time": _now(), **header})
+        self._write({"type": "run", "time": now_text(), **header})
 
     def close(self) -> None:
         """Close the underlying file."""
@@ -125,7 +121,7 @@ class AuditLog:
 
     def footer(self, counts: dict[str, int]) -> None:
         """The run's closing record with its counts."""
-        self._write({"type": "end", "time": _now(), "changes": self.changes, **counts})
+        self._write({"type": "end", "time": now_text(), "changes": self.changes, **counts})
         self._handle.flush()
 
 

@@ -735,7 +735,7 @@ def status() -> None:
     from .delivery.state import DeliveryState
 
     with _reported_errors():
-        path = _settings().state_dir / "state.sqlite"
+        path = _settings().state_database
         runs, studies = [], []
         if path.exists():  # a read-only command creates nothing
             with closing(DeliveryState(path)) as state:
@@ -768,7 +768,7 @@ def quarantine_list() -> None:
 
     entries = []
     with _reported_errors():
-        folder = _settings().state_dir / "quarantine"
+        folder = _settings().quarantine_dir
         if folder.exists():  # a read-only command creates nothing
             with closing(Quarantine(folder)) as held:
                 entries = held.entries()
@@ -798,7 +798,7 @@ def quarantine_show(held_id: str) -> None:
     from .gate.quarantine import Quarantine
 
     with _reported_errors():
-        folder = _settings().state_dir / "quarantine"
+        folder = _settings().quarantine_dir
         if not folder.exists():  # a read-only command creates nothing
             raise UsageError(f"no quarantined instance with ID {held_id}: nothing is held")
         with closing(Quarantine(folder)) as held:

@@ -75,6 +75,26 @@ class Settings:
     # Where each value came from: "default", "config file PATH", "environment VAR", "flag".
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
+    @property
+    def state_database(self) -> Path:
+        """What was sent where, which source files are done, and the runs."""
+        return self.state_dir / "state.sqlite"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Instances held back, with their findings."""
+        return self.state_dir / "quarantine"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Cleaned instances waiting for the endpoint's answer."""
+        return self.state_dir / "spool"
+
+    @property
+    def staging_dir(self) -> Path:
+        """What the workers wrote, before the run commits it."""
+        return self.state_dir / "staging"
+
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:
         """Defaults, then the config file, then `BSTI_SUBMIT_<FIELD>` variables, then the flags

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import ConfigError
+
+
+def now_text() -> str:
+    """The time as the databases and the audit log store it: UTC, ISO 8601, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def open_private_database(path: Path, schema: str, what: str) -> sqlite3.Connection:

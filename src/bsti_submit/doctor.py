@@ -83,7 +83,7 @@ def _disk(settings: Settings) -> str:
 
 
 def _state(settings: Settings) -> str:
-    path = settings.state_dir / "state.sqlite"
+    path = settings.state_database
     if not path.exists():
         return f"{path} does not exist yet (made by the first run)"
     with closing(sqlite3.connect(path)) as connection:

@@ -7,10 +7,9 @@ patient a pseudonym in the central collection stands for, and the reverse.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from .databases import open_private_database
+from .databases import now_text, open_private_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (
@@ -48,7 +47,7 @@ class LookupTable:
     def record(self, pseudonym: str, issuer: str, patient_id: str, sent: bool = True) -> None:
         """Note that `pseudonym` was given to this patient; `sent`: sent now (else found at
         the endpoint already: the patient is added if missing, "last sent" stays)."""
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        now = now_text()
         on_conflict = "DO UPDATE SET last_seen = excluded.last_seen" if sent else "DO NOTHING"
         with self._connection:
             self._connection.execute(

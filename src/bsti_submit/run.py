@@ -165,7 +165,7 @@ def submit(
     with ExitStack() as stack:
         lock = stack.enter_context(RunLock(settings.state_dir))
         summary.stale_lock_pid = lock.stale_pid
-        state = stack.enter_context(closing(DeliveryState(settings.state_dir / "state.sqlite")))
+        state = stack.enter_context(closing(DeliveryState(settings.state_database)))
         tracker = SourceTracker(state, str(destination), batch=1 if endpoint else 256)
         stack.callback(tracker.flush)  # before the state database closes, however the run ends
         new_files = [path for path in found.candidates if not tracker.done(path)]
@@ -177,7 +177,7 @@ def submit(
             return summary
         audit = stack.enter_context(closing(AuditLog(audit_log, header, audit_key(key))))
         lookup = stack.enter_context(closing(LookupTable(settings.lookup_file)))
-        quarantine = stack.enter_context(closing(Quarantine(settings.state_dir / "quarantine")))
+        quarantine = stack.enter_context(closing(Quarantine(settings.quarantine_dir)))
         delivery = None
         state.start_run(run_id, endpoint.base_url if endpoint else str(destination))
         if endpoint is not None:
@@ -196,7 +196,7 @@ def submit(
         if delivery is not None:
             delivery.start(audit, progress, line.stored(tracker, after))
             line.on_spooled = delivery.add
-        staging = settings.state_dir / "staging"
+        staging = settings.staging_dir
         shutil.rmtree(staging, ignore_errors=True)  # a killed run's leftovers: we hold the lock
         setup = WorkerSetup(
             settings.profile, key, settings.site, settings.local_id_pattern, staging / run_id
@@ -237,7 +237,7 @@ def _stow_delivery(
 ) -> StowDelivery:
     client = stack.enter_context(closing(StowClient(endpoint)))
     client.check()  # fail fast, before any work, on TLS, authentication or the base path
-    spools = settings.state_dir / "spool"
+    spools = settings.spool_dir
     shutil.rmtree(spools, ignore_errors=True)  # a killed run's leftovers: we hold the lock now
     spool = spools / run_id
     batching = Batching(settings.batch_instances, settings.batch_megabytes)
@@ -515,7 +515,7 @@ def release(held_id: str, reason: str, settings: Settings, accepted: Iterable[st
     preparer = build_preparer(
         settings.profile, _key(settings), settings.site, settings.local_id_pattern
     )
-    with closing(Quarantine(settings.state_dir / "quarantine")) as quarantine:
+    with closing(Quarantine(settings.quarantine_dir)) as quarantine:
         held = quarantine.get(held_id)
         if held.released_at is not None:
             raise UsageError(f"{held.id} was already released on {held.released_at}")

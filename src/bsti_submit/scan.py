@@ -11,13 +11,13 @@ import tempfile
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from .config import Settings
+from .databases import now_text
 from .deid.engine import Deidentifier
 from .deid.profile import Profile, load_profile
 from .deid.pseudonym import Pseudonymizer, load_key
@@ -76,7 +76,7 @@ class ScanReport:
     masked_series: set[str] = field(default_factory=set)  # series with masked pixels shown
     series_labels: dict[str, str] = field(default_factory=dict)  # series UID -> what it shows
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    made_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    made_at: str = field(default_factory=now_text)
     made_by: str = field(default_factory=lambda: _user())
 
     @property

@@ -22,10 +22,12 @@ from ..dicomio.elements import (
     BINARY_VRS,
     ENCODED_TEXT_VRS,
     Encodings,
+    creator_of,
     describe,
     dictionary_vr,
     element_vr,
     encodings_of,
+    is_private_creator,
     keyword_of,
     stored_elements,
     stored_text,
@@ -47,7 +49,7 @@ from .identifiers import (
 )
 from .profile import Action, Profile, Rule
 from .pseudonym import Pseudonymizer
-from .standard import DEIDENTIFICATION_METHODS
+from .standard import method_code_item
 
 # Our implementation's identity in the file meta: a fixed UUID-derived UID and a short name.
 IMPLEMENTATION_CLASS_UID = UID("2.25.215346935453497014063413431637331371806")
@@ -192,7 +194,7 @@ class _Run:
             encodings = encodings_of(dataset)
         creators = []
         for tag, element in list(stored_elements(dataset).items()):
-            if _is_private_creator(tag):
+            if is_private_creator(tag):
                 creators.append(tag)
                 continue
             rule = self._rule(dataset, tag)
@@ -212,7 +214,7 @@ class _Run:
 
     def _rule(self, dataset: Dataset, tag: int) -> Rule | None:
         if self.profile.private_by_creator and tag >> 16 & 1 and tag & 0xFFFF >= 0x1000:
-            creator = dataset.get(tag & 0xFFFF0000 | (tag & 0xFF00) >> 8)
+            creator = dataset.get(creator_of(tag))
             return self.profile.private_rule_for(tag, str(creator.value) if creator else "")
         return self.profile.rule_for(tag)
 
@@ -380,10 +382,6 @@ def _decoded(value: bytes, codec: str) -> str:
     return (value[: len(value) & ~1] if "16" in codec else value).decode(codec, "replace")
 
 
-def _is_private_creator(tag: int) -> bool:
-    return bool(tag >> 16 & 1) and 0x10 <= tag & 0xFFFF <= 0xFF
-
-
 def _block_in_use(dataset: Dataset, creator_tag: int) -> bool:
     group, block = creator_tag >> 16, creator_tag & 0xFF
     tags = dataset.keys()  # iterating the dataset itself would decode every value
@@ -393,14 +391,7 @@ def _block_in_use(dataset: Dataset, creator_tag: int) -> bool:
 def _method_code_items(profile: Profile) -> tuple[Dataset, ...]:
     """The items of DeidentificationMethodCodeSequence, made once: every instance shares them
     (they are only ever read)."""
-    items = []
-    for code in profile.method_codes:
-        item = Dataset()
-        item.CodeValue = code
-        item.CodingSchemeDesignator = "DCM"
-        item.CodeMeaning = DEIDENTIFICATION_METHODS[code]
-        items.append(item)
-    return tuple(items)
+    return tuple(method_code_item(code) for code in profile.method_codes)
 
 
 def _record_method(

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from pydicom.dataset import Dataset
 
-from ..dicomio.elements import dictionary_vr, leaves, tag_for
+from ..dicomio.elements import dictionary_vr, leaves, parse_tag, tag_for
 from .standard import load_table
 
 
@@ -84,9 +84,7 @@ ADDRESS_TAGS = _tags(
 # Instance UIDs are sought in the output; class, transfer syntax, coding-scheme and creator UIDs
 # are not: the table's U rows are exactly the UIDs that identify an instance or its context.
 INSTANCE_UID_TAGS = frozenset(
-    int(row.tag[1:5] + row.tag[6:10], 16)
-    for row in load_table()
-    if row.basic == "U" and "x" not in row.tag
+    parse_tag(row.tag) for row in load_table() if row.basic == "U" and "x" not in row.tag
 ) | _tags("MediaStorageSOPInstanceUID")
 # Kept values that name the machine or describe the image (and the vendor's coil, sequence and
 # filter names). A word equal to one of them is no

@@ -18,7 +18,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
 
 from ..dicomio.elements import tag_text
 from ..records import Blank, Change, Rectangle
-from .standard import DEIDENTIFICATION_METHODS
+from .standard import method_code_item
 
 # pydicom logs each failed decoder attempt with its traceback; a failure is reported here once,
 # as one line naming the file (PixelError), so those records would only reach a user as noise.
@@ -144,11 +144,7 @@ def record_clean_pixels(dataset: Dataset, changes: list[Change]) -> None:
     codes = dataset.setdefault("DeidentificationMethodCodeSequence", []).value
     if any(item.get("CodeValue") == CLEAN_PIXEL_DATA for item in codes):
         return
-    item = Dataset()
-    item.CodeValue = CLEAN_PIXEL_DATA
-    item.CodingSchemeDesignator = "DCM"
-    item.CodeMeaning = DEIDENTIFICATION_METHODS[CLEAN_PIXEL_DATA]
-    codes.append(item)
+    codes.append(method_code_item(CLEAN_PIXEL_DATA))
     changes.append(
         Change(
             tag_text(0x00120064),

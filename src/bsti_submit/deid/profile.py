@@ -19,6 +19,7 @@ from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
+from ..dicomio.elements import parse_tag, tag_text
 from ..errors import ProfileError
 from .standard import DEFAULT_SOP_CLASSES, OPTIONS, load_table
 
@@ -207,7 +208,7 @@ class Profile:
 
     def rules(self) -> list[tuple[str, Rule]]:
         """Every effective rule with the field it applies to, in file order."""
-        found: list[tuple[str, Rule]] = [(_tag_text(tag), rule) for tag, rule in self.exact.items()]
+        found: list[tuple[str, Rule]] = [(tag_text(tag), rule) for tag, rule in self.exact.items()]
         found += [(mask.pattern, mask.rule) for mask in self.masks]
         found += [
             (f'({group:04X},"{creator}",{element:02X})', rule)
@@ -216,10 +217,6 @@ class Profile:
         if self.private is not None:
             found.append((PRIVATE_FIELD, self.private))
         return sorted(found, key=lambda item: item[1].order)
-
-
-def _tag_text(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def builtin_profiles_dir() -> Path:
@@ -364,9 +361,9 @@ def _validate(path: Path, text: str) -> tuple[dict[str, str], list[tuple[int, st
     return metadata, action_lines
 
 
-def parse_with_deid(path: Path) -> Any:
-    """deid's parse of a recipe (a DeidRecipe), with its console logger silenced and its exits
-    caught."""
+def parse_with_deid(path: Path | str) -> Any:
+    """deid's parse of a recipe (a DeidRecipe; "dicom" is deid's own), with its console logger
+    silenced, and restored after, and its exits caught."""
     from deid.config import DeidRecipe
     from deid.logger import bot
 
@@ -526,7 +523,7 @@ def _check_claims(profile: Profile) -> None:
         for row in load_table():
             if row.options.get(column) != "C" or "x" in row.tag or row.tag == PRIVATE_FIELD:
                 continue
-            rule = profile.rule_for(int(row.tag[1:5] + row.tag[6:10], 16))
+            rule = profile.rule_for(parse_tag(row.tag))
             if rule is None or PROTECTION[rule.action] < PROTECTION[Action.CLEAN]:
                 where = rule.source if rule else "no line"
                 raise ProfileError(

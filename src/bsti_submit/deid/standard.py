@@ -13,6 +13,8 @@ import io
 from dataclasses import dataclass
 from importlib import resources
 
+from pydicom.dataset import Dataset
+
 TABLE_EDITION = "2026d"
 
 # When the IOD type of an attribute is not known, PS3.15 allows the right-most, most conservative
@@ -301,3 +303,12 @@ def _row_line(row: TableRow, options: tuple[str, ...], override: tuple[str, str]
     relaxed = _RANK[resolve_compound(code)] < _RANK[resolve_compound(row.basic)]
     note = f" justification: {option} option" if relaxed else f" ({option})"
     return recipe_line(row.tag, code, name + note)
+
+
+def method_code_item(code: str) -> Dataset:
+    """An item of De-identification Method Code Sequence: a CID 7050 code, scheme DCM."""
+    item = Dataset()
+    item.CodeValue = code
+    item.CodingSchemeDesignator = "DCM"
+    item.CodeMeaning = DEIDENTIFICATION_METHODS[code]
+    return item

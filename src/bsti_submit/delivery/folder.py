@@ -1,4 +1,5 @@
-"""Destinations for cleaned instances. A local folder for now; paths come only from new UIDs."""
+"""The local folder destination and the Part 10 writing of cleaned instances; the way a
+destination is written (folder or URL) is parsed here too. Paths come only from new UIDs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import re
 import shutil
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -136,14 +138,7 @@ class LocalFolder:
     def write(self, dataset: Dataset) -> Path:
         """Write under a temporary name and rename, so no partial file is ever left."""
         target = self.path_for(output_parts(dataset))
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        try:
-            with temporary.open("wb") as handle:
-                write_instance(dataset, handle)
-            os.replace(temporary, target)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        _replace_whole(target, lambda handle: write_instance(dataset, handle))
         return target
 
     def commit(self, staged: Path, parts: tuple[str, str, str]) -> Path:
@@ -156,12 +151,19 @@ class LocalFolder:
         except OSError as error:
             if error.errno != errno.EXDEV:
                 raise
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        try:
-            shutil.copyfile(staged, temporary)
-            os.replace(temporary, target)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        with staged.open("rb") as source:
+            _replace_whole(target, lambda handle: shutil.copyfileobj(source, handle))
         staged.unlink()
         return target
+
+
+def _replace_whole(target: Path, fill: Callable[[BinaryIO], object]) -> None:
+    """Write `target` under a temporary name and rename it, so no partial file is ever left."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with temporary.open("wb") as handle:
+            fill(handle)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

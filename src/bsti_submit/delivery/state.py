@@ -7,10 +7,9 @@ stored is sent again and a killed run resumes where it stopped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from ..databases import open_private_database
+from ..databases import now_text, open_private_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -54,10 +53,6 @@ class StudyStatus:
     failed: int
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class DeliveryState:
     """The state database at `path`, created (mode 0600) on first use; `close()` it."""
 
@@ -71,13 +66,13 @@ class DeliveryState:
     def start_run(self, run_id: str, destination: str) -> None:
         with self._connection:
             self._connection.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, NULL)", (run_id, destination, _now())
+                "INSERT INTO runs VALUES (?, ?, ?, NULL)", (run_id, destination, now_text())
             )
 
     def finish_run(self, run_id: str) -> None:
         with self._connection:
             self._connection.execute(
-                "UPDATE runs SET finished = ? WHERE run_id = ?", (_now(), run_id)
+                "UPDATE runs SET finished = ? WHERE run_id = ?", (now_text(), run_id)
             )
 
     def acknowledged(self, destination: str, sop: str, sha256: str) -> bool:
@@ -103,7 +98,7 @@ class DeliveryState:
         with self._connection:
             self._connection.execute(
                 "INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (destination, sop, study, sha256, status, reason, run_id, _now()),
+                (destination, sop, study, sha256, status, reason, run_id, now_text()),
             )
 
     def source_done(self, destination: str, path: str, size: int, changed: int) -> bool:
@@ -117,7 +112,7 @@ class DeliveryState:
     def mark_sources(self, destination: str, files: list[tuple[str, int, int, str]]) -> None:
         """Note that source files (path, size, time of change, status) were taken: written,
         delivered or quarantined. One commit for them all."""
-        now = _now()
+        now = now_text()
         with self._connection:
             self._connection.executemany(
                 "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",

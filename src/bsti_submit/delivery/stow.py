@@ -249,7 +249,7 @@ def _raise_for_access(response: requests.Response, url: str) -> None:
     """Failures that no retry and no other instance can mend stop the run."""
     status = response.status_code
     if 300 <= status < 400:
-        raise EndpointError(f"{url}: the server redirected a POST ({status}); refusing to follow")
+        raise EndpointError(f"{url}: the server redirected the request ({status}); not followed")
     if status in (401, 403):
         raise EndpointError(
             f"{url}: authentication refused ({status}): check the token or password"

@@ -32,6 +32,21 @@ def tag_text(tag: int) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
+def parse_tag(text: str) -> int:
+    """The tag written `(gggg,eeee)` at the start of `text`."""
+    return int(text[1:5] + text[6:10], 16)
+
+
+def is_private_creator(tag: int) -> bool:
+    """A private creator element: (gggg,00xx) of an odd group reserves the block (gggg,xx00)."""
+    return bool(tag >> 16 & 1) and 0x10 <= tag & 0xFFFF <= 0xFF
+
+
+def creator_of(tag: int) -> int:
+    """The tag of the private creator element that reserves a private element's block."""
+    return tag & 0xFFFF0000 | (tag & 0xFF00) >> 8
+
+
 @lru_cache(maxsize=4096)
 def dictionary_vr(tag: int) -> str | None:
     try:

@@ -86,11 +86,7 @@ class BurnedInPlanner:
     """Plans the reading of pixels from original headers."""
 
     def __init__(self) -> None:
-        from deid.config import DeidRecipe
-        from deid.logger import bot
-
-        bot.level = -10
-        self._bundled = DeidFilters(DeidRecipe("dicom"))  # deid's graylist and blacklist
+        self._bundled = DeidFilters(parse_with_deid("dicom"))  # deid's graylist and blacklist
 
     def plan(self, dataset: Dataset) -> PixelPlan:
         """The plan for one original instance."""

@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 from pydicom.datadict import dictionary_VR
 
+from ..dicomio.elements import parse_tag, tag_text
+
 _PREAMBLE = 128
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
@@ -95,12 +97,6 @@ def _implicit_vr(tag: int) -> str:
     except KeyError:
         return "UN"
     return vr if len(vr) == 2 else "OB"  # "US or SS", "OB or OW": read as bytes
-
-
-@lru_cache(maxsize=4096)
-def tag_path(tag: int) -> str:
-    """`(gggg,eeee)` in upper-case hex."""
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def _character_sets(value: bytes) -> tuple[str, ...]:
@@ -180,14 +176,14 @@ class _Reader:
             self._skip_pixels(length)
             return []
         if length == _UNDEFINED:
-            raise OutgoingError(f"{prefix}{tag_path(tag)} has an undefined length")
+            raise OutgoingError(f"{prefix}{tag_text(tag)} has an undefined length")
         end = self.offset + length
         if end > len(self.data):
-            raise OutgoingError(f"{prefix}{tag_path(tag)} is cut short")
+            raise OutgoingError(f"{prefix}{tag_text(tag)} is cut short")
         value = bytes(self.data[self.offset : end])
         self.offset = end
-        top = int(prefix[1:5] + prefix[6:10], 16) if prefix.startswith("(") else tag
-        return [Element(prefix + tag_path(tag), tag, vr, value, character_sets, top)]
+        top = parse_tag(prefix) if prefix.startswith("(") else tag
+        return [Element(prefix + tag_text(tag), tag, vr, value, character_sets, top)]
 
     def _header(self) -> tuple[int, str, int]:
         """The next element's tag, VR and length; items and delimiters have no VR."""
@@ -226,9 +222,9 @@ class _Reader:
             if item_tag == _SEQUENCE_END:
                 break
             if item_tag != _ITEM:
-                raise OutgoingError(f"{prefix}{tag_path(tag)} holds {tag_path(item_tag)}")
+                raise OutgoingError(f"{prefix}{tag_text(tag)} holds {tag_text(item_tag)}")
             item_end = None if item_length == _UNDEFINED else self.offset + item_length
-            path = f"{prefix}{tag_path(tag)}[{index}]."
+            path = f"{prefix}{tag_text(tag)}[{index}]."
             found += self.elements(path, character_sets, item_end)
             if item_end is not None:
                 self.offset = item_end

@@ -13,11 +13,10 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..databases import open_private_database
+from ..databases import now_text, open_private_database
 from ..errors import UsageError
 from ..records import Finding
 
@@ -57,10 +56,6 @@ class Held:
         return f"{self.id}.dcm"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class Quarantine:
     """The quarantine under `folder`; `close()` it when done."""
 
@@ -90,7 +85,7 @@ class Quarantine:
         with self._connection:
             self._connection.execute(
                 "INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
-                (held_id, sop, str(source), destination, reasons, run, _now()),
+                (held_id, sop, str(source), destination, reasons, run, now_text()),
             )
         return held_id
 
@@ -142,7 +137,7 @@ class Quarantine:
             self._connection.execute(
                 "UPDATE quarantine SET released_at = ?, released_by = ?, release_reason = ? "
                 "WHERE id = ?",
-                (_now(), user, reason, held.id),
+                (now_text(), user, reason, held.id),
             )
 
 

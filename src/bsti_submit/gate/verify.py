@@ -40,7 +40,13 @@ from ..deid.identifiers import (
     name_forms,
 )
 from ..deid.profile import Action, Profile
-from ..dicomio.elements import dictionary_vr, keyword_of, tag_text
+from ..dicomio.elements import (
+    creator_of,
+    dictionary_vr,
+    is_private_creator,
+    keyword_of,
+    tag_text,
+)
 from ..records import Finding
 from .outgoing import Element, OutgoingError, read_outgoing
 
@@ -234,10 +240,9 @@ class Verifier:
                 removed = element.value.rstrip(b"\x00 ") == b"YES"
             if group % 2:
                 where = element.path[: -len(tag_text(tag))]
-                if 0x10 <= tag & 0xFFFF <= 0xFF:  # a creator: (gggg,00xx) reserves (gggg,xx00)
+                if is_private_creator(tag):
                     creators[(where, tag)] = element.value.decode("latin-1")
-                creator_tag = tag & 0xFFFF0000 | (tag >> 8) & 0xFF
-                if not self._private_kept(tag, creators.get((where, creator_tag), "")):
+                if not self._private_kept(tag, creators.get((where, creator_of(tag)), "")):
                     findings.append(Finding(STRUCTURE, "private element", element.path))
             elif group & 0xFF00 in (0x5000, 0x6000) and not self._kept(tag):
                 findings.append(
