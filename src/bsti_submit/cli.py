@@ -15,14 +15,12 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from importlib.metadata import PackageNotFoundError, version
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__
 from .errors import BstiError, ExitStatus, UsageError
 
 if TYPE_CHECKING:
@@ -35,14 +33,12 @@ if TYPE_CHECKING:
 
 
 def _version_text() -> str:
-    parts = [f"bsti-submit {__version__}"]
-    for package in ("pydicom", "deid"):
-        try:
-            parts.append(f"{package} {version(package)}")
-        except PackageNotFoundError:
-            parts.append(f"{package} (not installed)")
-    parts.append(f"Python {sys.version.split()[0]}")
-    return "\n".join(parts)
+    from .versions import dependency_versions
+
+    named = {"python": "Python"}
+    return "\n".join(
+        f"{named.get(name, name)} {number}" for name, number in dependency_versions().items()
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -570,20 +566,10 @@ def lookup(pseudonym: str | None, patient_id: str | None) -> None:
     \b
     Example:
       bsti-submit lookup RX1-ABCDEF234567"""
-    from .lookup import LookupTable
+    from .views import patients
 
     with _reported_errors():
-        if (pseudonym is None) == (patient_id is None):
-            raise UsageError("give either a PSEUDONYM or --patient-id ID")
-        path = _settings().lookup_file
-        entries = []
-        if path.exists():  # a read-only command creates nothing
-            with closing(LookupTable(path)) as table:
-                if pseudonym is not None:
-                    entry = table.by_pseudonym(pseudonym)
-                    entries = [entry] if entry else []
-                else:
-                    entries = table.by_patient_id(str(patient_id))
+        entries = patients(_settings(), pseudonym, patient_id)
     if not entries:
         click.echo("Not found in this trust's lookup table.", err=True)
         sys.exit(int(ExitStatus.ERROR))
@@ -713,15 +699,10 @@ def check_endpoint(url: str | None, ca_bundle: Path | None) -> None:
     \b
     Example:
       bsti-submit check-endpoint https://collection.example/dicom-web"""
-    from .delivery.stow import StowClient
-    from .run import endpoint_for
+    from .views import check_endpoint as check
 
     with _reported_errors():
-        settings = _settings(ca_bundle=ca_bundle, destination=url)
-        if not settings.destination.startswith("https://"):
-            raise UsageError("give the endpoint's https:// base URL, or set it with init")
-        with closing(StowClient(endpoint_for(settings, settings.destination))) as client:
-            message = client.check()
+        message = check(_settings(ca_bundle=ca_bundle, destination=url))
     click.echo(f"OK: {message}")
 
 
@@ -732,14 +713,11 @@ def status() -> None:
     \b
     Example:
       bsti-submit status"""
-    from .delivery.state import DeliveryState
+    from .views import history
 
     with _reported_errors():
-        path = _settings().state_database
-        runs, studies = [], []
-        if path.exists():  # a read-only command creates nothing
-            with closing(DeliveryState(path)) as state:
-                runs, studies = state.runs(), state.studies()
+        found = history(_settings())
+    runs, studies = found.runs, found.studies
     for run_id, destination, started, finished in runs:
         ended = f"finished {finished}" if finished else "did not finish"
         click.echo(f"run {run_id[:8]}  {destination}  started {started}  {ended}")
@@ -764,14 +742,10 @@ def quarantine_list() -> None:
     \b
     Example:
       bsti-submit quarantine list"""
-    from .gate.quarantine import Quarantine
+    from .views import held_entries
 
-    entries = []
     with _reported_errors():
-        folder = _settings().quarantine_dir
-        if folder.exists():  # a read-only command creates nothing
-            with closing(Quarantine(folder)) as held:
-                entries = held.entries()
+        entries = held_entries(_settings())
     if not entries:
         click.echo("Nothing is quarantined.")
     for entry in entries:
@@ -795,16 +769,11 @@ def quarantine_show(held_id: str) -> None:
     \b
     Example:
       bsti-submit quarantine show 3f2a9c1b7d4e"""
-    from .gate.quarantine import Quarantine
+    from .views import held_instance
 
     with _reported_errors():
-        folder = _settings().quarantine_dir
-        if not folder.exists():  # a read-only command creates nothing
-            raise UsageError(f"no quarantined instance with ID {held_id}: nothing is held")
-        with closing(Quarantine(folder)) as held:
-            entry = held.get(held_id)
-            path = held.path_of(entry)
-            picture = held.review_picture(entry)
+        shown = held_instance(_settings(), held_id)
+    entry, path, picture = shown.entry, shown.path, shown.picture
     click.echo(f"{entry.id}  held {entry.held_at}  from {entry.source}")
     click.echo(f"cleaned file: {path}")
     if picture is not None:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import getpass
 import os
-import platform
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Protocol
 
 import pydicom
 
-from . import __version__
 from .audit import AuditLog, audit_key
 from .config import Settings
 from .deid.engine import Deidentifier
@@ -43,6 +40,7 @@ from .lookup import LookupTable
 from .preparer import DICOM_FILE_ERRORS, Prepared, Preparer, build_preparer
 from .records import Finding, PatientLink, Skipped
 from .sources import AfterDelivery, SourceTracker, quiet_studies
+from .versions import dependency_versions
 from .workers import Staged, WorkerSetup, staging_pool
 
 
@@ -114,14 +112,6 @@ class RunSummary:
             "series": len(self.series),
             "patients": len(self.patients),
         }
-
-
-def dependency_versions() -> dict[str, str]:
-    """Versions worth quoting in a support ticket."""
-    versions = {"bsti-submit": __version__, "python": platform.python_version()}
-    for package in ("pydicom", "deid"):
-        versions[package] = version(package)
-    return versions
 
 
 def default_audit_path(settings: Settings, run_id: str) -> Path:

@@ -26,7 +26,7 @@ from .errors import ExitStatus, KeyFileError, NotAnInstanceError
 from .gate.thumbnails import thumbnail_png
 from .preparer import DICOM_FILE_ERRORS, Prepared, Preparer
 from .records import Change
-from .run import dependency_versions
+from .versions import dependency_versions
 
 SCHEMA_VERSION = 1
 HIDDEN = "(hidden)"
