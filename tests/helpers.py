@@ -8,12 +8,53 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from click.testing import CliRunner, Result
 from pydicom.dataset import Dataset
 
+from bsti_submit.cli import main
 from bsti_submit.testing import FakePatient
 
 if TYPE_CHECKING:
     from .servers import DicomWebServer
+
+
+SITE = "RX1"
+
+
+def run(*args: str) -> Result:
+    """`bsti-submit ARGS` in this process; an exception the CLI does not handle fails the test."""
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def send(source: Path, server: DicomWebServer, *options: str) -> Result:
+    """`bsti-submit submit SOURCE --to` the test endpoint, trusting its CA."""
+    return run(*stow_args(source, server), *options)
+
+
+def submit_to_folder(source: Path, out: Path, *options: str) -> Result:
+    """`bsti-submit submit SOURCE --to OUT --site RX1 [OPTIONS]`."""
+    return run("submit", str(source), "--to", str(out), "--site", SITE, *options)
+
+
+def submit_one(tmp_path: Path, dataset: Dataset, *options: str) -> Result:
+    """Submit one instance from a neutrally named folder (so paths on screen hold no name) to
+    `tmp_path / "out"`."""
+    source = save(dataset, tmp_path / "in" / "image1").parent
+    return submit_to_folder(source, tmp_path / "out", *options)
+
+
+def site_profile(
+    tmp_path: Path,
+    *lines: str,
+    base: str = "ps315-basic",
+    name: str = "leaky-site",
+    version: int = 1,
+) -> Path:
+    """A site profile extending `base` with these `%header` lines."""
+    path = tmp_path / f"{name}.deid"
+    header = ["FORMAT dicom", f"#@ name: {name}", f"#@ version: {version}", f"#@ extends: {base}"]
+    path.write_text("\n".join([*header, "%header", *lines]) + "\n", encoding="utf-8")
+    return path
 
 
 def save(dataset: Dataset, path: Path) -> Path:

@@ -8,14 +8,10 @@ import hmac
 import json
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
 from bsti_submit.audit import GENESIS
-from bsti_submit.cli import main
+from bsti_submit.errors import ExitStatus
 
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+from .helpers import run
 
 
 def make_log(export: Path, tmp_path: Path) -> Path:
@@ -36,7 +32,7 @@ def make_log(export: Path, tmp_path: Path) -> Path:
 def test_an_intact_log_verifies(export: Path, tmp_path: Path) -> None:
     log = make_log(export, tmp_path)
     result = run("audit", "verify", str(log))
-    assert result.exit_code == 0
+    assert result.exit_code == ExitStatus.SUCCESS
     assert f"OK: {len(log.read_text().splitlines())} record(s), sealed and complete" in (
         result.output
     )
@@ -50,7 +46,9 @@ def test_an_edited_or_removed_record_is_named(export: Path, tmp_path: Path) -> N
     edited = tmp_path / "edited.jsonl"
     edited.write_text("\n".join([*lines[:10], json.dumps(record), *lines[11:]]) + "\n")
     result = run("audit", "verify", str(edited))
-    assert result.exit_code == 1 and "BROKEN at line 11" in result.output  # the edited one
+    assert (
+        result.exit_code == ExitStatus.ERROR and "BROKEN at line 11" in result.output
+    )  # the edited one
     removed = tmp_path / "removed.jsonl"
     removed.write_text("\n".join([*lines[:5], *lines[6:]]) + "\n")
     assert "BROKEN at line 6" in run("audit", "verify", str(removed)).output
@@ -65,7 +63,7 @@ def test_a_log_cut_short_by_a_crash_verifies_up_to_its_last_complete_record(
     cut.write_text(text[: len(text) - 40])  # the last record half written
     lines = len(text.splitlines())
     result = run("audit", "verify", str(cut))
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.ERROR
     assert f"BROKEN at line {lines}: not a complete JSON record; the {lines - 1} record(s)" in (
         result.output
     )
@@ -78,7 +76,7 @@ def test_a_log_without_its_footer_is_incomplete(export: Path, tmp_path: Path) ->
     short = tmp_path / "short.jsonl"
     short.write_text("\n".join(lines[:-3]) + "\n")
     result = run("audit", "verify", str(short))
-    assert result.exit_code == 10, result.output
+    assert result.exit_code == ExitStatus.INCOMPLETE, result.output
     assert f"INCOMPLETE: {len(lines) - 3} record(s) verify, but the log has no footer" in (
         result.output
     )
@@ -98,24 +96,25 @@ def test_an_edit_resealed_without_the_key_is_caught(export: Path, tmp_path: Path
     forged = tmp_path / "forged.jsonl"
     forged.write_text("\n".join(lines) + "\n")
     result = run("audit", "verify", str(forged))
-    assert result.exit_code == 1 and "BROKEN at line 1" in result.output
+    assert result.exit_code == ExitStatus.ERROR and "BROKEN at line 1" in result.output
 
 
 def test_a_binary_file_is_broken_not_a_traceback(tmp_path: Path) -> None:
-    assert run("init", "--site", "RX1").exit_code == 0
+    assert run("init", "--site", "RX1").exit_code == ExitStatus.SUCCESS
     binary = tmp_path / "image.dcm"
     binary.write_bytes(bytes(range(256)) * 4)
     result = run("audit", "verify", str(binary))
-    assert result.exit_code == 1 and "BROKEN at line 1: not a complete JSON record" in (
-        result.output
+    assert (
+        result.exit_code == ExitStatus.ERROR
+        and "BROKEN at line 1: not a complete JSON record" in (result.output)
     )
 
 
 def test_a_log_sealed_before_a_new_key_still_verifies(export: Path, tmp_path: Path) -> None:
     log = make_log(export, tmp_path)
-    assert run("init", "--site", "RX1", "--force", "--new-key").exit_code == 0
+    assert run("init", "--site", "RX1", "--force", "--new-key").exit_code == ExitStatus.SUCCESS
     result = run("audit", "verify", str(log))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     assert "sealed under the retired key pseudonym.key.retired-" in result.output
 
 
@@ -124,4 +123,6 @@ def test_an_earlier_builds_log_is_called_unsealed(export: Path, tmp_path: Path) 
     old = tmp_path / "old.jsonl"
     old.write_text('{"seq": 0, "prev": "' + "0" * 64 + '", "type": "run"}\n')
     result = run("audit", "verify", str(old))
-    assert result.exit_code == 1 and result.output.startswith("UNSEALED: an earlier build's log")
+    assert result.exit_code == ExitStatus.ERROR and result.output.startswith(
+        "UNSEALED: an earlier build's log"
+    )

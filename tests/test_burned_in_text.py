@@ -12,23 +12,19 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
 from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRBigEndian
 
-from bsti_submit.cli import main
+from bsti_submit.errors import ExitStatus
 from bsti_submit.gate.ocr import TextRegion
 from bsti_submit.gate.pixel_text import is_marker
 from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import save
+from .helpers import run, save, submit_one
 
 SITE = "RX1"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 NAME_BOX = (40, 30, 300, 60)  # where draw_text puts the first line at size 24
@@ -89,11 +85,6 @@ def identity_lines(patient: FakePatient) -> list[str]:
     ]
 
 
-def submit(tmp_path: Path, dataset: Dataset, *options: str) -> Result:
-    source = save(dataset, tmp_path / "in" / "image1").parent
-    return run("submit", str(source), "--to", str(tmp_path / "out"), "--site", SITE, *options)
-
-
 def delivered(tmp_path: Path) -> list[Dataset]:
     return [pydicom.dcmread(path) for path in sorted((tmp_path / "out").rglob("*.dcm"))]
 
@@ -123,8 +114,8 @@ def test_a_name_drawn_on_a_radiograph_is_masked_and_recorded(
         dataset.BurnedInAnnotation = flag
     draw_text(dataset, identity_lines(patient))
     before = pixels_of(dataset).copy()
-    result = submit(tmp_path, dataset, "--profile", profile)
-    assert result.exit_code == 0, result.output
+    result = submit_one(tmp_path, dataset, "--profile", profile)
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     (output,) = delivered(tmp_path)
     after = pixels_of(output)
     brightest = (1 << 12) - 1
@@ -144,8 +135,8 @@ def test_markers_stay_and_a_clean_radiograph_leaves_unchanged(
     dataset = radiograph(patient)
     draw_text(dataset, ["R"], size=40, at=(260, 40))
     draw_text(dataset, ["PORTABLE AP"], size=20, at=(40, 340))
-    result = submit(tmp_path, dataset)
-    assert result.exit_code == 0, result.output
+    result = submit_one(tmp_path, dataset)
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     (output,) = delivered(tmp_path)
     assert output.PixelData == dataset.PixelData
 
@@ -158,8 +149,8 @@ def test_a_name_spelled_like_a_marker_is_masked(
     if named:
         dataset.PatientName = "RIGHT^ALEX"
     draw_text(dataset, ["RIGHT"], size=30, at=(200, 40))
-    result = submit(tmp_path, dataset)
-    assert result.exit_code == 0, result.output
+    result = submit_one(tmp_path, dataset)
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     (output,) = delivered(tmp_path)
     word_left = bool((pixels_of(output) == (1 << 12) - 1).any())
     assert word_left == (not named)
@@ -173,13 +164,13 @@ def test_hold_mode_quarantines_with_the_regions_outlined(
 ) -> None:
     dataset = radiograph(patient)
     draw_text(dataset, identity_lines(patient))
-    result = submit(tmp_path, dataset, "--profile", str(hold_profile(tmp_path)))
-    assert result.exit_code == 5, result.output
+    result = submit_one(tmp_path, dataset, "--profile", str(hold_profile(tmp_path)))
+    assert result.exit_code == ExitStatus.QUARANTINED, result.output
     assert "burned-in text: text matching an identifier at frame 0" in result.output
     assert not delivered(tmp_path)
     held_id = run("quarantine", "list").output.split()[0]
     shown = run("quarantine", "show", held_id)
-    assert shown.exit_code == 0, shown.output
+    assert shown.exit_code == ExitStatus.SUCCESS, shown.output
     assert "in: " in shown.output  # the recognised text, for the reviewer
     picture = Path(shown.output.split("text regions outlined in: ")[1].split()[0])
     rgb = png_pixels(picture.read_bytes())
@@ -200,8 +191,8 @@ def test_an_overlay_in_the_high_bits_is_zeroed(
         dataset.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
     dataset.add_new(0x60000100, "US", 16)  # OverlayBitsAllocated
     dataset.add_new(0x60000102, "US", 12)  # OverlayBitPosition
-    result = submit(tmp_path, dataset)
-    assert result.exit_code == 0, result.output
+    result = submit_one(tmp_path, dataset)
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     (output,) = delivered(tmp_path)
     assert (output.pixel_array == (pixels & 0x0FFF)).all()
     cleared = [change for change in audit_changes(result) if change["action"] == "CLEAR"]
@@ -215,10 +206,10 @@ def test_the_contact_sheet_shows_the_masked_pixels_outlined(
     dataset = radiograph(patient)
     draw_text(dataset, identity_lines(patient))
     source = save(dataset, tmp_path / "in" / "image1").parent
-    assert run("init", "--site", SITE).exit_code in (0, 2)
+    assert run("init", "--site", SITE).exit_code in (ExitStatus.SUCCESS, ExitStatus.USAGE)
     report = tmp_path / "report.html"
     result = run("scan", str(source), "--site", SITE, "--report", str(report))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     (encoded,) = [part.split("'")[0] for part in report.read_text().split("base64,")[1:]]
     rgb = png_pixels(base64.b64decode(encoded))
     red = (rgb[..., 0] == 255) & (rgb[..., 1] == 0) & (rgb[..., 2] == 0)
@@ -253,8 +244,8 @@ def test_a_kept_icon_image_is_held_unread(tmp_path: Path, patient: FakePatient) 
     recipe.write_text(
         "FORMAT dicom\n#@ extends: bsti-covid19\n%header\nKEEP (0088,0200)  # justification: test\n"
     )
-    result = submit(tmp_path, dataset, "--profile", str(recipe))
-    assert result.exit_code == 5, result.output
+    result = submit_one(tmp_path, dataset, "--profile", str(recipe))
+    assert result.exit_code == ExitStatus.QUARANTINED, result.output
     assert "burned-in text: an icon image is kept, unread" in result.output
 
 

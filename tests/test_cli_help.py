@@ -74,4 +74,6 @@ def test_python_dash_m_runs_the_command_line() -> None:
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0 and done.stdout.startswith("bsti-submit "), done.stderr
+    assert done.returncode == ExitStatus.SUCCESS and done.stdout.startswith("bsti-submit "), (
+        done.stderr
+    )

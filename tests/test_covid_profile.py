@@ -10,23 +10,18 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from click.testing import CliRunner, Result
 from pydicom.dataset import Dataset
 
-from bsti_submit.cli import main
 from bsti_submit.config import Settings
 from bsti_submit.deid.identifiers import parse_da
+from bsti_submit.errors import ExitStatus
 from bsti_submit.lookup import LookupTable
 from bsti_submit.run import submit
 from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import planted_identifiers, save
+from .helpers import planted_identifiers, run, save
 
 SITE = "RX1"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def export_of(folder: Path, *instances: Dataset) -> Path:
@@ -173,7 +168,7 @@ def test_a_file_without_patient_id_gets_no_pseudonym(tmp_path: Path, patient: Fa
 
 def test_the_default_profile_needs_a_site(tmp_path: Path, export: Path) -> None:
     result = run("submit", str(export), "--to", str(tmp_path / "out"))
-    assert result.exit_code == 3
+    assert result.exit_code == ExitStatus.CONFIG
     assert "no site code" in result.output
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.dcm"))
 
@@ -182,14 +177,14 @@ def test_lookup_maps_back_and_is_private(
     tmp_path: Path, export: Path, patient: FakePatient, isolated_folders: Path
 ) -> None:
     result = run("submit", str(export), "--to", str(tmp_path / "out"), "--site", SITE)
-    assert result.exit_code == 4  # the truncated file
+    assert result.exit_code == ExitStatus.INPUT_ERRORS  # the truncated file
     pseudonym = next(ds.PatientID for ds in cleaned(tmp_path / "out") if ds.Modality == "CT")
     found = run("lookup", pseudonym)
-    assert found.exit_code == 0
+    assert found.exit_code == ExitStatus.SUCCESS
     assert patient.patient_id in found.output and "RX HOSPITAL NUMBERS" in found.output
     reverse = run("lookup", "--patient-id", patient.patient_id)
-    assert reverse.exit_code == 0 and pseudonym in reverse.output
-    assert run("lookup", f"{SITE}-NOTAPATIENT").exit_code == 1
+    assert reverse.exit_code == ExitStatus.SUCCESS and pseudonym in reverse.output
+    assert run("lookup", f"{SITE}-NOTAPATIENT").exit_code == ExitStatus.ERROR
     (table,) = isolated_folders.rglob("lookup.sqlite")
     assert stat.S_IMODE(table.stat().st_mode) == 0o600
     for path in (tmp_path / "out").rglob("*"):
@@ -218,21 +213,25 @@ def test_init_writes_config_and_key_and_never_replaces_the_key_silently(
     tmp_path: Path, isolated_folders: Path, export: Path
 ) -> None:
     first = run("init", "--site", SITE)
-    assert first.exit_code == 0, first.output
+    assert first.exit_code == ExitStatus.SUCCESS, first.output
     (key,) = isolated_folders.rglob("pseudonym.key")
     (config,) = isolated_folders.rglob("config.toml")
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert 'site = "RX1"' in config.read_text()
     original = key.read_bytes()
     second = run("init", "--site", SITE)
-    assert second.exit_code == 3
+    assert second.exit_code == ExitStatus.CONFIG
     assert "config set KEY VALUE" in second.output
     assert key.read_bytes() == original
     config.unlink()  # a lost config: init again keeps the key
     third = run("init", "--site", SITE)
-    assert third.exit_code == 0 and "Kept the existing pseudonym key" in third.output
+    assert (
+        third.exit_code == ExitStatus.SUCCESS and "Kept the existing pseudonym key" in third.output
+    )
     forced = run("init", "--site", SITE, "--force", "--profile", "ps315-basic")
-    assert forced.exit_code == 0 and 'profile = "ps315-basic"' in config.read_text()
+    assert (
+        forced.exit_code == ExitStatus.SUCCESS and 'profile = "ps315-basic"' in config.read_text()
+    )
     assert key.read_bytes() == original, "--force replaced the key"
     run("init", "--site", SITE, "--force", "--profile", "bsti-covid19")
     assert original.decode().strip() not in first.output + second.output
@@ -242,11 +241,11 @@ def test_init_writes_config_and_key_and_never_replaces_the_key_silently(
 
 
 def test_init_new_key_retires_the_old_key(isolated_folders: Path) -> None:
-    assert run("init", "--site", SITE).exit_code == 0
+    assert run("init", "--site", SITE).exit_code == ExitStatus.SUCCESS
     (key,) = isolated_folders.rglob("pseudonym.key")
     original = key.read_bytes()
     forced = run("init", "--site", SITE, "--force", "--new-key")
-    assert forced.exit_code == 0
+    assert forced.exit_code == ExitStatus.SUCCESS
     assert "Retired the old pseudonym key" in forced.output
     (retired,) = isolated_folders.rglob("pseudonym.key.retired-*")
     assert retired.read_bytes() == original and key.read_bytes() != original
@@ -258,7 +257,7 @@ def test_a_key_file_named_by_the_config_is_used(tmp_path: Path, export: Path) ->
     config = tmp_path / "bsti.toml"
     config.write_text(f'site = "RX9"\nkey_file = "{key}"\n')
     result = run("--config", str(config), "submit", str(export), "--to", str(tmp_path / "out"))
-    assert result.exit_code == 4
+    assert result.exit_code == ExitStatus.INPUT_ERRORS
     assert key.exists() and cleaned(tmp_path / "out")[0].PatientID.startswith("RX9-")
 
 
@@ -266,18 +265,24 @@ def test_a_malformed_config_names_file_and_line(tmp_path: Path, export: Path) ->
     config = tmp_path / "bsti.toml"
     config.write_text('site = "RX1"\nprofile = \n')
     result = run("--config", str(config), "submit", str(export), "--to", str(tmp_path / "o"))
-    assert result.exit_code == 3
+    assert result.exit_code == ExitStatus.CONFIG
     assert str(config) in result.output and "line 2" in result.output
 
 
 @pytest.mark.parametrize("site", ["rx1", "R", "RX1; rm", "TOOLONGSITECODE"])
 def test_a_bad_site_code_is_refused(site: str, tmp_path: Path, export: Path) -> None:
     result = run("submit", str(export), "--to", str(tmp_path / "out"), "--site", site)
-    assert result.exit_code == 2 and "site code" in result.output  # a bad value on the line
+    assert (
+        result.exit_code == ExitStatus.USAGE and "site code" in result.output
+    )  # a bad value on the line
     config = tmp_path / "bsti.toml"
     config.write_text(f"site = {json.dumps(site)}\n")
     result = run("--config", str(config), "submit", str(export), "--to", str(tmp_path / "out"))
-    assert result.exit_code == 3 and "site code" in result.output and "line 1" in result.output
+    assert (
+        result.exit_code == ExitStatus.CONFIG
+        and "site code" in result.output
+        and "line 1" in result.output
+    )
 
 
 def test_no_planted_identifier_survives_the_covid_profile(
@@ -341,31 +346,34 @@ def test_a_kept_code_item_stays_valid_when_its_text_is_cleaned(
 def test_config_set_and_unset_change_one_setting_and_keep_the_key(
     isolated_folders: Path,
 ) -> None:
-    assert run("init", "--site", SITE).exit_code == 0
+    assert run("init", "--site", SITE).exit_code == ExitStatus.SUCCESS
     (key,) = isolated_folders.rglob("pseudonym.key")
     (config,) = isolated_folders.rglob("config.toml")
     original = key.read_bytes()
     changed = run("config", "set", "destination", "HTTPS://collection.example/dicom-web")
-    assert changed.exit_code == 0, changed.output
+    assert changed.exit_code == ExitStatus.SUCCESS, changed.output
     assert 'destination = "https://collection.example/dicom-web"' in config.read_text()
     assert "destination = https://collection.example/dicom-web" in run("config", "show").output
     refused = run("config", "set", "retries", "-1")
-    assert refused.exit_code == 2 and "must be 0 or more" in refused.output
-    assert run("config", "set", "key_file", "/tmp/other.key").exit_code == 2
-    assert run("config", "unset", "destination").exit_code == 0
+    assert refused.exit_code == ExitStatus.USAGE and "must be 0 or more" in refused.output
+    assert run("config", "set", "key_file", "/tmp/other.key").exit_code == ExitStatus.USAGE
+    assert run("config", "unset", "destination").exit_code == ExitStatus.SUCCESS
     assert "destination" not in config.read_text() and 'site = "RX1"' in config.read_text()
     assert "was not set" in run("config", "unset", "destination").output
     assert key.read_bytes() == original
 
 
 def test_new_key_alone_and_force_keep_the_other_settings(isolated_folders: Path) -> None:
-    assert run("init", "--site", SITE).exit_code == 0
+    assert run("init", "--site", SITE).exit_code == ExitStatus.SUCCESS
     (config,) = isolated_folders.rglob("config.toml")
-    assert run("config", "set", "retries", "2").exit_code == 0
+    assert run("config", "set", "retries", "2").exit_code == ExitStatus.SUCCESS
     renewed = run("init", "--site", SITE, "--new-key")
-    assert renewed.exit_code == 0 and "Retired the old pseudonym key" in renewed.output
+    assert (
+        renewed.exit_code == ExitStatus.SUCCESS
+        and "Retired the old pseudonym key" in renewed.output
+    )
     forced = run("init", "--site", SITE, "--force", "--profile", "ps315-basic")
-    assert forced.exit_code == 0
+    assert forced.exit_code == ExitStatus.SUCCESS
     text = config.read_text()
     assert "retries = 2" in text and 'profile = "ps315-basic"' in text
 
@@ -376,6 +384,6 @@ def test_config_set_edits_the_config_file_in_use(
     other = tmp_path / "other.toml"
     other.write_text('site = "RX1"\n')
     monkeypatch.setenv("BSTI_SUBMIT_CONFIG", str(other))
-    assert run("config", "set", "retries", "7").exit_code == 0
+    assert run("config", "set", "retries", "7").exit_code == ExitStatus.SUCCESS
     assert "retries = 7" in other.read_text()
     assert "retries = 7    (config file" in run("config", "show").output

@@ -14,6 +14,7 @@ from pathlib import Path
 from bsti_submit.audit import audit_key, verify_chain
 from bsti_submit.config import Settings
 from bsti_submit.deid.pseudonym import load_key
+from bsti_submit.errors import ExitStatus
 from bsti_submit.testing import FakePatient, make_ct_slice
 
 from .helpers import cli_command
@@ -65,7 +66,7 @@ def test_killed_runs_resume_with_nothing_lost_or_duplicated(
         text=True,
         timeout=300,
     )
-    assert final.returncode == 0, final.stdout + final.stderr
+    assert final.returncode == ExitStatus.SUCCESS, final.stdout + final.stderr
     written = sorted(out.rglob("*.dcm"))
     assert len(written) == FILES
     assert len({path.stem for path in written}) == FILES

@@ -9,34 +9,16 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from click.testing import CliRunner, Result
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import BasicTextSRStorage, JPEGBaseline8Bit, SecondaryCaptureImageStorage
 
-from bsti_submit.cli import main
+from bsti_submit.errors import ExitStatus
 from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import found_in, save
+from .helpers import found_in, run, save, site_profile, submit_one
 
 SITE = "RX1"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def site_profile(tmp_path: Path, *lines: str, base: str = "ps315-basic") -> Path:
-    path = tmp_path / "site.deid"
-    header = ["FORMAT dicom", "#@ name: leaky-site", "#@ version: 1", f"#@ extends: {base}"]
-    path.write_text("\n".join([*header, "%header", *lines]) + "\n", encoding="utf-8")
-    return path
-
-
-def submit_one(tmp_path: Path, dataset: Dataset, *options: str) -> Result:
-    """Submit one instance from a neutrally named folder, so paths on screen hold no name."""
-    source = save(dataset, tmp_path / "in" / "image1").parent
-    return run("submit", str(source), "--to", str(tmp_path / "out"), "--site", SITE, *options)
 
 
 def written(tmp_path: Path) -> list[Path]:
@@ -93,7 +75,7 @@ def test_the_engine_cleans_what_a_kept_attribute_holds(
     audit = tmp_path / "audit.jsonl"
     recipe = site_profile(tmp_path, *lines)
     result = submit_one(tmp_path, dataset, "--profile", str(recipe), "--audit-log", str(audit))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     (output,) = written(tmp_path)
     names = [part for part in patient.name_parts if len(part) >= 3]
     planted = (*names, patient.nhs_number[3:], original_uid, patient.study_date)
@@ -108,7 +90,7 @@ def test_an_element_unknown_to_dicom_is_held(tmp_path: Path, patient: FakePatien
     dataset = make_instance(patient)
     dataset.add_new(0x005A1011, "OB", b"CSA harmless bytes")
     result = submit_one(tmp_path, dataset, "--profile", str(site_profile(tmp_path)))
-    assert result.exit_code == 5, result.output
+    assert result.exit_code == ExitStatus.QUARANTINED, result.output
     assert "structure: element unknown to DICOM at (005A,1011)" in result.output
     assert not written(tmp_path)
 
@@ -121,14 +103,14 @@ def test_a_trust_hospital_number_pattern_is_cleaned(
     dataset.ImageComments = "see RX7654321 for the prior"  # another patient's hospital number
     recipe = site_profile(tmp_path, "KEEP ImageComments  # justification: test")
     result = submit_one(tmp_path, dataset, "--profile", str(recipe))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     (output,) = written(tmp_path)
     assert pydicom.dcmread(output).ImageComments == "see for the prior"
 
 
 def test_clean_files_pass(tmp_path: Path, patient: FakePatient) -> None:
     result = submit_one(tmp_path, make_instance(patient))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     assert len(written(tmp_path)) == 1
 
 
@@ -156,7 +138,7 @@ def test_a_header_that_claims_text_is_held_when_none_is_found(
     dataset = make_instance(patient)
     MUST_FIND[claim](dataset)
     result = submit_one(tmp_path, dataset)
-    assert result.exit_code == 5, result.output
+    assert result.exit_code == ExitStatus.QUARANTINED, result.output
     assert f"burned-in text: {claim}, and no text was found to mask" in result.output
     assert not written(tmp_path)
 
@@ -168,7 +150,7 @@ def test_a_header_trigger_with_clean_pixels_is_delivered_unchanged(
     dataset = make_instance(patient)
     TRIGGERS[trigger](dataset)
     result = submit_one(tmp_path, dataset)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     (output,) = written(tmp_path)
     assert pydicom.dcmread(output).PixelData == dataset.PixelData
 
@@ -179,7 +161,7 @@ def test_non_image_objects_are_excluded_and_reported(tmp_path: Path, patient: Fa
     for keyword in ("PixelData", "Rows", "Columns"):
         delattr(report, keyword)
     result = submit_one(tmp_path, report)
-    assert result.exit_code == 0
+    assert result.exit_code == ExitStatus.SUCCESS
     assert "Basic Text SR Storage: not on the profile's list of SOP classes" in result.output
     assert not written(tmp_path)
 
@@ -190,7 +172,7 @@ def test_a_retired_sop_class_is_named_with_its_uid(tmp_path: Path, patient: Fake
     dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.6"
     dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
     result = submit_one(tmp_path, dataset)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     assert "Ultrasound Image Storage (retired, 1.2.840.10008.5.1.4.1.1.6): not on" in result.output
 
 
@@ -198,7 +180,7 @@ def test_a_missing_study_uid_is_named_as_missing(tmp_path: Path, patient: FakePa
     dataset = make_instance(patient)
     del dataset.StudyInstanceUID
     result = submit_one(tmp_path, dataset)
-    assert result.exit_code == 4, result.output
+    assert result.exit_code == ExitStatus.INPUT_ERRORS, result.output
     assert "no StudyInstanceUID, so no output path can be made" in result.output
 
 
@@ -207,21 +189,21 @@ def test_release_needs_each_finding_named_and_works_once(
 ) -> None:
     dataset = make_instance(patient)
     dataset.BurnedInAnnotation = "YES"
-    assert submit_one(tmp_path, dataset).exit_code == 5
+    assert submit_one(tmp_path, dataset).exit_code == ExitStatus.QUARANTINED
     held_id = run("quarantine", "list").output.split()[0]
     finding = "burned-in text: BurnedInAnnotation YES, and no text was found to mask"
     refused = run("quarantine", "release", held_id, "--reason", "reviewed", "--site", SITE)
-    assert refused.exit_code == 5 and finding in refused.output
+    assert refused.exit_code == ExitStatus.QUARANTINED and finding in refused.output
     assert not written(tmp_path)
     released = run(
         "quarantine", "release", held_id, "--reason", "pixels reviewed: no text",
         "--accept-finding", finding, "--site", SITE,
     )  # fmt: skip
-    assert released.exit_code == 0, released.output
+    assert released.exit_code == ExitStatus.SUCCESS, released.output
     (output,) = written(tmp_path)
     assert pydicom.dcmread(output).PatientIdentityRemoved == "YES"
     again = run("quarantine", "release", held_id, "--reason", "twice", "--site", SITE)
-    assert again.exit_code == 2 and "already released" in again.output
+    assert again.exit_code == ExitStatus.USAGE and "already released" in again.output
     assert len(written(tmp_path)) == 1
     log = Path(released.output.split("Audit log: ")[1].strip())
     (record,) = [r for r in audit_records(log) if r["type"] == "release"]
@@ -249,7 +231,7 @@ def test_what_the_cleaner_misses_the_gate_holds_and_show_names(
     with monkeypatch.context() as patched:
         leaky_engine(patched)
         result = submit_one(tmp_path, dataset, "--audit-log", str(audit))
-    assert result.exit_code == 5, result.output
+    assert result.exit_code == ExitStatus.QUARANTINED, result.output
     expected = "residual identifier: name (PatientName) at (0008,103E)"
     assert expected in result.output and patient.name_parts[0] not in result.output
     (outcome,) = [r for r in audit_records(audit) if r["type"] == "file"]
@@ -261,7 +243,7 @@ def test_what_the_cleaner_misses_the_gate_holds_and_show_names(
     assert expected in shown.output and f"in: AXIAL for {patient.name_parts[0]}" in shown.output
     assert "--accept-finding '(0008,103E)'" in shown.output
     released = run("quarantine", "release", held_id, "--reason", "cleaner mended", "--site", SITE)
-    assert released.exit_code == 0, released.output
+    assert released.exit_code == ExitStatus.SUCCESS, released.output
     (output,) = written(tmp_path)
     assert pydicom.dcmread(output).SeriesDescription == "AXIAL for"
 
@@ -295,7 +277,7 @@ def test_a_mask_rule_blanks_exactly_its_rectangle(
         rule = (*MASK_RULE[:-1], "  coordinates from:SequenceOfUltrasoundRegions")
     recipe = site_profile(tmp_path, *rule, base="bsti-covid19")
     result = submit_one(tmp_path, dataset, "--profile", str(recipe))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     (output,) = [pydicom.dcmread(path) for path in written(tmp_path)]
     pixels = output.pixel_array
     assert (pixels[0:4, 0:8] == 0).all()
@@ -317,7 +299,7 @@ def test_undecodable_pixels_are_held(tmp_path: Path, patient: FakePatient, with_
     recipe = site_profile(tmp_path, *MASK_RULE, base="bsti-covid19")
     options = ("--profile", str(recipe)) if with_rule else ()
     result = submit_one(tmp_path, dataset, *options)
-    assert result.exit_code == 5
+    assert result.exit_code == ExitStatus.QUARANTINED
     (line,) = [line for line in result.output.splitlines() if "pixels cannot be read" in line]
     assert "burned-in text: pixels cannot be read" in line and "pylibjpeg" in line  # one line
     assert not written(tmp_path)
@@ -329,7 +311,7 @@ def test_an_image_whose_header_says_no_rows_is_held(tmp_path: Path, patient: Fak
     dataset = make_instance(patient)
     dataset.Rows = 0
     result = submit_one(tmp_path, dataset)
-    assert result.exit_code == 5, result.output
+    assert result.exit_code == ExitStatus.QUARANTINED, result.output
     assert "pixels cannot be read (the header gives an empty image" in result.output
 
 
@@ -345,7 +327,7 @@ def test_of_two_copies_the_readable_one_is_delivered(tmp_path: Path, patient: Fa
     save(broken, tmp_path / "in" / "a-copy")
     save(readable, tmp_path / "in" / "b-copy")
     result = run("submit", str(tmp_path / "in"), "--to", str(tmp_path / "out"), "--site", SITE)
-    assert result.exit_code == 5, result.output  # the broken copy is held
+    assert result.exit_code == ExitStatus.QUARANTINED, result.output  # the broken copy is held
     (output,) = written(tmp_path)
     assert pydicom.dcmread(output).PixelData == readable.PixelData
     assert "duplicate" not in result.output
@@ -389,27 +371,27 @@ def test_a_release_accepts_a_finding_by_its_path_and_refuses_without_the_source(
     dataset = make_instance(patient)
     dataset.SeriesDescription = f"AXIAL for {patient.name_parts[0]}"
     leaky_engine(monkeypatch)  # the cleaner stays broken for the whole test
-    assert submit_one(tmp_path, dataset).exit_code == 5
+    assert submit_one(tmp_path, dataset).exit_code == ExitStatus.QUARANTINED
     held_id = run("quarantine", "list").output.split()[0]
     args = ("quarantine", "release", held_id, "--reason", "judged", "--site", SITE)
     refused = run(*args)
-    assert refused.exit_code == 5 and "at (0008,103E)" in refused.output
+    assert refused.exit_code == ExitStatus.QUARANTINED and "at (0008,103E)" in refused.output
     assert patient.name_parts[0] not in refused.output
     partly = run(*args, "--accept-finding", "(0008,103E)")  # the study description has it too
-    assert partly.exit_code == 5 and "at (0008,1030)" in partly.output
+    assert partly.exit_code == ExitStatus.QUARANTINED and "at (0008,1030)" in partly.output
     released = run(*args, "--accept-finding", "(0008,103E)", "--accept-finding", "(0008,1030)")
-    assert released.exit_code == 0, released.output
+    assert released.exit_code == ExitStatus.SUCCESS, released.output
     assert "accepted: residual identifier: name (PatientName) at (0008,103E)" in released.output
 
     second = make_instance(patient, instance=5)
     second.SeriesDescription = f"AXIAL for {patient.name_parts[0]}"
-    assert submit_one(tmp_path / "two", second).exit_code == 5
+    assert submit_one(tmp_path / "two", second).exit_code == ExitStatus.QUARANTINED
     listing = run("quarantine", "list").output.splitlines()
     ids = [line.split()[0] for line in listing if not line.startswith(" ")]
     (second_id,) = [entry for entry in ids if entry != held_id]
     (tmp_path / "two" / "in" / "image1").unlink()
     gone = run("quarantine", "release", second_id, "--reason", "x", "--site", SITE)
-    assert gone.exit_code == 2 and "cannot be cleaned again" in gone.output
+    assert gone.exit_code == ExitStatus.USAGE and "cannot be cleaned again" in gone.output
 
 
 def test_show_and_release_name_an_unknown_id(tmp_path: Path) -> None:
@@ -419,4 +401,7 @@ def test_show_and_release_name_an_unknown_id(tmp_path: Path) -> None:
             if command[0] == "release"
             else run("quarantine", *command)
         )
-        assert result.exit_code == 2 and "no quarantined instance with ID nosuchid" in result.output
+        assert (
+            result.exit_code == ExitStatus.USAGE
+            and "no quarantined instance with ID nosuchid" in result.output
+        )

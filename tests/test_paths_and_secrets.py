@@ -5,17 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from bsti_submit.cli import main
+from bsti_submit.errors import ExitStatus
 from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import save
+from .helpers import run, save
 from .servers import TOKEN, dicomweb_server
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 @pytest.mark.parametrize("uid", ["../../escaped", "1.2.3/../../x", "/etc/passwd", "1.2.3\\..\\x"])
@@ -31,7 +26,9 @@ def test_a_uid_value_cannot_steer_the_output_path(
         "FORMAT dicom\n#@ extends: ps315-basic\n%header\nKEEP (0020,000E)  # justification: test\n"
     )
     result = run("submit", str(source), "--to", str(tmp_path / "out"), "--profile", str(recipe))
-    assert result.exit_code == 4, result.output  # failed, with its reason: not written, not held
+    assert result.exit_code == ExitStatus.INPUT_ERRORS, (
+        result.output
+    )  # failed, with its reason: not written, not held
     assert "SeriesInstanceUID is not a valid UID, so no output path can be made" in result.output
     written = [path for path in tmp_path.rglob("*.dcm") if "in" not in path.parts]
     assert written == [], "a file was written or held: a release could write it anywhere"

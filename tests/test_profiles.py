@@ -6,26 +6,20 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from click.testing import CliRunner, Result
 
-from bsti_submit.cli import main
 from bsti_submit.config import Settings
 from bsti_submit.deid.engine import Deidentifier
 from bsti_submit.deid.profile import Action, load_profile
 from bsti_submit.deid.pseudonym import Pseudonymizer
 from bsti_submit.deid.standard import OPTIONS, ProfileSpec, load_table, render_profile
-from bsti_submit.errors import ProfileError
+from bsti_submit.errors import ExitStatus, ProfileError
 from bsti_submit.run import submit
 from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import removed_beyond_table, save, table_tag
+from .helpers import removed_beyond_table, run, save, site_profile, table_tag
 
 SUPPORTED = [name for name, option in OPTIONS.items() if option.supported]
 ENGINE_ACTION = {"K": Action.KEEP, "C": Action.CLEAN}
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def profile_with(tmp_path: Path, *options: str) -> Path:
@@ -100,11 +94,8 @@ def test_full_and_modified_dates_exclude_each_other(tmp_path: Path) -> None:
         load_profile(str(path))
 
 
-def site_profile(tmp_path: Path, *lines: str) -> Path:
-    path = tmp_path / "rx1-site.deid"
-    header = ["FORMAT dicom", "#@ name: rx1-site", "#@ version: 3", "#@ extends: bsti-covid19"]
-    path.write_text("\n".join([*header, "%header", *lines]) + "\n", encoding="utf-8")
-    return path
+def rx1_site_profile(tmp_path: Path, *lines: str) -> Path:
+    return site_profile(tmp_path, *lines, base="bsti-covid19", name="rx1-site", version=3)
 
 
 def test_a_site_keeps_a_safe_private_tag_of_its_scanners(
@@ -114,7 +105,7 @@ def test_a_site_keeps_a_safe_private_tag_of_its_scanners(
     block = dataset.private_block(0x0043, "GEMS_PARM_01", create=True)
     block.add_new(0x27, "SH", "0.984:1")
     block.add_new(0x28, "LO", patient.name)  # same creator, not on the safe list
-    recipe = site_profile(
+    recipe = rx1_site_profile(
         tmp_path, 'KEEP (0043,"GEMS_PARM_01",27)  # justification: pitch, safe per E.3.10-1'
     )
     source = save(dataset, tmp_path / "in" / "one").parent
@@ -131,33 +122,33 @@ def test_a_site_keeps_a_safe_private_tag_of_its_scanners(
 
 
 def test_a_site_line_cannot_make_a_claimed_option_false(tmp_path: Path) -> None:
-    recipe = site_profile(tmp_path, "KEEP StudyDescription")
+    recipe = rx1_site_profile(tmp_path, "KEEP StudyDescription")
     with pytest.raises(ProfileError, match=r"clean-descriptors.*\(0008,1030\)"):
         load_profile(str(recipe))
 
 
 def test_profile_check_flags_a_profile_that_keeps_patient_name(tmp_path: Path) -> None:
-    recipe = site_profile(tmp_path, "KEEP PatientName")
+    recipe = rx1_site_profile(tmp_path, "KEEP PatientName")
     result = run("profile", "check", str(recipe))
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.ERROR
     flagged = [line for line in result.output.splitlines() if "NOT JUSTIFIED" in line]
     assert len(flagged) == 1 and "(0010,0010)" in flagged[0] and "PatientName" in flagged[0]
 
 
 def test_profile_check_accepts_justified_lines(tmp_path: Path) -> None:
-    assert run("profile", "check", "ps315-basic").exit_code == 0
+    assert run("profile", "check", "ps315-basic").exit_code == ExitStatus.SUCCESS
     covid = run("profile", "check", "bsti-covid19")
-    assert covid.exit_code == 0, covid.output
+    assert covid.exit_code == ExitStatus.SUCCESS, covid.output
     assert "justified" in covid.output and "NOT JUSTIFIED" not in covid.output
-    recipe = site_profile(tmp_path, "KEEP PatientName  # justification: test data only")
-    assert run("profile", "check", str(recipe)).exit_code == 0
+    recipe = rx1_site_profile(tmp_path, "KEEP PatientName  # justification: test data only")
+    assert run("profile", "check", str(recipe)).exit_code == ExitStatus.SUCCESS
 
 
 def test_profile_show_is_compact_and_full_has_every_rule() -> None:
     """The compact form is what an IG reviewer reads: each relaxation with its justification,
     without site-packages paths; --full has every rule with its file and line."""
     result = run("profile", "show", "bsti-covid19")
-    assert result.exit_code == 0
+    assert result.exit_code == ExitStatus.SUCCESS
     assert "bsti-covid19 2026d.4" in result.output
     assert "retain-patient-characteristics" in result.output and "113108" in result.output
     assert "burned-in text: mask" in result.output

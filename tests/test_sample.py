@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bsti_submit.cli import main
+from bsti_submit.errors import ExitStatus
 from bsti_submit.testing import write_sample_study
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,11 +44,13 @@ def test_readme_demo_writes_the_sample_and_leaves_nothing_outside_the_clone(
     shutil.copytree(REPO / "sample", clone / "sample")
     monkeypatch.chdir(clone)
     result = CliRunner().invoke(main, readme_demo_arguments())
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     assert "Wrote 4 instance(s) of 1 study(ies), 2 series" in result.output
     assert "DICOMDIR: an index that holds patient names, never copied" in result.output
     assert "README.TXT: not a DICOM file" in result.output
     assert len(list((clone / "out" / "sample").rglob("*.dcm"))) == 4
     assert (clone / "demo" / "pseudonym.key").exists()
     assert not [path for path in isolated_folders.rglob("*") if path.is_file()], "left in home"
-    assert CliRunner().invoke(main, ["init", "--site", "RX1"]).exit_code == 0  # starts clean
+    assert (
+        CliRunner().invoke(main, ["init", "--site", "RX1"]).exit_code == ExitStatus.SUCCESS
+    )  # starts clean

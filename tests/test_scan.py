@@ -14,31 +14,30 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner, Result
 
 from bsti_submit.audit import read_records
-from bsti_submit.cli import main
+from bsti_submit.errors import ExitStatus
 from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import planted_identifiers, save
+from .helpers import planted_identifiers, run, save
 
 SITE = "RX1"
 SAMPLE = Path(__file__).resolve().parent.parent / "sample" / "study"
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
 @pytest.fixture(autouse=True)
 def key(isolated_folders: Path) -> None:
     """A dry run needs the trust's key (it makes none), as after `init`."""
-    assert run("init", "--site", SITE).exit_code == 0
+    assert run("init", "--site", SITE).exit_code == ExitStatus.SUCCESS
 
 
 def scan_json(source: Path, *options: str) -> dict[str, object]:
     result = run("scan", str(source), "--json", *options)
-    assert result.exit_code in (0, 4, 5), result.output
+    assert result.exit_code in (
+        ExitStatus.SUCCESS,
+        ExitStatus.INPUT_ERRORS,
+        ExitStatus.QUARANTINED,
+    ), result.output
     return json.loads(result.output)
 
 
@@ -71,11 +70,11 @@ def test_scan_predicts_exactly_what_submit_does(export: Path, tmp_path: Path) ->
 def test_scan_leaves_no_file_anywhere(export: Path, isolated_folders: Path) -> None:
     before = snapshot(export, isolated_folders)
     result = run("scan", str(export))
-    assert result.exit_code == 4  # the truncated file
+    assert result.exit_code == ExitStatus.INPUT_ERRORS  # the truncated file
     assert "Dry run: nothing was written and nothing was sent." in result.output
     assert snapshot(export, isolated_folders) == before
     dry = run("submit", str(export), "--to", str(export.parent / "never"), "--dry-run")
-    assert dry.exit_code == 4 and "Dry run" in dry.output
+    assert dry.exit_code == ExitStatus.INPUT_ERRORS and "Dry run" in dry.output
     assert snapshot(export, isolated_folders) == before
     assert not (export.parent / "never").exists()
 
@@ -104,12 +103,12 @@ def test_hide_values_shows_no_original_value(
 
 
 def test_the_exit_code_says_what_would_happen(tmp_path: Path, patient: FakePatient) -> None:
-    assert run("scan", str(SAMPLE)).exit_code == 0
+    assert run("scan", str(SAMPLE)).exit_code == ExitStatus.SUCCESS
     risky = make_instance(patient)
     risky.BurnedInAnnotation = "YES"
     source = save(risky, tmp_path / "risky" / "one").parent
     result = run("scan", str(source))
-    assert result.exit_code == 5
+    assert result.exit_code == ExitStatus.QUARANTINED
     assert (
         "Would quarantine 1: burned-in text: BurnedInAnnotation YES, and no text was found to mask"
         in result.output
@@ -133,7 +132,7 @@ HEADLESS = [
 def test_the_html_report_shows_one_thumbnail_per_series(export: Path, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     result = run("scan", str(export), "--report", str(page), "--hide-values")
-    assert result.exit_code == 4
+    assert result.exit_code == ExitStatus.INPUT_ERRORS
     browser = [CHROMIUM, *HEADLESS, f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run(
         [*browser, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],

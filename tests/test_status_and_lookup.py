@@ -5,23 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
-from bsti_submit.cli import main
+from bsti_submit.errors import ExitStatus
 from bsti_submit.testing import FakePatient
 
+from .helpers import run
+
 SITE = "RX1"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 def test_read_only_commands_create_nothing(isolated_folders: Path) -> None:
     assert run("status").output.strip() == "No runs yet."
     assert run("quarantine", "list").output.strip() == "Nothing is quarantined."
     missing = run("lookup", "RX1-AAAAAAAAAAAA")
-    assert missing.exit_code == 1 and "Not found" in missing.output
+    assert missing.exit_code == ExitStatus.ERROR and "Not found" in missing.output
     assert not [path for path in isolated_folders.rglob("*") if path.is_file()]
 
 
@@ -37,8 +33,8 @@ def test_lookup_ignores_case(export: Path, tmp_path: Path, patient: FakePatient)
     out = str(tmp_path / "out")
     run("submit", str(export), "--to", out, "--site", SITE)
     found = run("lookup", "--patient-id", patient.patient_id.lower())
-    assert found.exit_code == 0, found.output
+    assert found.exit_code == ExitStatus.SUCCESS, found.output
     pseudonym, _, _, last_sent = found.output.splitlines()[0].split("\t")
     again = run("lookup", pseudonym.lower())
-    assert again.exit_code == 0 and patient.patient_id in again.output
+    assert again.exit_code == ExitStatus.SUCCESS and patient.patient_id in again.output
     assert last_sent.startswith("last sent ")

@@ -15,17 +15,16 @@ import certifi
 import pydicom
 import pytest
 import requests
-from click.testing import CliRunner, Result
 
 from bsti_submit import __version__
 from bsti_submit.audit import read_records
-from bsti_submit.cli import main
 from bsti_submit.config import Settings
 from bsti_submit.delivery.stow import Endpoint, StowClient
+from bsti_submit.errors import ExitStatus
 from bsti_submit.run import submit
 from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import cli_command, save, stow_args
+from .helpers import cli_command, run, save, send, stow_args
 from .servers import (
     SITE_PASSWORD,
     SITE_USER,
@@ -52,14 +51,6 @@ def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BSTI_SUBMIT_TOKEN", TOKEN)
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def send(export: Path, server: DicomWebServer, *extra: str) -> Result:
-    return run(*stow_args(export, server), *extra)
-
-
 def wado(server: DicomWebServer, study: str, series: str, sop: str) -> bytes:
     """One instance through WADO-RS, behind TLS and the token, as the collection serves it."""
     response = requests.get(
@@ -81,10 +72,10 @@ def test_a_study_arrives_complete_byte_for_byte(
     export: Path, server: DicomWebServer, tmp_path: Path
 ) -> None:
     local = run("submit", str(export), "--to", str(tmp_path / "local"), "--site", SITE)
-    assert local.exit_code == 4  # the truncated file
+    assert local.exit_code == ExitStatus.INPUT_ERRORS  # the truncated file
     expected = {path.stem: path for path in (tmp_path / "local").rglob("*.dcm")}
     result = send(export, server)
-    assert result.exit_code == 4, result.output
+    assert result.exit_code == ExitStatus.INPUT_ERRORS, result.output
     assert "Delivered 5, already delivered before 0, not delivered 0." in result.output
     assert "delivered 4, already delivered 0, not delivered 0" in result.output
     studies = {path.parent.parent.name for path in expected.values()}
@@ -102,10 +93,12 @@ def test_a_study_arrives_complete_byte_for_byte(
 
 
 def test_a_rerun_sends_nothing(export: Path, server: DicomWebServer) -> None:
-    assert send(export, server).exit_code == 4
+    assert send(export, server).exit_code == ExitStatus.INPUT_ERRORS
     posts = server.posts()
     again = send(export, server)
-    assert again.exit_code == 4  # the truncated file is tried again: it may have been mended
+    assert (
+        again.exit_code == ExitStatus.INPUT_ERRORS
+    )  # the truncated file is tried again: it may have been mended
     # the 5 sent and the DICOMDIR, which was reported as skipped the first time
     assert "Already taken in an earlier run, unchanged: 6 file(s)." in again.output
     assert "Delivered 0, already delivered before 0, not delivered 0." in again.output
@@ -119,7 +112,7 @@ def test_batches_are_bounded(
 ) -> None:
     monkeypatch.setenv("BSTI_SUBMIT_BATCH_INSTANCES", "2")
     posts = server.posts()
-    assert send(export, server).exit_code == 4
+    assert send(export, server).exit_code == ExitStatus.INPUT_ERRORS
     # the run's first instance alone (the first acknowledgement comes at once), then the other
     # 3 of its study in batches of 2, and the other study's 1
     assert server.posts() - posts == 4
@@ -131,7 +124,7 @@ def test_a_wrong_token_is_refused_and_stores_nothing(
     monkeypatch.setenv("BSTI_SUBMIT_TOKEN", "wrong-token-secret")
     before = server.instance_count()
     result = send(export, server)
-    assert result.exit_code == 7
+    assert result.exit_code == ExitStatus.ENDPOINT
     assert "authentication refused (401)" in result.output
     assert "wrong-token-secret" not in result.output
     assert server.instance_count() == before
@@ -140,7 +133,7 @@ def test_a_wrong_token_is_refused_and_stores_nothing(
 def test_an_unknown_ca_is_refused(export: Path, server: DicomWebServer) -> None:
     before = server.instance_count()
     result = run("submit", str(export), "--to", server.url, "--site", SITE)
-    assert result.exit_code == 7
+    assert result.exit_code == ExitStatus.ENDPOINT
     assert "TLS failed" in result.output and "give its CA certificate with --ca-bundle" in (
         result.output
     )
@@ -152,7 +145,7 @@ def test_a_wrong_host_name_is_refused(export: Path, server: DicomWebServer) -> N
     result = run(
         "submit", str(export), "--to", url, "--site", SITE, "--ca-bundle", str(server.ca_file)
     )
-    assert result.exit_code == 7
+    assert result.exit_code == ExitStatus.ENDPOINT
     assert "TLS failed" in result.output
 
 
@@ -163,7 +156,7 @@ def test_the_ca_bundle_wins_over_requests_environment(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
     monkeypatch.setenv("CURL_CA_BUNDLE", certifi.where())
     result = send(export, server)
-    assert result.exit_code == 4, result.output
+    assert result.exit_code == ExitStatus.INPUT_ERRORS, result.output
 
 
 @pytest.mark.parametrize(
@@ -186,7 +179,7 @@ def test_anything_url_like_but_not_https_is_refused(
     monkey_cwd.mkdir()
     monkeypatch.chdir(monkey_cwd)
     result = run("submit", str(export), "--to", url, "--site", SITE)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == ExitStatus.USAGE, result.output
     (line,) = result.output.strip().splitlines()
     assert f"{url} is not an https:// URL" in line
     assert not any(monkey_cwd.iterdir()), "something was written"
@@ -229,7 +222,7 @@ def test_a_patient_found_at_the_endpoint_is_added_if_missing(
     shutil.copytree(export, copy)
     assert "already delivered" in send(copy, server).output.lower()
     found = run("lookup", "--patient-id", patient.patient_id)
-    assert found.exit_code == 0 and "RX1-" in found.output, found.output
+    assert found.exit_code == ExitStatus.SUCCESS and "RX1-" in found.output, found.output
 
 
 def large_export(folder: Path, patient: FakePatient, count: int) -> Path:
@@ -281,7 +274,7 @@ def test_a_study_whose_last_instance_is_held_finishes_with_its_counts(
             dataset.BurnedInAnnotation = "YES"
         save(dataset, tmp_path / "in" / f"image{index}")
     result = run(*stow_args(tmp_path / "in", server))
-    assert result.exit_code == 5, result.output
+    assert result.exit_code == ExitStatus.QUARANTINED, result.output
     log = Path(result.output.split("Audit log: ")[1].split()[0])
     (study,) = [record for record in read_records(log) if record["type"] == "study"]
     assert (study["delivered"], study["already_delivered"], study["failed"]) == (2, 0, 0)
@@ -298,19 +291,21 @@ def test_requests_say_they_come_from_bsti_submit(export: Path, server: DicomWebS
 def test_a_scheme_in_capitals_is_an_endpoint(export: Path, server: DicomWebServer) -> None:
     capitals = [arg.replace("https://", "HTTPS://") for arg in stow_args(export, server)]
     result = run(*capitals)
-    assert result.exit_code == 4, result.output  # delivered; the export's truncated file failed
+    assert result.exit_code == ExitStatus.INPUT_ERRORS, (
+        result.output
+    )  # delivered; the export's truncated file failed
     again = send(export, server)  # the same endpoint, spelt as usual, has it all already
     assert "already delivered" in again.output.lower(), again.output
 
 
 def test_check_endpoint(server: DicomWebServer, monkeypatch: pytest.MonkeyPatch) -> None:
     good = run("check-endpoint", server.url, "--ca-bundle", str(server.ca_file))
-    assert good.exit_code == 0 and "OK" in good.output
+    assert good.exit_code == ExitStatus.SUCCESS and "OK" in good.output
     missing = run("check-endpoint", server.url + "/nowhere", "--ca-bundle", str(server.ca_file))
-    assert missing.exit_code == 7
+    assert missing.exit_code == ExitStatus.ENDPOINT
     monkeypatch.setenv("BSTI_SUBMIT_TOKEN", "nope")
     refused = run("check-endpoint", server.url, "--ca-bundle", str(server.ca_file))
-    assert refused.exit_code == 7 and "authentication refused" in refused.output
+    assert refused.exit_code == ExitStatus.ENDPOINT and "authentication refused" in refused.output
 
 
 def test_http_basic_authentication(
@@ -320,7 +315,7 @@ def test_http_basic_authentication(
     monkeypatch.setenv("BSTI_SUBMIT_USERNAME", SITE_USER)
     monkeypatch.setenv("BSTI_SUBMIT_PASSWORD", SITE_PASSWORD)
     result = send(export, server)
-    assert result.exit_code == 4, result.output
+    assert result.exit_code == ExitStatus.INPUT_ERRORS, result.output
     assert "Delivered 5" in result.output and SITE_PASSWORD not in result.output
 
 
@@ -330,11 +325,11 @@ def test_client_certificates(
     monkeypatch.delenv("BSTI_SUBMIT_TOKEN")
     arguments = [a if a != server.url else server.mtls_url for a in stow_args(export, server)]
     without = run(*arguments)
-    assert without.exit_code == 7
+    assert without.exit_code == ExitStatus.ENDPOINT
     monkeypatch.setenv("BSTI_SUBMIT_CLIENT_CERT", str(server.client_cert))
     monkeypatch.setenv("BSTI_SUBMIT_CLIENT_KEY", str(server.client_key))
     with_cert = run(*arguments)
-    assert with_cert.exit_code == 4, with_cert.output
+    assert with_cert.exit_code == ExitStatus.INPUT_ERRORS, with_cert.output
     assert "Delivered 5" in with_cert.output
 
 
@@ -345,7 +340,7 @@ def test_a_proxy_that_refuses_is_named(
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
     result = run("check-endpoint", server.url, "--ca-bundle", str(server.ca_file))
-    assert result.exit_code == 7
+    assert result.exit_code == ExitStatus.ENDPOINT
     assert "proxy" in result.output
 
 
@@ -353,12 +348,12 @@ def test_progress_bars_only_on_a_terminal(export: Path, server: DicomWebServer) 
     """Under a pseudo-terminal rich draws bars; through a pipe (cron) there is no escape code."""
     command = cli_command(*stow_args(export, server))
     piped = subprocess.run(command, capture_output=True, text=True, env=os.environ, timeout=120)
-    assert piped.returncode == 4
+    assert piped.returncode == ExitStatus.INPUT_ERRORS
     assert "\x1b[" not in piped.stdout + piped.stderr
     assert "study " in piped.stdout and "Delivered 5, already delivered before 0" in piped.stdout
     # two workers: forked while the bars are up
     returncode, screen = on_a_terminal(command, BSTI_SUBMIT_WORKERS="2")
-    assert returncode == 4
+    assert returncode == ExitStatus.INPUT_ERRORS
     assert b"\x1b[" in screen and b"De-identifying" in screen
     assert re.search(rb" of [0-9]+ files", screen), screen  # done of the files found, and a rate
     assert b"/s" in screen  # files a second
@@ -398,7 +393,7 @@ def test_progress_shows_cleaning_and_sending_at_once(
         save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"ct{index:03d}")
     command = cli_command(*stow_args(tmp_path / "in", server))
     returncode, screen = on_a_terminal(command, BSTI_SUBMIT_WORKERS="1")
-    assert returncode == 0, screen[-2000:]
+    assert returncode == ExitStatus.SUCCESS, screen[-2000:]
     text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b" ", screen).decode(errors="replace")
     both = re.findall(
         r"De-identifying.*? (\d+) of 120 files .*?/s .*?(\d+:\d\d:\d\d)"
@@ -432,7 +427,7 @@ def test_one_bad_part_fails_alone_while_the_rest_is_stored(
 def test_secrets_stay_out_of_the_audit_log(
     export: Path, server: DicomWebServer, isolated_folders: Path
 ) -> None:
-    assert send(export, server).exit_code == 4
+    assert send(export, server).exit_code == ExitStatus.INPUT_ERRORS
     for log in isolated_folders.rglob("*.jsonl"):
         assert TOKEN not in log.read_text()
 
@@ -446,7 +441,7 @@ def test_a_held_instance_is_released_to_its_endpoint_with_the_submit_settings(
     dataset.BurnedInAnnotation = "YES"
     source = save(dataset, tmp_path / "in" / "held").parent
     submitted = run(*stow_args(source, server), "--profile", "ps315-basic")
-    assert submitted.exit_code == 5, submitted.output
+    assert submitted.exit_code == ExitStatus.QUARANTINED, submitted.output
     held_id = run("quarantine", "list").output.split()[0]
     accept = (
         "--accept-finding",
@@ -454,9 +449,9 @@ def test_a_held_instance_is_released_to_its_endpoint_with_the_submit_settings(
     )
     release = ("quarantine", "release", held_id, "--reason", "pixels reviewed", *accept)
     refused = run(*release, "--profile", "ps315-basic")
-    assert refused.exit_code == 7, refused.output
+    assert refused.exit_code == ExitStatus.ENDPOINT, refused.output
     before = len(server.stored_files())
     released = run(*release, "--profile", "ps315-basic", "--ca-bundle", str(server.ca_file))
-    assert released.exit_code == 0, released.output
+    assert released.exit_code == ExitStatus.SUCCESS, released.output
     assert f"to {server.url}" in released.output
     assert len(server.stored_files()) == before + 1

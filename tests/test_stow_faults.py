@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from bsti_submit.cli import main
 from bsti_submit.errors import ExitStatus
 
-from .helpers import cli_command, stow_args
-from .servers import TOKEN, DicomWebServer, dicomweb_server
+from .helpers import cli_command, send, stow_args
+from .servers import TOKEN, dicomweb_server
 
 pytestmark = pytest.mark.integration  # Orthanc behind nginx TLS
 
@@ -30,10 +30,6 @@ def settings_for_faults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BSTI_SUBMIT_TOKEN", TOKEN)
     monkeypatch.setenv("BSTI_SUBMIT_BATCH_INSTANCES", "2")
     monkeypatch.setenv("BSTI_SUBMIT_IDLE_TIMEOUT", "2")
-
-
-def send(export: Path, server: DicomWebServer) -> Result:
-    return CliRunner().invoke(main, stow_args(export, server), catch_exceptions=False)
 
 
 def delivered_rows(state_dir: Path) -> list[tuple[str, str]]:
@@ -63,7 +59,7 @@ def test_faults_on_the_way_still_store_every_instance_once(
     faults = ["reset", "503", "429", "stall", "ok", "reset"]
     with dicomweb_server(tmp_path / "server", faults=faults) as server:
         result = send(export, server)
-        assert result.exit_code == 4, result.output  # only the truncated file
+        assert result.exit_code == ExitStatus.INPUT_ERRORS, result.output  # only the truncated file
         assert "Delivered 5, already delivered before 0, not delivered 0." in result.output
         assert server.instance_count() == 5
         rows = delivered_rows(isolated_folders / "xdg_state_home" / "bsti-submit")
@@ -76,7 +72,7 @@ def test_retries_are_bounded_and_failures_reported(
     monkeypatch.setenv("BSTI_SUBMIT_RETRIES", "1")
     with dicomweb_server(tmp_path / "server", faults=["503"] * 10) as server:
         result = send(export, server)
-        assert result.exit_code == 6, result.output
+        assert result.exit_code == ExitStatus.PARTIAL_DELIVERY, result.output
         assert "not delivered" in result.output and "HTTP 503" in result.output
 
 
@@ -103,7 +99,7 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(
         taken = taken_sources(state)
         posts_before = server.posts()
         result = send(export, server)
-        assert result.exit_code == 4, result.output
+        assert result.exit_code == ExitStatus.INPUT_ERRORS, result.output
         assert f"Already taken in an earlier run, unchanged: {taken} file(s)." in result.output
         assert server.instance_count() == 5
         assert len(delivered_rows(state)) == 5
@@ -117,7 +113,7 @@ def test_after_delivery_delete_keeps_what_the_server_did_not_acknowledge(
     monkeypatch.setenv("BSTI_SUBMIT_AFTER_DELIVERY", "delete")
     with dicomweb_server(tmp_path / "server", faults=["ok", "503", "503"]) as server:
         result = send(export, server)
-        assert result.exit_code == 6, result.output
+        assert result.exit_code == ExitStatus.PARTIAL_DELIVERY, result.output
         stored = server.instance_count()
     remaining = [path for path in export.rglob("*") if path.is_file()]
     dicom_left = [p for p in remaining if p.name not in ("notes.txt", "DICOMDIR", "BROKEN")]
@@ -140,7 +136,7 @@ def test_sigterm_interrupts_with_its_own_exit_code(export: Path, tmp_path: Path)
         process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         _, stderr = process.communicate(timeout=60)
-        assert process.returncode == 9
+        assert process.returncode == ExitStatus.INTERRUPTED
         assert "interrupted" in stderr
         # it does not sit out the stalled request (a minute): systemd would kill it
         assert time.monotonic() - signalled < 30
@@ -339,7 +335,7 @@ def test_a_run_killed_while_a_batch_waits_for_its_answer_resumes(
         verdict = verify_chain(killed_log, key)
         assert verdict.broken_at in (None, verdict.records + 1) and not verdict.complete
         result = CliRunner().invoke(main, stow_args(tmp_path / "in", server))
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == ExitStatus.SUCCESS, result.output
         assert server.instance_count() == 16
         assert sorted(status for _, status in delivered_rows(state)) == ["acknowledged"] * 16
 

@@ -10,23 +10,19 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from bsti_submit.audit import audit_key, read_records, verify_chain
-from bsti_submit.cli import main
 from bsti_submit.config import Settings
 from bsti_submit.deid.profile import builtin_profiles_dir
 from bsti_submit.deid.pseudonym import load_key
+from bsti_submit.errors import ExitStatus
 from bsti_submit.run import submit
 from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import planted_identifiers, save
+from .helpers import planted_identifiers, run, save
 
 BASIC = ("--profile", "ps315-basic")
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def outputs(folder: Path) -> list[Path]:
@@ -50,7 +46,9 @@ def test_writes_every_instance_and_reports_what_it_skipped(
     submitted: tuple[Result, Path, Path],
 ) -> None:
     result, out, _ = submitted
-    assert result.exit_code == 4, result.output  # the truncated file is an input error
+    assert result.exit_code == ExitStatus.INPUT_ERRORS, (
+        result.output
+    )  # the truncated file is an input error
     assert len(outputs(out)) == 5
     assert "notes.txt" in result.output and "not a DICOM file" in result.output
     assert "DICOMDIR" in result.output and "never copied" in result.output
@@ -227,14 +225,14 @@ def test_key_readable_by_others_is_refused(
     os.chmod(key, 0o644)
     monkeypatch.setenv("BSTI_SUBMIT_KEY_FILE", str(key))
     result = run("submit", str(export), "--to", str(tmp_path / "out"), *BASIC)
-    assert result.exit_code == 3
+    assert result.exit_code == ExitStatus.CONFIG
     assert "can be read by other users" in result.output and "ab" * 32 not in result.output
     assert not (tmp_path / "out").exists() or not outputs(tmp_path / "out")
 
 
 def test_version_names_the_key_dependencies() -> None:
     result = run("--version")
-    assert result.exit_code == 0
+    assert result.exit_code == ExitStatus.SUCCESS
     for name in ("bsti-submit", "pydicom", "deid", "Python"):
         assert name in result.output
 
@@ -243,13 +241,13 @@ def test_profile_error_names_the_file_and_line(export: Path, tmp_path: Path) -> 
     recipe = tmp_path / "site.deid"
     recipe.write_text("FORMAT dicom\n%header\nREMOVE PatientName\nSCRAMBLE PatientID\n")
     result = run("submit", str(export), "--to", str(tmp_path / "out"), "--profile", str(recipe))
-    assert result.exit_code == 3
+    assert result.exit_code == ExitStatus.CONFIG
     assert f"{recipe}:4" in result.output and "SCRAMBLE" in result.output
 
 
 def test_unknown_profile_name_lists_the_built_in_ones(export: Path, tmp_path: Path) -> None:
     result = run("submit", str(export), "--to", str(tmp_path / "out"), "--profile", "nope")
-    assert result.exit_code == 3
+    assert result.exit_code == ExitStatus.CONFIG
     assert "ps315-basic" in result.output
 
 
@@ -260,7 +258,7 @@ def test_a_custom_recipe_file_is_applied(export: Path, tmp_path: Path) -> None:
         "REMOVE PatientName\nREPLACE (0010,0020) TEACHING-01\nREPLACE SeriesDescription CHEST\n"
     )
     result = run("submit", str(export), "--to", str(tmp_path / "out"), "--profile", str(recipe))
-    assert result.exit_code == 4
+    assert result.exit_code == ExitStatus.INPUT_ERRORS
     dataset = pydicom.dcmread(outputs(tmp_path / "out")[0])
     assert "PatientName" not in dataset and dataset.SeriesDescription == "CHEST"
     assert dataset.PatientID == "TEACHING-01"
@@ -270,7 +268,7 @@ def test_a_custom_recipe_file_is_applied(export: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("inside", ["out", "."])
 def test_destination_and_source_must_not_nest(export: Path, inside: str) -> None:
     result = run("submit", str(export), "--to", str(export / inside), *BASIC)
-    assert result.exit_code == 2
+    assert result.exit_code == ExitStatus.USAGE
     assert "must not contain one another" in result.output
     assert not list(export.rglob("*.dcm"))
 
@@ -297,7 +295,7 @@ def test_the_basic_profile_counts_patients_without_pseudonyms(tmp_path: Path) ->
     result = run(
         "submit", str(export), "--to", str(tmp_path / "out"), "--audit-log", str(audit), *BASIC
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
     assert "Patients (pseudonyms)" not in result.output
     footer = json.loads(audit.read_text().splitlines()[-1])
     assert footer["patients"] == 2

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from bsti_submit.cli import main
+from bsti_submit.errors import ExitStatus
 
 SITE = "RX1"
 
@@ -215,7 +216,7 @@ def test_a_mistake_gets_one_clear_line(
 
 
 def test_a_dry_run_obeys_json_and_quiet(export: Path, tmp_path: Path) -> None:
-    assert CliRunner().invoke(main, ["init", "--site", SITE]).exit_code == 0
+    assert CliRunner().invoke(main, ["init", "--site", SITE]).exit_code == ExitStatus.SUCCESS
     args = ["submit", str(export), "--to", str(tmp_path / "out"), "--site", SITE, "--dry-run"]
     as_json = CliRunner().invoke(main, [*args, "--json"])
     assert json.loads(as_json.stdout)["source"] == str(export), as_json.output
@@ -244,7 +245,9 @@ def test_a_folder_whose_name_looks_like_a_url_is_given_with_dot_slash(
     monkeypatch.chdir(tmp_path)
     for name in ("./data:2020", "./pacs.trust.nhs.uk/out"):
         result = CliRunner().invoke(main, ["submit", str(export), "--to", name, "--site", SITE])
-        assert result.exit_code == 4, result.output  # written; the export's broken file failed
+        assert result.exit_code == ExitStatus.INPUT_ERRORS, (
+            result.output
+        )  # written; the export's broken file failed
         assert list((tmp_path / name).rglob("*.dcm")), name
 
 

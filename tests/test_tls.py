@@ -12,19 +12,16 @@ from pathlib import Path
 
 import pytest
 import trustme
-from click.testing import CliRunner, Result
+from click.testing import Result
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bsti_submit.cli import main
+from bsti_submit.errors import ExitStatus
 
+from .helpers import run
 from .servers import free_port
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 class _Answer(http.server.BaseHTTPRequestHandler):
@@ -75,7 +72,7 @@ def check(port: int, ca_file: Path) -> Result:
 def test_a_good_server_passes(tmp_path: Path) -> None:
     cert, key, ca_file = issued(tmp_path)
     with tls_server(cert, key) as port:
-        assert check(port, ca_file).exit_code == 0
+        assert check(port, ca_file).exit_code == ExitStatus.SUCCESS
 
 
 def test_an_expired_certificate_is_refused(tmp_path: Path) -> None:
@@ -83,7 +80,7 @@ def test_an_expired_certificate_is_refused(tmp_path: Path) -> None:
     cert, key, ca_file = issued(tmp_path, not_before=past, not_after=past + datetime.timedelta(1))
     with tls_server(cert, key) as port:
         result = check(port, ca_file)
-    assert result.exit_code == 7 and "certificate has expired" in result.output
+    assert result.exit_code == ExitStatus.ENDPOINT and "certificate has expired" in result.output
 
 
 def test_a_self_signed_certificate_is_refused(tmp_path: Path) -> None:
@@ -114,7 +111,7 @@ def test_a_self_signed_certificate_is_refused(tmp_path: Path) -> None:
     _, _, other_ca = issued(tmp_path / "other")  # a CA we trust, which did not sign it
     with tls_server(cert_file, key_file) as port:
         result = check(port, other_ca)
-    assert result.exit_code == 7 and "self-signed certificate" in result.output
+    assert result.exit_code == ExitStatus.ENDPOINT and "self-signed certificate" in result.output
 
 
 def test_a_wrong_host_name_is_refused(tmp_path: Path) -> None:
@@ -123,7 +120,7 @@ def test_a_wrong_host_name_is_refused(tmp_path: Path) -> None:
         result = run(
             "check-endpoint", f"https://127.0.0.1:{port}/dicom-web", "--ca-bundle", str(ca_file)
         )
-    assert result.exit_code == 7 and "TLS failed" in result.output
+    assert result.exit_code == ExitStatus.ENDPOINT and "TLS failed" in result.output
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -132,4 +129,4 @@ def test_protocols_older_than_tls_1_2_are_refused(tmp_path: Path, newest: ssl.TL
     cert, key, ca_file = issued(tmp_path)
     with tls_server(cert, key, newest) as port:
         result = check(port, ca_file)
-    assert result.exit_code == 7 and "TLS failed" in result.output
+    assert result.exit_code == ExitStatus.ENDPOINT and "TLS failed" in result.output

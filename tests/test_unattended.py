@@ -10,26 +10,18 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from bsti_submit.audit import read_records
 from bsti_submit.cli import main
 from bsti_submit.config import Settings
+from bsti_submit.errors import ExitStatus
 from bsti_submit.locks import RunLock
 from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import cli_command, planted_identifiers, save
+from .helpers import cli_command, planted_identifiers, run, save, submit_to_folder
 
 SITE = "RX1"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def submit_to_folder(source: Path, out: Path, *options: str) -> Result:
-    """`bsti-submit submit SOURCE --to OUT --site RX1 [OPTIONS]`."""
-    return run("submit", str(source), "--to", str(out), "--site", SITE, *options)
 
 
 def state_dir(home: Path) -> Path:
@@ -73,12 +65,12 @@ def test_a_second_run_is_refused_and_a_stale_lock_taken_over(
 ) -> None:
     with RunLock(state_dir(isolated_folders)):
         second = submit_to_folder(export, tmp_path / "out")
-        assert second.exit_code == 8
+        assert second.exit_code == ExitStatus.ALREADY_RUNNING
         assert f"another bsti-submit run (pid {os.getpid()})" in second.output
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.dcm"))
     (state_dir(isolated_folders) / "run.lock").write_text("999999\n")  # died without unlocking
     third = submit_to_folder(export, tmp_path / "out")
-    assert third.exit_code == 4
+    assert third.exit_code == ExitStatus.INPUT_ERRORS
     assert "Took over the lock left by an earlier run (pid 999999)" in third.output
 
 
@@ -92,7 +84,7 @@ def test_no_prompt_and_no_escape_code_without_a_terminal(export: Path, tmp_path:
         timeout=120,
         env=os.environ,
     )
-    assert done.returncode == 4
+    assert done.returncode == ExitStatus.INPUT_ERRORS
     assert "\x1b[" not in done.stdout + done.stderr
     assert "Wrote 5 instance(s)" in done.stdout
 
@@ -100,7 +92,7 @@ def test_no_prompt_and_no_escape_code_without_a_terminal(export: Path, tmp_path:
 def test_the_json_summary_agrees_with_the_audit_log(export: Path, tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
     result = submit_to_folder(export, tmp_path / "out", "--json", "--audit-log", str(audit))
-    assert result.exit_code == 4
+    assert result.exit_code == ExitStatus.INPUT_ERRORS
     summary = json.loads(result.output)
     footer = read_records(audit)[-1]
     assert summary["exit_status"] == 4 and summary["exit_meaning"] == "input_errors"
@@ -111,7 +103,7 @@ def test_the_json_summary_agrees_with_the_audit_log(export: Path, tmp_path: Path
 def test_quiet_prints_nothing_on_success(tmp_path: Path, patient: FakePatient) -> None:
     source = save(make_instance(patient), tmp_path / "in" / "one").parent
     result = submit_to_folder(source, tmp_path / "out", "--quiet")
-    assert result.exit_code == 0 and result.output == ""
+    assert result.exit_code == ExitStatus.SUCCESS and result.output == ""
 
 
 def test_a_study_still_being_written_waits_for_the_next_run(
@@ -124,7 +116,7 @@ def test_a_study_still_being_written_waits_for_the_next_run(
     os.utime(old, (hour_ago, hour_ago))
     save(make_instance(patient, study=2), source / "arriving" / "one")
     first = submit_to_folder(source, tmp_path / "out")
-    assert first.exit_code == 0
+    assert first.exit_code == ExitStatus.SUCCESS
     assert "Wrote 1 instance(s)" in first.output
     assert "Left for the next run (their study changed recently): 1 file(s)." in first.output
     for path in source.rglob("one"):
@@ -142,7 +134,7 @@ def test_after_delivery_delete_deletes_only_what_is_safe(
     save(risky, export / "risky")
     before = {path.name for path in export.rglob("*") if path.is_file()}
     result = submit_to_folder(export, tmp_path / "out", "--after-delivery", "delete")
-    assert result.exit_code == 5
+    assert result.exit_code == ExitStatus.QUARANTINED
     left = {path.name for path in export.rglob("*") if path.is_file()}
     assert left == {"BROKEN", "risky", "notes.txt", "DICOMDIR"}
     assert left < before
@@ -153,7 +145,7 @@ def test_after_delivery_move(export: Path, tmp_path: Path) -> None:
     result = submit_to_folder(
         export, tmp_path / "out", "--after-delivery", "move", "--move-to", str(moved)
     )
-    assert result.exit_code == 4
+    assert result.exit_code == ExitStatus.INPUT_ERRORS
     assert sorted(p.relative_to(moved).as_posix() for p in moved.rglob("*") if p.is_file()) == [
         "MULLER_ZOE_RX1234567/S0/I0",
         "MULLER_ZOE_RX1234567/S0/I1",
@@ -183,9 +175,9 @@ def test_the_day_log_holds_no_identifier(
 def test_doctor_reports_each_broken_thing(
     tmp_path: Path, isolated_folders: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run("init", "--site", SITE).exit_code == 0
+    assert run("init", "--site", SITE).exit_code == ExitStatus.SUCCESS
     healthy = run("doctor")
-    assert healthy.exit_code == 0, healthy.output
+    assert healthy.exit_code == ExitStatus.SUCCESS, healthy.output
     (key,) = isolated_folders.rglob("pseudonym.key")
     key.chmod(0o644)
     state = state_dir(isolated_folders) / "state.sqlite"
@@ -194,7 +186,7 @@ def test_doctor_reports_each_broken_thing(
     monkeypatch.setenv("BSTI_SUBMIT_PROFILE", "no-such-profile")
     monkeypatch.setenv("BSTI_SUBMIT_DESTINATION", "https://127.0.0.1:9/dicom-web")
     broken = run("doctor")
-    assert broken.exit_code == 3
+    assert broken.exit_code == ExitStatus.CONFIG
     failed = {
         line.split(":")[0].removeprefix("FAIL ")
         for line in broken.output.splitlines()

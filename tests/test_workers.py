@@ -11,6 +11,7 @@ import pytest
 from bsti_submit import workers as workers_module
 from bsti_submit.audit import read_records
 from bsti_submit.config import Settings
+from bsti_submit.errors import ExitStatus
 from bsti_submit.run import submit
 from bsti_submit.testing import FakePatient, make_instance
 
@@ -109,7 +110,7 @@ def test_the_workers_flag_is_obeyed(export: Path, tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
     args = ["submit", str(export), "--to", str(tmp_path / "out"), "--site", "RX1"]
     result = CliRunner().invoke(main, [*args, "--workers", "2", "--audit-log", str(audit)])
-    assert result.exit_code == 4, result.output  # the export's truncated file
+    assert result.exit_code == ExitStatus.INPUT_ERRORS, result.output  # the export's truncated file
     (header,) = [record for record in read_records(audit) if record["type"] == "run"]
     assert header["settings"]["workers"] == 2
 
