@@ -30,6 +30,7 @@ def settings_for_faults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BSTI_SUBMIT_TOKEN", TOKEN)
     monkeypatch.setenv("BSTI_SUBMIT_BATCH_INSTANCES", "2")
     monkeypatch.setenv("BSTI_SUBMIT_IDLE_TIMEOUT", "2")
+    monkeypatch.setenv("BSTI_SUBMIT_RETRY_BACKOFF", "0.05")  # faults, not waiting, are tested
 
 
 def delivered_rows(state_dir: Path) -> list[tuple[str, str]]:
@@ -347,3 +348,21 @@ def _running(pid: str) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+def test_the_retry_backoff_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fault tests wait 50 ms before a retry, not seconds; a trust can wait longer."""
+    from bsti_submit.config import Settings
+    from bsti_submit.errors import ConfigError
+    from bsti_submit.run import endpoint_for
+
+    url = "https://collection.example/dicom-web"
+    assert endpoint_for(Settings.load(), url).backoff == 0.05
+    monkeypatch.setenv("BSTI_SUBMIT_RETRY_BACKOFF", "2.5")
+    assert endpoint_for(Settings.load(), url).backoff == 2.5
+    monkeypatch.setenv("BSTI_SUBMIT_RETRY_BACKOFF", "-1")
+    with pytest.raises(ConfigError, match="retry_backoff"):
+        Settings.load()
+    monkeypatch.setenv("BSTI_SUBMIT_RETRY_BACKOFF", "soon")
+    with pytest.raises(ConfigError, match="must be a number"):
+        Settings.load()

@@ -67,6 +67,7 @@ class Settings:
     spool_megabytes: int = 256  # cleaned instances waiting to be sent, at most
     idle_timeout: int = 120
     retries: int = 5
+    retry_backoff: float = 1.0  # seconds before the first retry; doubled each time, jittered
     quiet_seconds: int = 0
     log_retention_days: int = 30
     workers: int = 0  # 0: one per CPU
@@ -137,6 +138,7 @@ _LEAST = {
     "spool_megabytes": 1,
     "idle_timeout": 1,
     "retries": 0,
+    "retry_backoff": 0,
     "quiet_seconds": 0,
     "log_retention_days": 1,
     "workers": 0,
@@ -216,6 +218,13 @@ def _typed(name: str, value: Any) -> Any:
             return int(value)
         except (TypeError, ValueError) as error:
             raise ValueError(f"must be a whole number, not {value!r}") from error
+    if kind == "float":
+        if isinstance(value, bool):
+            raise ValueError(f"must be a number, not {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"must be a number, not {value!r}") from error
     return str(value)
 
 

@@ -250,6 +250,7 @@ def endpoint_for(settings: Settings, url: str) -> Endpoint:
         client_key=settings.client_key,
         idle_timeout=float(settings.idle_timeout),
         retries=settings.retries,
+        backoff=settings.retry_backoff,
     )
 
 
