@@ -106,12 +106,13 @@ def gated_process(profile: str = PROFILE) -> Process:
     """The whole line for one file as a worker runs it (`Preparer.stage`): burned-in assessment,
     identifier collection, de-identification with the finder's cleaning, writing, and the gate
     on the written bytes. The finder's and the gate's CPU time are counted in `SPENT`."""
-    from bsti_submit import finder, processing
+    from bsti_submit import preparer as preparer_module
+    from bsti_submit.deid import finder
     from bsti_submit.preparer import build_preparer
 
     preparer = build_preparer(profile, KEY, "BENCH", "")
     spent = SPENT.setdefault(f"engine + gate, {profile}", {"finder": 0.0, "gate": 0.0})
-    processing.collect = timed_calls(spent, "finder", processing.collect)  # type: ignore[assignment]
+    preparer_module.collect = timed_calls(spent, "finder", preparer_module.collect)  # type: ignore[attr-defined]
     finder.Finder.find = timed_calls(spent, "finder", finder.Finder.find)  # type: ignore[method-assign]
     preparer.verifier.check = timed_calls(spent, "gate", preparer.verifier.check)  # type: ignore[method-assign]
 
