@@ -2057,6 +2057,7 @@ def run_corpus(files: list[CorpusFile], workdir: Path, profile: str) -> CorpusRu
     by_path = write_corpus(source, files)
     settings = Settings.load(None, site=SITE, profile=profile, workers=1)
     summary = submit(source, out, settings)
+    assert summary.audit_log is not None
     records = {
         Path(record["file"]): record
         for record in read_records(summary.audit_log)

@@ -153,6 +153,7 @@ def run_set(
     originals = {str(copy): source for copy, source in (names or {}).items()}
     rows = []
     masked: dict[str, list[str]] = {}
+    assert summary.audit_log is not None
     for record in _records(summary.audit_log):
         if _is_detected_text(record):
             masked.setdefault(record["file"], []).append(record["old"])

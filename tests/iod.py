@@ -77,6 +77,7 @@ def main() -> None:
                 out = base / set_name / f"out-{profile}"
                 summary = submit(folder, out, settings_for(out, profile))
                 before = after = 0
+                assert summary.audit_log is not None
                 added: Counter[str] = Counter()
                 for source, copy in delivered(summary.audit_log, out).items():
                     old, new = errors(source), errors(copy)

@@ -201,7 +201,7 @@ def _ink(text: str, size: int, aliased: bool = False) -> tuple[np.ndarray, int, 
     """The text's coverage (0..1), cropped tight, and where its top-left corner lies relative
     to the point Pillow draws the text at."""
     font = _font(size)
-    left, top, right, bottom = font.getbbox(text)
+    left, top, right, bottom = (int(edge) for edge in font.getbbox(text))
     pad = 4
     origin = (pad - min(left, 0), pad - min(top, 0))
     image = Image.new("L", (origin[0] + right + pad, origin[1] + bottom + pad), 0)
@@ -938,7 +938,7 @@ def _film_case(
     }
     kwargs.setdefault("image_type", ORIGINAL)
     kwargs.setdefault("description", "CHEST AP" if dx else "CHEST PA")
-    kind = (
+    kind: dict[str, Any] = (
         {"modality": "DX", "sop_class": DigitalXRayImageStorageForPresentation}
         if dx
         else {"modality": "CR", "sop_class": ComputedRadiographyImageStorage}
@@ -1335,7 +1335,7 @@ def _ct_and_mr() -> list[PixelCase]:
 
 
 _US_TEXT = (235.0, 235.0, 235.0)
-US = {"modality": "US", "sop_class": UltrasoundImageStorage}
+US: dict[str, Any] = {"modality": "US", "sop_class": UltrasoundImageStorage}
 _US_TYPE = ("ORIGINAL", "PRIMARY", "ABDOMINAL")
 
 

@@ -24,6 +24,13 @@ from .helpers import planted_identifiers, run, save
 SITE = "RX1"
 
 
+def a_day(text: str) -> date:
+    """A DA value that must be a date."""
+    parsed = parse_da(text)
+    assert parsed is not None, text
+    return parsed
+
+
 def export_of(folder: Path, *instances: Dataset) -> Path:
     for index, dataset in enumerate(instances):
         save(dataset, folder / f"file{index}")
@@ -68,9 +75,9 @@ def test_same_patient_months_apart_links_up(tmp_path: Path, patient: FakePatient
     assert march[0].PatientName == pseudonym and march[0].ClinicalTrialSubjectID == pseudonym
     assert june_same_study.StudyInstanceUID == march[0].StudyInstanceUID
     assert june_other_study.StudyInstanceUID != march[0].StudyInstanceUID
-    offset = (parse_da(march[0].StudyDate) - parse_da(patient.study_date)).days
+    offset = (a_day(march[0].StudyDate) - a_day(patient.study_date)).days
     assert -730 <= offset <= -1
-    assert (parse_da(june_same_study.StudyDate) - parse_da(patient.study_date)).days == offset
+    assert (a_day(june_same_study.StudyDate) - a_day(patient.study_date)).days == offset
 
 
 def test_two_patients_get_different_offsets_and_pseudonyms(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import BasicTextSRStorage, JPEGBaseline8Bit, SecondaryCaptureImageStorage
+from pydicom.uid import UID, BasicTextSRStorage, JPEGBaseline8Bit, SecondaryCaptureImageStorage
 
 from bsti_submit.errors import ExitStatus
 from bsti_submit.testing import FakePatient, make_instance
@@ -25,7 +26,7 @@ def written(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "out").rglob("*.dcm")) if (tmp_path / "out").exists() else []
 
 
-KEPT_LEAKS = {
+KEPT_LEAKS: dict[str, tuple[list[str], Callable[[Dataset, FakePatient], object], str]] = {
     "name in a kept description": (
         ["KEEP StudyDescription  # justification: test"],
         lambda ds, p: setattr(ds, "StudyDescription", f"CT CHEST {p.name_parts[0]}"),
@@ -352,8 +353,8 @@ def test_digits_inside_a_uid_are_no_false_alarm(tmp_path: Path, patient: FakePat
     cleaned = Dataset()
     cleaned.file_meta = FileMetaDataset()
     cleaned.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    cleaned.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    cleaned.file_meta.MediaStorageSOPInstanceUID = "2.25.1"
+    cleaned.file_meta.MediaStorageSOPClassUID = UID("1.2.840.10008.5.1.4.1.1.2")
+    cleaned.file_meta.MediaStorageSOPInstanceUID = UID("2.25.1")
     cleaned.PatientIdentityRemoved = "YES"
     cleaned.FrameOfReferenceUID = "2.25.99915046199"  # 150461: the birth date as dd/mm/yy
     verifier, original = Verifier(load_profile("ps315-basic")), collect(make_instance(patient))

@@ -11,7 +11,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from bsti_submit.deid.identifiers import OriginalIdentifiers
 from bsti_submit.gate.verify import Verifier
@@ -150,7 +150,7 @@ def test_the_gate_reads_other_transfer_syntaxes(tmp_path: Path, syntax: str) -> 
 
     def recode(ds: Dataset) -> None:
         ds.SeriesDescription = "Muller"
-        ds.file_meta.TransferSyntaxUID = syntax
+        ds.file_meta.TransferSyntaxUID = UID(syntax)
 
     findings = verifier.check(tampered(written, recode), original)
     assert "residual identifier: name (PatientName) at (0008,103E)" in [str(f) for f in findings]

@@ -11,6 +11,7 @@ import stat
 import subprocess
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -31,14 +32,15 @@ def key(isolated_folders: Path) -> None:
     assert run("init", "--site", SITE).exit_code == ExitStatus.SUCCESS
 
 
-def scan_json(source: Path, *options: str) -> dict[str, object]:
+def scan_json(source: Path, *options: str) -> dict[str, Any]:
     result = run("scan", str(source), "--json", *options)
     assert result.exit_code in (
         ExitStatus.SUCCESS,
         ExitStatus.INPUT_ERRORS,
         ExitStatus.QUARANTINED,
     ), result.output
-    return json.loads(result.output)
+    report: dict[str, Any] = json.loads(result.output)
+    return report
 
 
 def snapshot(*folders: Path) -> dict[str, tuple[int, int]]:

@@ -17,7 +17,7 @@ from bsti_submit.deid.builtin import BUILTIN_PROFILES
 from bsti_submit.deid.engine import Deidentifier
 from bsti_submit.deid.profile import builtin_profiles_dir, load_profile
 from bsti_submit.deid.pseudonym import Pseudonymizer
-from bsti_submit.deid.standard import load_table, render_profile, resolve_compound
+from bsti_submit.deid.standard import ProfileSpec, load_table, render_profile, resolve_compound
 
 from .helpers import removed_beyond_table
 
@@ -124,7 +124,7 @@ def cleaned(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
 
 
 @pytest.mark.parametrize("spec", BUILTIN_PROFILES, ids=lambda spec: spec.name)
-def test_profile_files_are_the_generated_ones(spec: object) -> None:
+def test_profile_files_are_the_generated_ones(spec: ProfileSpec) -> None:
     """Regenerating each built-in profile from the table gives the shipped file, byte for byte."""
     committed = (builtin_profiles_dir() / f"{spec.name}.deid").read_text(encoding="utf-8")
     assert committed == render_profile(spec)

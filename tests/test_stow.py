@@ -253,6 +253,7 @@ def test_instances_are_sent_while_the_rest_are_cleaned_and_the_spool_stays_small
     assert summary.delivery is not None and summary.delivery.delivered == 12
     one_slice = max(path.stat().st_size for path in source.iterdir())
     assert summary.peak_spool_bytes <= (1 << 20) + one_slice  # a megabyte and one more instance
+    assert summary.audit_log is not None
     kinds = [
         (record["type"], record.get("status", ""))
         for record in read_records(summary.audit_log)

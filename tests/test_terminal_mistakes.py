@@ -32,7 +32,7 @@ class Mistake:
     says: str
     environment: dict[str, str] = field(default_factory=dict)
     config: str = ""  # the config file's text, when the slip is in it
-    setup: Callable[[Path], None] | None = None
+    setup: Callable[[Path], object] | None = None
 
 
 def read_only(folder: Path) -> None:
