@@ -54,10 +54,22 @@ def test_each_level_overrides_the_one_below(
     assert flagged.sources["site"] == "flag" and flagged.sources["retries"] == "default"
 
 
-def test_config_show_never_shows_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_show_never_shows_a_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """It says where each secret comes from, never what it is."""
     monkeypatch.setenv("BSTI_SUBMIT_TOKEN", "very-secret-token")
     shown = run("config", "show").output
-    assert "very-secret-token" not in shown and "BSTI_SUBMIT_TOKEN: set (value hidden)" in shown
+    assert "very-secret-token" not in shown
+    assert "token: set (value hidden), from environment BSTI_SUBMIT_TOKEN" in shown
+    assert "password: not set" in shown
+    secret_file = tmp_path / "password"
+    secret_file.write_text("very-secret-password\n")
+    secret_file.chmod(0o600)
+    monkeypatch.delenv("BSTI_SUBMIT_TOKEN")
+    monkeypatch.setenv("BSTI_SUBMIT_PASSWORD_FILE", str(secret_file))
+    shown = run("config", "show").output
+    assert "very-secret-password" not in shown
+    assert f"password: set (value hidden), from file {secret_file}" in shown
+    assert "token: not set" in shown
 
 
 def test_a_second_run_is_refused_and_a_stale_lock_taken_over(

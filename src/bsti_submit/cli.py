@@ -236,7 +236,7 @@ def submit(
             quiet=quiet,
         )
         return
-    from .delivery.folder import parse_destination
+    from .delivery.address import parse_destination
     from .run import submit as run_submit
 
     _quiet_libraries()
@@ -901,9 +901,6 @@ def config_unset(name: str) -> None:
     click.echo(f"{name} {'removed from' if removed else 'was not set in'} {path}")
 
 
-SECRET_VARIABLES = ("BSTI_SUBMIT_TOKEN", "BSTI_SUBMIT_PASSWORD")
-
-
 @config_group.command("show", short_help="Print the settings and their sources.")
 def config_show() -> None:
     """Print every setting in effect and where it came from; secrets are never shown.
@@ -911,16 +908,17 @@ def config_show() -> None:
     \b
     Example:
       bsti-submit config show"""
-    import os
+    from .config import SECRETS
 
     with _reported_errors():
         settings = _settings()
     for name, source in settings.sources.items():
         value = getattr(settings, name)
         click.echo(f"{name} = {'' if value is None else value}    ({source})")
-    for variable in SECRET_VARIABLES:
-        state = "set (value hidden)" if os.environ.get(variable) else "not set"
-        click.echo(f"{variable}: {state}")
+    for secret in SECRETS:
+        source = settings.secret_source(secret)
+        state = "not set" if source == "not set" else f"set (value hidden), from {source}"
+        click.echo(f"{secret}: {state}")
 
 
 @main.group("audit")

@@ -44,6 +44,13 @@ def default_config_file() -> Path:
     return platformdirs.user_config_path(APP_NAME) / "config.toml"
 
 
+# The secrets: each from its environment variable, or else from the file a setting names.
+SECRETS = {
+    "token": ("BSTI_SUBMIT_TOKEN", "token_file"),
+    "password": ("BSTI_SUBMIT_PASSWORD", "password_file"),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run needs besides its source. Immutable once built."""
@@ -95,6 +102,20 @@ class Settings:
     def staging_dir(self) -> Path:
         """What the workers wrote, before the run commits it."""
         return self.state_dir / "staging"
+
+    def secret(self, name: str) -> str | None:
+        """The token or password: from its environment variable, else from its file (which
+        must be readable by its owner only). Never printed, logged or recorded."""
+        variable, file_setting = SECRETS[name]
+        return os.environ.get(variable) or _secret_file(getattr(self, file_setting))
+
+    def secret_source(self, name: str) -> str:
+        """Where the token or password comes from, without reading it."""
+        variable, file_setting = SECRETS[name]
+        if os.environ.get(variable):
+            return f"environment {variable}"
+        path = getattr(self, file_setting)
+        return f"file {path}" if path else "not set"
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:
@@ -162,7 +183,7 @@ def _checked(name: str, value: Any) -> Any:
         except re.error as error:
             raise ValueError(f"not a valid regular expression: {error}") from error
     if name == "destination" and value:
-        from .delivery.folder import parse_destination
+        from .delivery.address import parse_destination
 
         try:
             parsed = parse_destination(value)
@@ -326,3 +347,15 @@ def _write_lines(path: Path, lines: list[str]) -> None:
         os.replace(temporary, path)
     except OSError as error:
         raise ConfigError(f"config file {path} cannot be written: {error.strerror}") from error
+
+
+def _secret_file(path: Path | None) -> str | None:
+    """A secret from a file readable by its owner only; its content is never quoted."""
+    if path is None:
+        return None
+    try:
+        if path.stat().st_mode & 0o077:
+            raise ConfigError(f"{path} can be read by other users; run: chmod 600 {path}")
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"{path} cannot be read: {error.strerror}") from error

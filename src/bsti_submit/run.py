@@ -20,13 +20,13 @@ from .config import Settings
 from .deid.engine import Deidentifier
 from .deid.profile import Profile, load_profile
 from .deid.pseudonym import Pseudonymizer, load_or_create_key
+from .delivery.address import is_url
 from .delivery.batches import Batching, DeliveryCounts, StowDelivery
-from .delivery.folder import LocalFolder, parse_destination
+from .delivery.folder import LocalFolder
 from .delivery.state import DeliveryState
 from .delivery.stow import Endpoint, StowClient
 from .dicomio.discover import discover
 from .errors import (
-    ConfigError,
     EndpointError,
     ExitStatus,
     HeldError,
@@ -217,11 +217,6 @@ def _done(tracker: SourceTracker, after: AfterDelivery, path: Path) -> None:
     after.act(path)
 
 
-def is_url(destination: str | Path) -> bool:
-    """Whether a destination names an endpoint rather than a folder."""
-    return isinstance(destination, str) and isinstance(parse_destination(destination), str)
-
-
 def _stow_delivery(
     stack: ExitStack, endpoint: Endpoint, state: DeliveryState, settings: Settings, run_id: str
 ) -> StowDelivery:
@@ -238,8 +233,7 @@ def _stow_delivery(
 def endpoint_for(settings: Settings, url: str) -> Endpoint:
     """The endpoint and its credentials: the token from BSTI_SUBMIT_TOKEN or the token file,
     the basic-auth password from BSTI_SUBMIT_PASSWORD or the password file."""
-    token = os.environ.get("BSTI_SUBMIT_TOKEN") or _secret_file(settings.token_file)
-    password = os.environ.get("BSTI_SUBMIT_PASSWORD") or _secret_file(settings.password_file)
+    token, password = settings.secret("token"), settings.secret("password")
     return Endpoint(
         base_url=url,
         ca_bundle=settings.ca_bundle,
@@ -252,18 +246,6 @@ def endpoint_for(settings: Settings, url: str) -> Endpoint:
         retries=settings.retries,
         backoff=settings.retry_backoff,
     )
-
-
-def _secret_file(path: Path | None) -> str | None:
-    """A secret from a file readable by its owner only; its content is never quoted."""
-    if path is None:
-        return None
-    try:
-        if path.stat().st_mode & 0o077:
-            raise ConfigError(f"{path} can be read by other users; run: chmod 600 {path}")
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as error:
-        raise ConfigError(f"{path} cannot be read: {error.strerror}") from error
 
 
 def _check_folders(source: Path, destination: Path) -> None:
