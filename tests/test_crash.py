@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from bsti_submit.audit import audit_key, verify_chain
 from bsti_submit.config import Settings
 from bsti_submit.deid.pseudonym import load_key
@@ -18,6 +20,8 @@ from bsti_submit.errors import ExitStatus
 from bsti_submit.testing import FakePatient, make_ct_slice
 
 from .helpers import cli_command
+
+pytestmark = pytest.mark.integration  # runs killed mid-way in child processes
 
 KILL_POINTS = 6
 FILES = 40

@@ -133,6 +133,7 @@ def headers(draw: st.DrawFn, recipe: Any) -> Dataset:
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.integration  # against deid's own evaluation, many generated headers
 @SETTINGS
 @given(dataset=headers(BUNDLED))
 def test_deid_device_lists_give_deid_results(dataset: Dataset) -> None:
@@ -160,6 +161,7 @@ MASK_HEADER_VALUES: dict[str, tuple[str | None, ...]] = {
 }
 
 
+@pytest.mark.integration  # against deid's own evaluation, every combination
 def test_mask_rules_give_deid_results_on_every_combination(mask_recipe: Any) -> None:
     met = 0
     for values in itertools.product(*MASK_HEADER_VALUES.values()):

@@ -9,6 +9,8 @@ import pytest
 from tests.pixel_corpus import pixel_cases
 from tests.pixel_eval import Outcome, evaluate, summary
 
+pytestmark = pytest.mark.integration  # the whole pixel corpus through the line, with OCR
+
 # Text too small for the detector at the scale it reads large images: an 11-pixel bitmap font on
 # a 2,000 x 2,500 radiograph is under 6 pixels high once shrunk (README: what detection cannot
 # promise).
