@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-from click.testing import CliRunner
 
 from bsti_submit.cli import main
 from bsti_submit.errors import ExitStatus
+
+from .helpers import run
 
 TESTS = Path(__file__).parent
 
@@ -34,7 +35,7 @@ def command_at(path: tuple[str, ...]) -> click.Command:
 
 
 def test_the_main_help_lists_short_summaries_and_every_exit_code() -> None:
-    shown = CliRunner().invoke(main, ["--help"]).output
+    shown = run("--help").output
     summaries = shown.split("Commands:")[1].splitlines()
     assert not [line for line in summaries if line.endswith("...")], "a summary was cut short"
     for status in ExitStatus:
@@ -43,7 +44,7 @@ def test_the_main_help_lists_short_summaries_and_every_exit_code() -> None:
 
 def test_every_command_shows_an_example() -> None:
     for path in commands():
-        shown = CliRunner().invoke(main, [*path, "--help"]).output
+        shown = run(*path, "--help").output
         assert "Example:" in shown and f"bsti-submit {' '.join(path)}" in shown, path
         assert "see below" not in shown, path
 

@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bsti_submit.cli import main
 from bsti_submit.errors import ExitStatus
 from bsti_submit.testing import write_sample_study
+
+from .helpers import run
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample" / "study"
@@ -43,7 +43,7 @@ def test_readme_demo_writes_the_sample_and_leaves_nothing_outside_the_clone(
     clone = tmp_path / "clone"
     shutil.copytree(REPO / "sample", clone / "sample")
     monkeypatch.chdir(clone)
-    result = CliRunner().invoke(main, readme_demo_arguments())
+    result = run(*readme_demo_arguments())
     assert result.exit_code == ExitStatus.SUCCESS, result.output
     assert "Wrote 4 instance(s) of 1 study(ies), 2 series" in result.output
     assert "DICOMDIR: an index that holds patient names, never copied" in result.output
@@ -51,6 +51,4 @@ def test_readme_demo_writes_the_sample_and_leaves_nothing_outside_the_clone(
     assert len(list((clone / "out" / "sample").rglob("*.dcm"))) == 4
     assert (clone / "demo" / "pseudonym.key").exists()
     assert not [path for path in isolated_folders.rglob("*") if path.is_file()], "left in home"
-    assert (
-        CliRunner().invoke(main, ["init", "--site", "RX1"]).exit_code == ExitStatus.SUCCESS
-    )  # starts clean
+    assert run("init", "--site", "RX1").exit_code == ExitStatus.SUCCESS  # starts clean

@@ -12,12 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bsti_submit.cli import main
 from bsti_submit.errors import ExitStatus
 
-from .helpers import cli_command, send, stow_args
+from .helpers import cli_command, run, send, stow_args
 from .servers import TOKEN, dicomweb_server
 
 pytestmark = pytest.mark.integration  # Orthanc behind nginx TLS
@@ -284,7 +282,7 @@ def test_credentials_refused_mid_run_stop_it_and_the_rerun_sends_the_rest(
         save(make_ct_slice(FakePatient(), index), tmp_path / "in" / f"slice{index:02d}")
     state = isolated_folders / "xdg_state_home" / "bsti-submit"
     with dicomweb_server(tmp_path / "server", faults=["ok", "401", "401"]) as server:
-        refused = CliRunner().invoke(main, stow_args(tmp_path / "in", server))
+        refused = run(*stow_args(tmp_path / "in", server))
         assert refused.exit_code == ExitStatus.ENDPOINT, refused.output
         assert "authentication refused (401)" in refused.output
         assert "Traceback" not in refused.output
@@ -335,7 +333,7 @@ def test_a_run_killed_while_a_batch_waits_for_its_answer_resumes(
         key = audit_key(load_key(Settings.load().key_file))
         verdict = verify_chain(killed_log, key)
         assert verdict.broken_at in (None, verdict.records + 1) and not verdict.complete
-        result = CliRunner().invoke(main, stow_args(tmp_path / "in", server))
+        result = run(*stow_args(tmp_path / "in", server))
         assert result.exit_code == ExitStatus.SUCCESS, result.output
         assert server.instance_count() == 16
         assert sorted(status for _, status in delivered_rows(state)) == ["acknowledged"] * 16

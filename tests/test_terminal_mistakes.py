@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bsti_submit.cli import main
 from bsti_submit.errors import ExitStatus
+
+from .helpers import run
 
 SITE = "RX1"
 
@@ -205,7 +205,7 @@ def test_a_mistake_gets_one_clear_line(
     if mistake.setup is not None:
         mistake.setup(tmp_path)
     args = [arg.format(**filled) for arg in mistake.args]
-    result = CliRunner().invoke(main, args)
+    result = run(*args)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert result.exit_code == mistake.exit_code, result.output
@@ -216,11 +216,11 @@ def test_a_mistake_gets_one_clear_line(
 
 
 def test_a_dry_run_obeys_json_and_quiet(export: Path, tmp_path: Path) -> None:
-    assert CliRunner().invoke(main, ["init", "--site", SITE]).exit_code == ExitStatus.SUCCESS
+    assert run("init", "--site", SITE).exit_code == ExitStatus.SUCCESS
     args = ["submit", str(export), "--to", str(tmp_path / "out"), "--site", SITE, "--dry-run"]
-    as_json = CliRunner().invoke(main, [*args, "--json"])
+    as_json = run(*args, "--json")
     assert json.loads(as_json.stdout)["source"] == str(export), as_json.output
-    quiet = CliRunner().invoke(main, [*args, "--quiet"])
+    quiet = run(*args, "--quiet")
     assert quiet.stdout == "" and quiet.exit_code == as_json.exit_code
     assert not (tmp_path / "out").exists()
 
@@ -232,9 +232,9 @@ def test_one_source_given_two_ways_is_taken_once(
     again."""
     monkeypatch.chdir(export.parent)
     out = str(tmp_path / "out")
-    first = CliRunner().invoke(main, ["submit", export.name, "--to", out, "--site", SITE])
+    first = run("submit", export.name, "--to", out, "--site", SITE)
     assert "Wrote 5 instance(s)" in first.output, first.output
-    again = CliRunner().invoke(main, ["submit", str(export), "--to", out, "--site", SITE])
+    again = run("submit", str(export), "--to", out, "--site", SITE)
     assert "Wrote 0 instance(s)" in again.output, again.output
 
 
@@ -244,7 +244,7 @@ def test_a_folder_whose_name_looks_like_a_url_is_given_with_dot_slash(
     """The refusal's advice works: ./name is a folder, whatever it looks like."""
     monkeypatch.chdir(tmp_path)
     for name in ("./data:2020", "./pacs.trust.nhs.uk/out"):
-        result = CliRunner().invoke(main, ["submit", str(export), "--to", name, "--site", SITE])
+        result = run("submit", str(export), "--to", name, "--site", SITE)
         assert result.exit_code == ExitStatus.INPUT_ERRORS, (
             result.output
         )  # written; the export's broken file failed
@@ -265,7 +265,7 @@ def test_files_a_worker_skips_make_no_run_of_their_own(
     save(anonymous, tmp_path / "in" / "no-id")
     save(make_instance(FakePatient(), instance=1), tmp_path / "in" / "good")
     args = ["submit", str(tmp_path / "in"), "--to", str(tmp_path / "out"), "--site", SITE]
-    first = CliRunner().invoke(main, args)
+    first = run(*args)
     assert "no Patient ID" in first.output
-    again = CliRunner().invoke(main, args)
+    again = run(*args)
     assert "Nothing new since the last run" in again.output, again.output

@@ -10,10 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from bsti_submit.audit import read_records
-from bsti_submit.cli import main
 from bsti_submit.config import Settings
 from bsti_submit.errors import ExitStatus
 from bsti_submit.locks import RunLock
@@ -219,9 +217,9 @@ def test_a_run_with_nothing_new_writes_no_audit_log(
     for index in range(2):
         save(make_instance(patient, instance=index), tmp_path / "in" / f"image{index}")
     args = ["submit", str(tmp_path / "in"), "--to", str(tmp_path / "out"), "--site", "RX1"]
-    CliRunner().invoke(main, args)
+    run(*args)
     logs = sorted(isolated_folders.rglob("audit-*.jsonl"))
-    again = CliRunner().invoke(main, args)
+    again = run(*args)
     assert "Nothing new since the last run: no audit log written" in again.output, again.output
     assert sorted(isolated_folders.rglob("audit-*.jsonl")) == logs and len(logs) == 1
     (day_log,) = isolated_folders.rglob("bsti-submit-*.log")

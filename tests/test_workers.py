@@ -15,7 +15,7 @@ from bsti_submit.errors import ExitStatus
 from bsti_submit.run import submit
 from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import save
+from .helpers import run, save
 
 
 def recorded(audit: Path) -> list[tuple[object, ...]]:
@@ -103,13 +103,10 @@ def test_a_run_does_not_load_deids_pixel_tools(export: Path, tmp_path: Path) -> 
 
 def test_the_workers_flag_is_obeyed(export: Path, tmp_path: Path) -> None:
     """--workers was accepted and ignored: the variable (1 here) won."""
-    from click.testing import CliRunner
-
-    from bsti_submit.cli import main
 
     audit = tmp_path / "audit.jsonl"
     args = ["submit", str(export), "--to", str(tmp_path / "out"), "--site", "RX1"]
-    result = CliRunner().invoke(main, [*args, "--workers", "2", "--audit-log", str(audit)])
+    result = run(*args, "--workers", "2", "--audit-log", str(audit))
     assert result.exit_code == ExitStatus.INPUT_ERRORS, result.output  # the export's truncated file
     (header,) = [record for record in read_records(audit) if record["type"] == "run"]
     assert header["settings"]["workers"] == 2
