@@ -262,11 +262,9 @@ class StowDelivery:
         """Record each answered batch on its own, so one error does not hide the answers behind
         it; the first error is raised at the end, unless `quietly`."""
         first: Exception | None = None
-        while self._sender is not None and self._in_flight:
+        while (batch := self._next_answer(wait=False)) is not None:
             try:
-                self._record_answers(wait=False, at_most=1)
-            except queue.Empty:
-                break
+                self._record(batch)
             except Exception as problem:
                 first = first or problem
         if first is not None and not quietly:
@@ -318,24 +316,24 @@ class StowDelivery:
         self._in_flight += 1
         self._posted += 1
 
-    def _record_answers(self, wait: bool, at_most: int | None = None) -> None:
-        """Record the answered batches: one at least if `wait`, else those already back
-        (`at_most` of them: then an empty queue raises queue.Empty)."""
-        if self._sender is None:
-            return
-        taken = 0
-        while self._in_flight and (at_most is None or taken < at_most):
-            try:
-                batch = self._sender.answered.get(block=wait)
-            except queue.Empty:
-                if at_most is not None:
-                    raise
-                return
-            self._in_flight -= 1
-            self._spool_bytes -= batch.size
-            taken += 1
+    def _record_answers(self, wait: bool) -> None:
+        """Record the answered batches: one at least if `wait`, else those already back."""
+        while (batch := self._next_answer(wait)) is not None:
             self._record(batch)
             wait = False
+
+    def _next_answer(self, wait: bool) -> _Batch | None:
+        """The next answered batch, taken off the spool's count; None when none is on its way,
+        or, unless `wait`, none is back yet."""
+        if self._sender is None or not self._in_flight:
+            return None
+        try:
+            batch = self._sender.answered.get(block=wait)
+        except queue.Empty:
+            return None
+        self._in_flight -= 1
+        self._spool_bytes -= batch.size
+        return batch
 
     def _record(self, batch: _Batch) -> None:
         if batch.error is not None:
