@@ -16,7 +16,13 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "bsti_submit"
 
-BOTTOM = {"bsti_submit", "bsti_submit.errors", "bsti_submit.databases", "bsti_submit.records"}
+BOTTOM = {
+    "bsti_submit",
+    "bsti_submit.errors",
+    "bsti_submit.databases",
+    "bsti_submit.records",
+    "bsti_submit.platforms",
+}
 TOP = {"bsti_submit.cli", "bsti_submit.__main__"}
 SUBPACKAGE_LAYERS = {"dicomio": 1, "deid": 2, "delivery": 2, "gate": 3}
 RUN_LAYER, CLI_LAYER = 4, 5

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bsti_submit import workers as workers_module
+from bsti_submit import platforms
 from bsti_submit.audit import read_records
 from bsti_submit.config import Settings
 from bsti_submit.errors import ExitStatus
@@ -33,7 +33,7 @@ def recorded(audit: Path) -> list[tuple[object, ...]]:
     return kept
 
 
-@pytest.mark.parametrize("fork", [True, False], ids=["forked (Linux)", "spawned (elsewhere)"])
+@pytest.mark.parametrize("fork", [True, False], ids=["forked (Linux)", "spawned (macOS, Windows)"])
 def test_output_audit_and_pseudonyms_are_the_same_whatever_the_workers(
     export: Path,
     tmp_path: Path,
@@ -41,7 +41,7 @@ def test_output_audit_and_pseudonyms_are_the_same_whatever_the_workers(
     monkeypatch: pytest.MonkeyPatch,
     fork: bool,
 ) -> None:
-    monkeypatch.setattr(workers_module, "_FORK_IS_SAFE", fork)
+    monkeypatch.setattr(platforms, "forks_workers", lambda platform=None: fork)
     for index in range(12):  # enough files for the pool to interleave
         save(
             make_instance(patient, study=3, series=index % 3, instance=index),

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .databases import now_text
-from .dicomio.discover import printable
+from .platforms import shown
 from .records import Change
 
 GENESIS = "0" * 64
@@ -75,7 +75,7 @@ class AuditLog:
     ) -> None:
         """What happened to one file: written, skipped or failed. Flushed, so a crash keeps it."""
         self.outcomes[status] += 1
-        record = {"type": "file", "file": printable(source), "status": status, "reason": reason}
+        record = {"type": "file", "file": shown(source), "status": status, "reason": reason}
         if sop_instance_uid:
             record["sop"] = sop_instance_uid
         self._write({**record, **extra})

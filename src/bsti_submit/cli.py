@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import signal
 import sys
 import time
 import warnings
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import platforms
 from .errors import BstiError, ExitStatus, UsageError
 
 if TYPE_CHECKING:
@@ -102,9 +102,9 @@ def _reported_errors() -> Iterator[_RunLog]:
     """Turn our own errors, and an interruption, into one clear line on stderr and their exit
     code; the log hears of them by kind only (their text may name files)."""
     log = _RunLog()
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        yield log
+        with platforms.stop_signals_raise_interrupt():
+            yield log
     except BstiError as error:
         log.error(f"stopped: {type(error).__name__} (exit status {int(error.exit_status)})")
         click.echo(f"bsti-submit: error: {error}", err=True)
@@ -117,13 +117,6 @@ def _reported_errors() -> Iterator[_RunLog]:
             err=True,
         )
         sys.exit(int(ExitStatus.INTERRUPTED))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (systemd stopping the job) ends the run like Ctrl-C."""
-    raise KeyboardInterrupt
 
 
 def _settings(**flags: Any) -> Settings:
@@ -428,13 +421,12 @@ def _print_summary(console: Console, summary: RunSummary, verbose: bool = False)
 
 def _print_files(console: Console, title: str, files: list[Skipped]) -> None:
     """One line per file, whole (no wrapping), so a log or a grep finds each file."""
-    from .dicomio.discover import printable
 
     if not files:
         return
     console.print(f"{title}: {len(files)} file(s)")
     for entry in files:
-        console.print(f"  {printable(entry.path)}: {entry.reason}")
+        console.print(f"  {platforms.shown(entry.path)}: {entry.reason}")
 
 
 @main.command(short_help="Dry run: what submit would do.")

@@ -18,6 +18,7 @@ import platformdirs
 
 from .deid.profile import DEFAULT_PROFILE
 from .errors import ConfigError, UsageError
+from .platforms import private_file_problem, replace_file
 
 APP_NAME = "bsti-submit"
 ENV_PREFIX = "BSTI_SUBMIT_"
@@ -344,7 +345,7 @@ def _write_lines(path: Path, lines: list[str]) -> None:
     temporary = path.with_name(f".{path.name}.new")
     try:
         temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
+        replace_file(temporary, path)
     except OSError as error:
         raise ConfigError(f"config file {path} cannot be written: {error.strerror}") from error
 
@@ -354,8 +355,9 @@ def _secret_file(path: Path | None) -> str | None:
     if path is None:
         return None
     try:
-        if path.stat().st_mode & 0o077:
-            raise ConfigError(f"{path} can be read by other users; run: chmod 600 {path}")
+        problem = private_file_problem(path)
+        if problem:
+            raise ConfigError(problem)
         return path.read_text(encoding="utf-8").strip()
     except OSError as error:
-        raise ConfigError(f"{path} cannot be read: {error.strerror}") from error
+        raise ConfigError(f"{path} cannot be read: {error.strerror or error}") from error

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import ConfigError
+from .platforms import make_private
 
 
 def now_text() -> str:
@@ -17,10 +18,13 @@ def now_text() -> str:
 
 
 def open_private_database(path: Path, schema: str, what: str) -> sqlite3.Connection:
-    """Open (creating with mode 0600) the database at `path` with its schema applied."""
+    """Open (creating it private to its owner) the database at `path` with its schema
+    applied."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            make_private(path)  # the mode means nothing on Windows: there its ACL does this
         connection = sqlite3.connect(path)
         # A write-ahead log: a commit is one append and one flush to disk, where the default
         # journal creates, syncs and deletes a file each time; FULL sync keeps every commit

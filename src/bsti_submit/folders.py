@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import ConfigError
+from .platforms import make_private
 
 
 def ensure_writable(folder: Path, what: str) -> None:
@@ -23,9 +24,9 @@ def ensure_writable(folder: Path, what: str) -> None:
 
 
 def write_private_text(path: Path, text: str) -> None:
-    """Write a text file readable and writable by its owner only (mode 0600), replacing any
-    file of that name."""
+    """Write a text file readable and writable by its owner only, replacing any file of that
+    name."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.chmod(path, 0o600)  # an existing file keeps its mode through O_TRUNC
+    make_private(path)  # an existing file keeps its mode through O_TRUNC; Windows ignores modes
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)

@@ -21,9 +21,10 @@ from .databases import now_text
 from .deid.engine import Deidentifier
 from .deid.profile import Profile, load_profile
 from .deid.pseudonym import Pseudonymizer, load_key
-from .dicomio.discover import discover, printable
+from .dicomio.discover import discover
 from .errors import ExitStatus, KeyFileError, NotAnInstanceError
 from .gate.thumbnails import thumbnail_png
+from .platforms import shown
 from .preparer import DICOM_FILE_ERRORS, Prepared, Preparer
 from .records import Change
 from .versions import dependency_versions
@@ -197,7 +198,7 @@ def scan(
     preparer = Preparer(engine, profile, settings.local_id_pattern)
     report = ScanReport(str(source), destination, profile)
     found = discover(source)
-    report.skipped = [(printable(entry.path), entry.reason) for entry in found.skipped]
+    report.skipped = [(shown(entry.path), entry.reason) for entry in found.skipped]
     seen: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="bsti-scan-") as folder:  # private: mode 0700
         written = Path(folder) / "instance.dcm"
@@ -205,10 +206,10 @@ def scan(
             try:
                 prepared = preparer.stage(path, written)
             except NotAnInstanceError as error:
-                report.skipped.append((printable(path), str(error)))
+                report.skipped.append((shown(path), str(error)))
                 continue
             except DICOM_FILE_ERRORS as error:
-                report.failed.append((printable(path), str(error)))
+                report.failed.append((shown(path), str(error)))
                 continue
             _note(report, path, prepared, seen, thumbnails)
     return report
@@ -221,14 +222,14 @@ def _note(
     sop = str(dataset.SOPInstanceUID)
     if sop in seen:
         report.skipped.append(
-            (printable(path), f"duplicate of {printable(seen[sop])} (same SOP Instance UID)")
+            (shown(path), f"duplicate of {shown(seen[sop])} (same SOP Instance UID)")
         )
         return
     seen[sop] = path
     series = str(dataset.SeriesInstanceUID)
     report.instances.append(
         ScannedInstance(
-            file=printable(path),
+            file=shown(path),
             sop=sop,
             study=str(dataset.StudyInstanceUID),
             series=series,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
@@ -20,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import platforms
 from .delivery.folder import output_parts
 from .errors import InstanceError, NotAnInstanceError
 from .preparer import DICOM_FILE_ERRORS, Preparer, build_preparer
@@ -51,8 +50,6 @@ class Staged:
     patient: PatientLink | None = None
 
 
-# fork where it is sound: on Linux; macOS and Windows start workers afresh (spawn).
-_FORK_IS_SAFE = sys.platform == "linux"
 _preparer: Preparer | None = None
 _staging: Path | None = None
 
@@ -98,7 +95,10 @@ def stage(task: tuple[int, Path]) -> Staged:
 
 @contextmanager
 def staging_pool(
-    setup: WorkerSetup, workers: int, idle: Callable[[], None] | None = None
+    setup: WorkerSetup,
+    workers: int,
+    idle: Callable[[], None] | None = None,
+    platform: str = platforms.CURRENT,
 ) -> Iterator[Callable[[Iterable[Path]], Iterator[Staged]]]:
     """A function that stages source files and yields the results in source order: in this
     process for one worker, else in a pool of processes. `idle` is called every quarter of a
@@ -108,7 +108,7 @@ def staging_pool(
         start_worker(setup)
         yield lambda paths: map(stage, enumerate(paths))
         return
-    with _process_pool(setup, workers) as pool:
+    with _process_pool(setup, workers, platform) as pool:
         yield lambda paths: _in_order(pool, paths, _AHEAD * workers, idle)
 
 
@@ -140,8 +140,11 @@ def _result(future: Future[Staged], idle: Callable[[], None] | None) -> Staged:
     return future.result()
 
 
-def _process_pool(setup: WorkerSetup, workers: int) -> ProcessPoolExecutor:
-    if not _FORK_IS_SAFE:
+def _process_pool(
+    setup: WorkerSetup, workers: int, platform: str = platforms.CURRENT
+) -> ProcessPoolExecutor:
+    """Forked workers on Linux; on macOS and Windows each starts afresh (spawn)."""
+    if not platforms.forks_workers(platform):
         context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(
             workers, mp_context=context, initializer=start_worker, initargs=(setup,)
@@ -159,11 +162,8 @@ def _process_pool(setup: WorkerSetup, workers: int) -> ProcessPoolExecutor:
 
 
 def _end_with_the_run(run_pid: int) -> None:
-    """A forked worker ends when the run's process dies, however it dies (Linux's parent-death
-    signal): a killed run must not leave workers waiting forever, each holding its models."""
-    import ctypes
-
-    set_parent_death_signal = 1  # PR_SET_PDEATHSIG
-    ctypes.CDLL(None).prctl(set_parent_death_signal, signal.SIGTERM)
+    """A forked worker ends when the run's process dies, however it dies: a killed run must
+    not leave workers waiting forever, each holding its models."""
+    platforms.end_with_parent()
     if os.getppid() != run_pid:  # the run died before the signal was asked for
         os._exit(0)

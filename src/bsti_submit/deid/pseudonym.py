@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import stat
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -19,11 +18,12 @@ from pathlib import Path
 from pydicom.uid import UID
 
 from ..errors import KeyFileError
+from ..platforms import make_private, private_file_problem, replace_file
 
 KEY_BYTES = 32
 PATIENT_CODE_LENGTH = 12  # base32 characters: 60 bits, so no two patients of a trust collide
 MAX_DATE_SHIFT_DAYS = 730
-_PRIVATE_MODE = 0o600
+_PRIVATE_MODE = 0o600  # POSIX; Windows ignores it
 
 
 def create_key(path: Path) -> None:
@@ -35,19 +35,19 @@ def create_key(path: Path) -> None:
         raise KeyFileError(f"a pseudonym key already exists at {path}") from error
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+    make_private(path)  # the mode above means nothing on Windows: there its ACL does this
 
 
 def load_key(path: Path) -> bytes:
     """Read a key file, refusing one that others can read or that is not a 256-bit hex key."""
     try:
-        mode = path.stat().st_mode
+        problem = private_file_problem(path)
     except FileNotFoundError as error:
         raise KeyFileError(f"no pseudonym key at {path}") from error
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(
-            f"pseudonym key {path} can be read by other users (mode {stat.S_IMODE(mode):o}); "
-            f"run: chmod 600 {path}"
-        )
+    except OSError as error:
+        raise KeyFileError(f"pseudonym key {path} cannot be checked: {error}") from error
+    if problem:
+        raise KeyFileError(f"pseudonym key {problem}")
     try:
         key = bytes.fromhex(path.read_text(encoding="ascii").strip())
     except (OSError, UnicodeDecodeError, ValueError) as error:
@@ -110,7 +110,7 @@ def replace_key(path: Path) -> Path:
     Returns where the old key went: it is still needed to map back what was sent with it."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     retired = path.with_name(f"{path.name}.retired-{stamp}")
-    os.replace(path, retired)
+    replace_file(path, retired)
     create_key(path)
     return retired
 

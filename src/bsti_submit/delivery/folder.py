@@ -18,6 +18,7 @@ from pydicom.uid import UID
 
 from ..dicomio.part10 import fast_path_applies, write_part10
 from ..errors import DestinationError, InstanceError
+from ..platforms import openable, replace_file
 
 _UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
@@ -106,7 +107,7 @@ class LocalFolder:
     def path_for(self, parts: tuple[str, str, str]) -> Path:
         """Where an instance goes, from its (new) UIDs alone; its folder is made."""
         study, series, sop = parts
-        target = self.root / study / series / f"{sop}.dcm"
+        target = openable(self.root / study / series / f"{sop}.dcm")
         if target.parent not in self._made:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(target.parent)
@@ -123,7 +124,7 @@ class LocalFolder:
         under a temporary name and renamed, so no partial file is ever left."""
         target = self.path_for(parts)
         try:
-            os.replace(staged, target)
+            replace_file(staged, target)
             return target
         except OSError as error:
             if error.errno != errno.EXDEV:
@@ -140,7 +141,7 @@ def _replace_whole(target: Path, fill: Callable[[BinaryIO], object]) -> None:
     try:
         with temporary.open("wb") as handle:
             fill(handle)
-        os.replace(temporary, target)
+        replace_file(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

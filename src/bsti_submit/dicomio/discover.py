@@ -26,6 +26,7 @@ from pydicom.uid import (
 )
 
 from ..errors import InstanceError, NotAnInstanceError
+from ..platforms import openable
 from ..records import Skipped
 
 _PREAMBLE_LENGTH = 128
@@ -69,13 +70,7 @@ def _walk(source: Path, found: Discovery) -> Iterator[Path]:
                     Skipped(base / name, "symbolic link to a folder: not followed")
                 )
         for name in sorted(files):
-            yield base / name
-
-
-def printable(path: Path) -> str:
-    """A path as text that can be printed and logged: bytes of a name that are not UTF-8 are
-    shown as escapes (`caf\\xe9.dcm`)."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+            yield openable(base / name)
 
 
 def _name_reason(path: Path) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..databases import now_text, open_private_database
 from ..errors import UsageError
+from ..platforms import replace_file
 from ..records import Finding
 
 _SCHEMA = """
@@ -80,7 +81,7 @@ class Quarantine:
     ) -> str:
         """Keep a staged cleaned instance that failed the gate; returns its quarantine ID."""
         held_id = hashlib.sha256(sop.encode()).hexdigest()[:12]
-        os.replace(staged, self.folder / f"{held_id}.dcm")
+        replace_file(staged, self.folder / f"{held_id}.dcm")
         reasons = json.dumps([asdict(finding) for finding in findings])
         with self._connection:
             self._connection.execute(
