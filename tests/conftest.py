@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
 
 from bsti_submit.testing import FakePatient, make_instance, write_dicomdir
 
 from .helpers import save
+from .platform_standins import MemoryKeyring
 
 SECOND_PATIENT = FakePatient(
     name="O'NEILL^SEÁN",
@@ -36,7 +39,20 @@ def isolated_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(variable, raising=False)
     # One process per run keeps the suite fast; test_workers.py runs several.
     monkeypatch.setenv("BSTI_SUBMIT_WORKERS", "1")
+    # No test reads or writes the keyring of the machine it runs on: in this process an empty
+    # one of its own; in a process it starts, none at all.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     return home
+
+
+@pytest.fixture(autouse=True)
+def os_keyring() -> Iterator[MemoryKeyring]:
+    """The OS keyring, as this process sees it."""
+    previous = keyring.get_keyring()
+    standin = MemoryKeyring()
+    keyring.set_keyring(standin)
+    yield standin
+    keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Stand-ins for Windows' own modules and commands, so the Windows branches run on Linux."""
+"""Stand-ins for the OS's own parts: Windows' modules and commands, so the Windows branches run
+on Linux, and a keyring (Credential Manager, Keychain) in memory."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import os
 import subprocess
 from collections.abc import Sequence
 from typing import Any
+
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
 
 
 class Msvcrt:
@@ -44,3 +48,23 @@ class Icacls:
         return subprocess.CompletedProcess(
             list(command), self.returncode, stdout=listing, stderr=""
         )
+
+
+class MemoryKeyring(KeyringBackend):
+    """An OS keyring for one test: what it holds is in `entries`."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.entries.pop((service, username), None) is None:
+            raise PasswordDeleteError("not found")

@@ -518,8 +518,19 @@ def _print_scan(console: Console, data: dict[str, Any]) -> None:
     "--force", is_flag=True, help="Rewrite init's settings in an existing config (the key stays)."
 )
 @click.option("--new-key", is_flag=True, help="Retire the pseudonym key and make a new one.")
+@click.option(
+    "--key-store",
+    type=click.Choice(["file", "keyring"]),
+    default=None,
+    help="Keep the pseudonym key in a file readable by you only (default) or the OS keyring.",
+)
 def init(
-    site: str, profile: str | None, destination: str | None, force: bool, new_key: bool
+    site: str,
+    profile: str | None,
+    destination: str | None,
+    force: bool,
+    new_key: bool,
+    key_store: str | None,
 ) -> None:
     """Set up this trust: write the config file and create the pseudonym key.
 
@@ -535,16 +546,21 @@ def init(
 
     with _reported_errors():
         config_file = click.get_current_context().find_root().obj or default_config_file()
-        settings = _settings(site=site, profile=profile, destination=destination)
+        settings = _settings(
+            site=site, profile=profile, destination=destination, key_store=key_store
+        )
         result = initialise(settings, config_file, force, new_key)
     click.echo(f"Wrote the config file {result.config_file}")
     if result.retired_key is not None:
         click.echo(f"Retired the old pseudonym key to {result.retired_key}")
     if result.created:
-        click.echo(f"Created the pseudonym key {result.key_file} (readable by you only).")
-        click.echo("Back the key up: without it, pseudonyms cannot be repeated or looked up.")
+        click.echo(f"Created the pseudonym key in {result.key_place} (readable by you only).")
+        click.echo(
+            "Back the key up (bsti-submit key export --to FILE): without it, pseudonyms "
+            "cannot be repeated or looked up."
+        )
     else:
-        click.echo(f"Kept the existing pseudonym key {result.key_file}.")
+        click.echo(f"Kept the existing pseudonym key in {result.key_place}.")
 
 
 @main.command(short_help="Map a pseudonym to its patient, or back.")
@@ -913,6 +929,116 @@ def config_show() -> None:
         click.echo(f"{secret}: {state}")
 
 
+def _endpoint_url(url: str | None) -> str:
+    """The endpoint a login is for: the URL given, else the configured destination."""
+    settings = _settings(destination=url)
+    if not settings.destination.startswith("https://"):
+        raise UsageError("name the endpoint: --url https://..., or set it with init")
+    return settings.destination.rstrip("/")
+
+
+@main.command(short_help="Store the endpoint's token or password in the OS keyring.")
+@click.option("--url", default=None, help="The endpoint (default: the configured destination).")
+@click.option(
+    "--password",
+    "kind",
+    flag_value="password",
+    help="Store the basic-auth password (with `username` set) rather than a token.",
+)
+@click.option("--token", "kind", flag_value="token", default=True, help="Store a token (default).")
+def login(url: str | None, kind: str) -> None:
+    """Store the endpoint's token (or password) in the OS keyring: Windows Credential Manager,
+    the macOS Keychain, or the Secret Service on a Linux desktop. It is asked for, not echoed.
+
+    Runs then find it after BSTI_SUBMIT_TOKEN (BSTI_SUBMIT_PASSWORD) and before the token
+    (password) file; `config show` says which was used.
+
+    \b
+    Example:
+      bsti-submit login --url https://collection.example/dicom-web"""
+    from .keyrings import backend_name, endpoint_service, store
+
+    with _reported_errors():
+        destination = _endpoint_url(url)
+        value = click.prompt(f"{kind.capitalize()} for {destination}", hide_input=True).strip()
+        if not value:
+            raise UsageError(f"an empty {kind} was given: nothing stored")
+        store(endpoint_service(destination), kind, value)
+    click.echo(f"Stored the {kind} for {destination} in the OS keyring ({backend_name()}).")
+
+
+@main.command(short_help="Remove the endpoint's token and password from the OS keyring.")
+@click.option("--url", default=None, help="The endpoint (default: the configured destination).")
+def logout(url: str | None) -> None:
+    """Remove the token and password `login` stored for the endpoint.
+
+    \b
+    Example:
+      bsti-submit logout --url https://collection.example/dicom-web"""
+    from .config import SECRETS
+    from .keyrings import endpoint_service, remove
+
+    with _reported_errors():
+        destination = _endpoint_url(url)
+        removed = [kind for kind in SECRETS if remove(endpoint_service(destination), kind)]
+    if removed:
+        click.echo(f"Removed the {' and '.join(removed)} for {destination} from the OS keyring.")
+    else:
+        click.echo(f"The OS keyring held nothing for {destination}.")
+
+
+@main.group("key")
+def key_group() -> None:
+    """Back up the pseudonym key, or move it to a new workstation."""
+
+
+@key_group.command("export", short_help="Write the keys to a file, encrypted.")
+@click.option("--to", "target", required=True, type=click.Path(path_type=Path), help="A new file.")
+def key_export(target: Path) -> None:
+    """Write the pseudonym key, and every key it replaced, to a new file, encrypted with a
+    passphrase you choose (scrypt and AES-256-GCM). Keep the file and the passphrase apart.
+
+    \b
+    Example:
+      bsti-submit key export --to E:\\backup\\rx1-key.export"""
+    from .keys import export_keys, key_store
+
+    with _reported_errors():
+        store = key_store(_settings())
+        store.load()  # no key, or one others can read, is refused before the passphrase
+        passphrase = click.prompt(
+            "Passphrase (12 characters or more)", hide_input=True, confirmation_prompt=True
+        )
+        count = export_keys(store, target, passphrase)
+    click.echo(f"Wrote {count} key(s) from {store.where} to {target}, encrypted.")
+
+
+@key_group.command("import", short_help="Take the keys from an export file.")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--key-store",
+    type=click.Choice(["file", "keyring"]),
+    default=None,
+    help="Where to put them (default: the configured key store).",
+)
+def key_import(source: Path, key_store: str | None) -> None:
+    """Put the keys from a `key export` file into this workstation's key store, which must not
+    hold a key yet (a different key would change every pseudonym). Then run init, with the
+    same --key-store, to write the config.
+
+    \b
+    Example:
+      bsti-submit key import rx1-key.export --key-store keyring"""
+    from .keys import import_keys
+    from .keys import key_store as store_for
+
+    with _reported_errors():
+        store = store_for(_settings(key_store=key_store))
+        passphrase = click.prompt("Passphrase", hide_input=True)
+        count = import_keys(store, source, passphrase)
+    click.echo(f"Imported {count} key(s) into {store.where}.")
+
+
 @main.group("audit")
 def audit_group() -> None:
     """Check audit logs."""
@@ -931,17 +1057,18 @@ def audit_verify(log: Path) -> None:
     Example:
       bsti-submit audit verify ~/.local/state/bsti-submit/log/audit-*.jsonl"""
     from .audit import verify_with_keys
-    from .deid.pseudonym import trust_keys
+    from .keys import key_store
 
     with _reported_errors():
         settings = _settings()
-        verdict, key_name = verify_with_keys(log, trust_keys(settings.key_file))
+        keys = key_store(settings).all_keys()
+        verdict, key_name = verify_with_keys(log, keys)
     if verdict.legacy:
         click.echo(
             "UNSEALED: an earlier build's log (a plain SHA-256 chain): it cannot show who wrote it."
         )
         sys.exit(int(ExitStatus.ERROR))
-    if key_name != settings.key_file.name and verdict.broken_at is None:
+    if key_name != keys[0][0] and verdict.broken_at is None:
         click.echo(f"(sealed under the retired key {key_name})")
     if verdict.broken_at is not None:
         click.echo(

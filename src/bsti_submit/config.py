@@ -16,6 +16,7 @@ from typing import Any
 
 import platformdirs
 
+from . import keyrings
 from .deid.profile import DEFAULT_PROFILE
 from .errors import ConfigError, UsageError
 from .platforms import private_file_problem, replace_file
@@ -50,6 +51,7 @@ SECRETS = {
     "token": ("BSTI_SUBMIT_TOKEN", "token_file"),
     "password": ("BSTI_SUBMIT_PASSWORD", "password_file"),
 }
+KEY_STORES = ("file", "keyring")  # where the pseudonym key lives
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Settings:
     profile: str = DEFAULT_PROFILE
     site: str = ""
     destination: str = ""
+    key_store: str = "file"
     key_file: Path = field(default_factory=lambda: data_dir() / "pseudonym.key")
     lookup_file: Path = field(default_factory=lambda: data_dir() / "lookup.sqlite")
     log_dir: Path = field(default_factory=log_dir)
@@ -104,19 +107,32 @@ class Settings:
         """What the workers wrote, before the run commits it."""
         return self.state_dir / "staging"
 
-    def secret(self, name: str) -> str | None:
-        """The token or password: from its environment variable, else from its file (which
-        must be readable by its owner only). Never printed, logged or recorded."""
+    def secret(self, name: str, destination: str = "") -> str | None:
+        """The token or password for `destination` (else the configured one): from its
+        environment variable, else the OS keyring, else its file (which must be readable by
+        its owner only). Never printed, logged or recorded."""
         variable, file_setting = SECRETS[name]
-        return os.environ.get(variable) or _secret_file(getattr(self, file_setting))
+        return (
+            os.environ.get(variable)
+            or self._keyring_secret(name, destination)
+            or _secret_file(getattr(self, file_setting))
+        )
 
-    def secret_source(self, name: str) -> str:
-        """Where the token or password comes from, without reading it."""
+    def secret_source(self, name: str, destination: str = "") -> str:
+        """Where the token or password comes from, never the value."""
         variable, file_setting = SECRETS[name]
         if os.environ.get(variable):
             return f"environment {variable}"
+        if self._keyring_secret(name, destination):
+            return f"keyring, for {(destination or self.destination).rstrip('/')}"
         path = getattr(self, file_setting)
         return f"file {path}" if path else "not set"
+
+    def _keyring_secret(self, name: str, destination: str) -> str | None:
+        url = destination or self.destination
+        if not url.startswith("https://"):
+            return None  # a folder needs no credentials
+        return keyrings.read(keyrings.endpoint_service(url), name)
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:
@@ -176,6 +192,8 @@ def _checked(name: str, value: Any) -> Any:
             f"site code {value!r} is not valid: 2 to 10 capital letters or digits, such as "
             "the trust's ODS code"
         )
+    if name == "key_store" and value not in KEY_STORES:
+        raise ValueError(f"must be one of {', '.join(KEY_STORES)}, not {value!r}")
     if name == "after_delivery" and value not in AFTER_DELIVERY:
         raise ValueError(f"must be one of {', '.join(AFTER_DELIVERY)}, not {value!r}")
     if name == "local_id_pattern":
@@ -276,7 +294,9 @@ def write_config(path: Path, settings: Settings) -> None:
     chosen = {"site": settings.site, "profile": settings.profile}
     if settings.destination:
         chosen["destination"] = settings.destination
-    chosen["key_file"] = str(settings.key_file)
+    chosen["key_store"] = settings.key_store
+    if settings.key_store == "file":
+        chosen["key_file"] = str(settings.key_file)
     if path.exists():  # rewritten: the settings init does not choose keep their lines
         kept = [line for line in _config_lines(path) if not any(_sets(line, n) for n in chosen)]
     else:
@@ -286,7 +306,7 @@ def write_config(path: Path, settings: Settings) -> None:
 
 
 # Settings `config set` leaves to `init`: the key decides every pseudonym (init --new-key).
-_SET_BY_INIT = ("key_file",)
+_SET_BY_INIT = ("key_file", "key_store")
 
 
 def set_value(path: Path, name: str, text: str) -> Any:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from .config import Settings
 from .deid.profile import load_profile
-from .deid.pseudonym import load_key
 from .errors import BstiError
+from .keys import key_store
 
 MIN_FREE_BYTES = 1 << 30
 
@@ -53,8 +53,9 @@ def _config(settings: Settings) -> str:
 
 
 def _key(settings: Settings) -> str:
-    load_key(settings.key_file)
-    return f"{settings.key_file}, readable by its owner only"
+    store = key_store(settings)
+    store.load()
+    return f"{store.where}, readable by its owner only"
 
 
 def _profile(settings: Settings) -> str:

@@ -19,7 +19,7 @@ from .audit import AuditLog, audit_key
 from .config import Settings
 from .deid.engine import Deidentifier
 from .deid.profile import Profile, load_profile
-from .deid.pseudonym import Pseudonymizer, load_or_create_key
+from .deid.pseudonym import Pseudonymizer
 from .delivery.address import is_url
 from .delivery.batches import Batching, DeliveryCounts, StowDelivery
 from .delivery.folder import LocalFolder
@@ -35,6 +35,7 @@ from .errors import (
 )
 from .folders import ensure_writable
 from .gate.quarantine import Held, Quarantine
+from .keys import key_store
 from .locks import RunLock
 from .lookup import LookupTable
 from .preparer import DICOM_FILE_ERRORS, Prepared, Preparer, build_preparer
@@ -231,9 +232,9 @@ def _stow_delivery(
 
 
 def endpoint_for(settings: Settings, url: str) -> Endpoint:
-    """The endpoint and its credentials: the token from BSTI_SUBMIT_TOKEN or the token file,
-    the basic-auth password from BSTI_SUBMIT_PASSWORD or the password file."""
-    token, password = settings.secret("token"), settings.secret("password")
+    """The endpoint and its credentials: the token (or basic-auth password) from
+    BSTI_SUBMIT_TOKEN (BSTI_SUBMIT_PASSWORD), else the keyring, else the token (password) file."""
+    token, password = settings.secret("token", url), settings.secret("password", url)
     return Endpoint(
         base_url=url,
         ca_bundle=settings.ca_bundle,
@@ -273,10 +274,13 @@ def _check_writable(settings: Settings, audit_log: Path, folder: Path | None) ->
 
 
 def _key(settings: Settings) -> bytes:
+    store = key_store(settings)
     try:
-        return load_or_create_key(settings.key_file)
+        if not store.exists():
+            store.create()
+        return store.load()
     except OSError as error:
-        raise KeyFileError(f"pseudonym key {settings.key_file}: {error.strerror}") from error
+        raise KeyFileError(f"pseudonym key {store.where}: {error.strerror}") from error
 
 
 def worker_count(settings: Settings) -> int:

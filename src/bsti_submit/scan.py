@@ -20,10 +20,11 @@ from .config import Settings
 from .databases import now_text
 from .deid.engine import Deidentifier
 from .deid.profile import Profile, load_profile
-from .deid.pseudonym import Pseudonymizer, load_key
+from .deid.pseudonym import Pseudonymizer
 from .dicomio.discover import discover
 from .errors import ExitStatus, KeyFileError, NotAnInstanceError
 from .gate.thumbnails import thumbnail_png
+from .keys import key_store
 from .platforms import shown
 from .preparer import DICOM_FILE_ERRORS, Prepared, Preparer
 from .records import Change
@@ -187,13 +188,14 @@ def scan(
 ) -> ScanReport:
     """Predict what `submit` would do with `source`, writing nothing. The key must exist: a
     dry run makes none, and only the real key predicts the real pseudonyms."""
-    if not settings.key_file.exists():
+    store = key_store(settings)
+    if not store.exists():
         raise KeyFileError(
-            f"no pseudonym key at {settings.key_file}: run `bsti-submit init --site CODE` first "
+            f"no pseudonym key at {store.where}: run `bsti-submit init --site CODE` first "
             "(a dry run creates nothing)"
         )
     profile = load_profile(settings.profile)
-    key = load_key(settings.key_file)
+    key = store.load()
     engine = Deidentifier(profile, Pseudonymizer(key), settings.site, settings.local_id_pattern)
     preparer = Preparer(engine, profile, settings.local_id_pattern)
     report = ScanReport(str(source), destination, profile)

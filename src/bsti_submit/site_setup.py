@@ -7,8 +7,8 @@ from pathlib import Path
 
 from .config import Settings, write_config
 from .deid.profile import load_profile
-from .deid.pseudonym import create_key, load_key, replace_key
 from .errors import ConfigError
+from .keys import key_store
 
 
 @dataclass(frozen=True)
@@ -16,8 +16,8 @@ class SetupResult:
     """What `initialise` wrote."""
 
     config_file: Path
-    key_file: Path
-    retired_key: Path | None
+    key_place: str  # the key file, or the keyring
+    retired_key: str | None
     created: bool  # a new key was made (else the existing one is kept)
 
 
@@ -36,14 +36,15 @@ def initialise(
             f"config file {config_file} already exists: change one setting with "
             "bsti-submit config set KEY VALUE, or rewrite the file with init --force"
         )
-    key_exists = settings.key_file.exists()
+    store = key_store(settings)
+    key_exists = store.exists()
     retired = None
     if key_exists:
-        load_key(settings.key_file)  # a key that is not ours to read is refused, kept or not
+        store.load()  # a key that is not ours to read is refused, kept or not
         if new_key:
-            retired = replace_key(settings.key_file)
+            retired = store.retire_and_create()
     else:
-        create_key(settings.key_file)
+        store.create()
     if force or not config_exists:  # --new-key alone replaces the key and nothing else
         write_config(config_file, settings)
-    return SetupResult(config_file, settings.key_file, retired, created=new_key or not key_exists)
+    return SetupResult(config_file, store.where, retired, created=new_key or not key_exists)

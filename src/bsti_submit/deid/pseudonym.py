@@ -28,13 +28,18 @@ _PRIVATE_MODE = 0o600  # POSIX; Windows ignores it
 
 def create_key(path: Path) -> None:
     """Write a new random key as hex text, readable by its owner only. Never replaces a key."""
+    write_key(path, secrets.token_bytes(KEY_BYTES))
+
+
+def write_key(path: Path, key: bytes) -> None:
+    """Write `key` as hex text to a new file readable by its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_MODE)
     except FileExistsError as error:
         raise KeyFileError(f"a pseudonym key already exists at {path}") from error
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+        handle.write(key.hex() + "\n")
     make_private(path)  # the mode above means nothing on Windows: there its ACL does this
 
 
