@@ -17,7 +17,7 @@ from bsti_submit.locks import RunLock
 from bsti_submit.testing import FakePatient, make_instance
 from bsti_submit.workers import WorkerSetup, _process_pool, staging_pool
 
-from .helpers import SITE, save
+from .helpers import SITE, run, save
 from .platform_standins import Icacls, Msvcrt
 
 ALL = ["linux", "darwin", "win32"]
@@ -224,3 +224,24 @@ def test_scan_and_submit_run_where_fcntl_does_not_exist(export: Path, tmp_path: 
     assert "Traceback" not in submitted.stderr
     assert submitted.returncode == ExitStatus.INPUT_ERRORS, submitted.stderr
     assert len(list((tmp_path / "out").rglob("*.dcm"))) == 5
+
+
+def test_one_folder_for_config_key_lookup_and_state_as_on_windows_and_macos(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """platformdirs gives Windows (AppData\\Local\\bsti-submit\\bsti-submit) and macOS
+    (Library/Application Support/bsti-submit) one folder for all of these: nothing collides."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "AppData" / "Local" / "bsti-submit"))
+    shared = tmp_path / "AppData" / "Local" / "bsti-submit" / "bsti-submit"
+    monkeypatch.setenv("BSTI_SUBMIT_KEY_FILE", str(shared / "pseudonym.key"))
+    monkeypatch.setenv("BSTI_SUBMIT_LOOKUP_FILE", str(shared / "lookup.sqlite"))
+    monkeypatch.setenv("BSTI_SUBMIT_STATE_DIR", str(shared))
+    monkeypatch.setenv("BSTI_SUBMIT_LOG_DIR", str(shared / "Logs"))
+    assert run("init", "--site", SITE).exit_code == ExitStatus.SUCCESS
+    first = run("submit", str(export), "--to", str(tmp_path / "out"))
+    assert first.exit_code == ExitStatus.INPUT_ERRORS and "Wrote 5 instance(s)" in first.output
+    again = run("submit", str(export), "--to", str(tmp_path / "out"))
+    assert "Wrote 0 instance(s)" in again.output
+    assert run("lookup", "--patient-id", "RX1234567").exit_code == ExitStatus.SUCCESS
+    names = {path.name for path in shared.iterdir()}
+    assert {"config.toml", "pseudonym.key", "lookup.sqlite", "state.sqlite", "Logs"} <= names

@@ -205,6 +205,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def leave_stops_to_the_run() -> None:
+    """In a worker process. A terminal sends Ctrl-C (and Windows' console Ctrl-Break) to every
+    process of the run: the run stops its workers itself, so a worker ignores them rather than
+    print a traceback. SIGTERM, which the run's death sends on Linux, ends it at once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGBREAK"):
+        signal.signal(signal.SIGBREAK, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 # --- replacing a file -------------------------------------------------------------------
 
 

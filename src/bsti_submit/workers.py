@@ -147,7 +147,7 @@ def _process_pool(
     if not platforms.forks_workers(platform):
         context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(
-            workers, mp_context=context, initializer=start_worker, initargs=(setup,)
+            workers, mp_context=context, initializer=_start_spawned_worker, initargs=(setup,)
         )
     # Forked workers start with the engine built and every module imported here, once,
     # instead of each importing them again. They never touch the databases, log files or lock
@@ -161,9 +161,15 @@ def _process_pool(
     )
 
 
+def _start_spawned_worker(setup: WorkerSetup) -> None:
+    platforms.leave_stops_to_the_run()
+    start_worker(setup)
+
+
 def _end_with_the_run(run_pid: int) -> None:
     """A forked worker ends when the run's process dies, however it dies: a killed run must
     not leave workers waiting forever, each holding its models."""
+    platforms.leave_stops_to_the_run()
     platforms.end_with_parent()
     if os.getppid() != run_pid:  # the run died before the signal was asked for
         os._exit(0)
