@@ -45,6 +45,7 @@ def test_login_stores_the_token_and_config_show_says_so_without_it(
     line = secret_line("token")
     assert line == f"token: set (value hidden), from keyring, for {URL}"
     assert secret_line("password") == "password: not set"
+    assert secret_line("keyring") == "keyring: tests.platform_standins.MemoryKeyring"
     answered("login", "--password", answers="basic-password-456\n")  # the configured URL
     assert os_keyring.entries[(SERVICE, "password")] == "basic-password-456"
 
@@ -82,6 +83,7 @@ def test_login_without_a_keyring_says_what_to_do_instead() -> None:
     assert "this machine has no keyring" in result.output and "Traceback" not in result.output
     run("init", "--site", SITE, "--destination", URL)
     assert secret_line("token") == "token: not set"  # a run without a keyring is not stopped
+    assert secret_line("keyring") == "keyring: none on this machine"
 
 
 def test_login_needs_an_https_endpoint(tmp_path: Path) -> None:

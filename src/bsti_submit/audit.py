@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .databases import now_text
-from .platforms import shown
+from .platforms import make_private, shown
 from .records import Change
 
 GENESIS = "0" * 64
@@ -44,6 +44,7 @@ class AuditLog:
     def __init__(self, path: Path, header: dict[str, Any], key: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        make_private(path)  # it names patients; Windows ignores the mode
         self.path = path
         self._key = key
         self._handle = os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")  # any OS

@@ -911,22 +911,26 @@ def config_unset(name: str) -> None:
 
 @config_group.command("show", short_help="Print the settings and their sources.")
 def config_show() -> None:
-    """Print every setting in effect and where it came from; secrets are never shown.
+    """Print every setting in effect and where it came from, and the OS keyring in use;
+    secrets are never shown.
 
     \b
     Example:
       bsti-submit config show"""
     from .config import SECRETS
+    from .keyrings import backend_name
 
     with _reported_errors():
         settings = _settings()
     for name, source in settings.sources.items():
         value = getattr(settings, name)
         click.echo(f"{name} = {'' if value is None else value}    ({source})")
-    for secret in SECRETS:
-        source = settings.secret_source(secret)
+    with _reported_errors():
+        sources = {secret: settings.secret_source(secret) for secret in SECRETS}
+    for secret, source in sources.items():
         state = "not set" if source == "not set" else f"set (value hidden), from {source}"
         click.echo(f"{secret}: {state}")
+    click.echo(f"keyring: {backend_name() or 'none on this machine'}")
 
 
 def _endpoint_url(url: str | None) -> str:

@@ -12,6 +12,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .platforms import make_private
+
 LOGGER_NAME = "bsti_submit.run"
 _PREFIX = "bsti-submit-"
 
@@ -21,7 +23,9 @@ def open_day_log(log_dir: Path, retention_days: int) -> logging.Logger:
     log_dir.mkdir(parents=True, exist_ok=True)
     _prune(log_dir, retention_days)
     path = log_dir / f"{_PREFIX}{datetime.now(UTC):%Y-%m-%d}.log"
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        make_private(path)  # Windows ignores the mode
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(logging.INFO)
     logger.propagate = False
