@@ -31,7 +31,7 @@ def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a run needs them."""
     checks: list[tuple[str, Callable[[Settings], str], str]] = [
         ("config", _config, "correct the file named, or run `bsti-submit init --site CODE`"),
-        ("key", _key, "run `bsti-submit init --site CODE`, or `chmod 600` the key file"),
+        ("key", _key, "run `bsti-submit init --site CODE`, or make it private as this line says"),
         ("profile", _profile, "name a built-in profile or a recipe that `profile show` reads"),
         ("site", _site, "run `bsti-submit init --site CODE` or set BSTI_SUBMIT_SITE"),
         ("disk space", _disk, "free at least 1 GiB on the folders named"),
