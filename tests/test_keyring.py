@@ -190,3 +190,103 @@ def test_an_export_needs_a_long_passphrase_and_a_new_file(tmp_path: Path) -> Non
         damaged.exit_code == ExitStatus.CONFIG
         and "is not a bsti-submit key export" in damaged.output
     )
+
+
+class LockedKeyring(MemoryKeyring):
+    """A keyring that is there but refuses to be read: a locked Secret Service, a denied
+    Keychain prompt."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise keyring.errors.KeyringLocked("locked")
+
+
+def test_a_locked_keyring_does_not_stop_a_run_whose_token_is_in_a_file(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("file-token\n")
+    token_file.chmod(0o600)
+    run("init", "--site", SITE, "--destination", URL)
+    run("config", "set", "token_file", str(token_file))
+    keyring.set_keyring(LockedKeyring())
+    assert secret_line("token").endswith(f"from file {token_file}")
+
+
+def test_a_key_missing_from_the_keyring_is_never_quietly_replaced(
+    os_keyring: MemoryKeyring, export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BSTI_SUBMIT_KEY_STORE", "keyring")
+    result = submit_to_folder(export, tmp_path / "out")
+    assert result.exit_code == ExitStatus.CONFIG
+    assert "no pseudonym key in the OS keyring" in result.output and "key import" in result.output
+    assert os_keyring.entries == {} and not (tmp_path / "out").exists()
+
+
+def test_init_will_not_switch_stores_and_leave_the_key_behind(
+    os_keyring: MemoryKeyring, isolated_folders: Path
+) -> None:
+    run("init", "--site", SITE)
+    switched = run("init", "--site", SITE, "--force", "--key-store", "keyring")
+    assert switched.exit_code == ExitStatus.CONFIG
+    assert "the pseudonym key is in" in switched.output and "key import" in switched.output
+    assert os_keyring.entries == {}
+
+
+def test_keys_retired_within_one_second_are_all_kept(isolated_folders: Path) -> None:
+    run("init", "--site", SITE)
+    run("init", "--site", SITE, "--new-key")
+    run("init", "--site", SITE, "--new-key")
+    (key_file,) = isolated_folders.rglob("pseudonym.key")
+    assert len(list(key_file.parent.glob("pseudonym.key.retired-*"))) == 2
+
+
+def test_keys_move_from_the_keyring_to_a_file_and_old_logs_still_verify(
+    os_keyring: MemoryKeyring,
+    export: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run("init", "--site", SITE, "--key-store", "keyring")
+    submit_to_folder(export, tmp_path / "out", "--audit-log", str(tmp_path / "first.jsonl"))
+    run("init", "--site", SITE, "--new-key")
+    verified = run("audit", "verify", str(tmp_path / "first.jsonl"))
+    assert verified.exit_code == ExitStatus.SUCCESS, verified.output
+    assert "sealed under the retired key pseudonym-key.retired-" in verified.output
+    backup = tmp_path / "backup.key-export"
+    answered("key", "export", "--to", str(backup), answers=f"{PASSPHRASE}\n" * 2)
+    for variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(variable, str(tmp_path / "new" / variable.lower()))
+    imported = answered(
+        "key", "import", str(backup), "--key-store", "file", answers=f"{PASSPHRASE}\n"
+    )
+    assert "Imported 2 key(s)" in imported.output, imported.output
+    run("init", "--site", SITE)
+    again = run("audit", "verify", str(tmp_path / "first.jsonl"))
+    assert (
+        again.exit_code == ExitStatus.SUCCESS
+        and "retired key pseudonym.key.retired-" in again.output
+    )
+
+
+def test_an_import_never_mixes_with_keys_already_in_the_keyring(
+    os_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    run("init", "--site", SITE)
+    backup = tmp_path / "backup.key-export"
+    answered("key", "export", "--to", str(backup), answers=f"{PASSPHRASE}\n" * 2)
+    os_keyring.entries[("bsti-submit", "retired-pseudonym-keys")] = '{"20200101T000000Z": "00"}'
+    refused = answered(
+        "key", "import", str(backup), "--key-store", "keyring", answers=f"{PASSPHRASE}\n"
+    )
+    assert refused.exit_code == ExitStatus.CONFIG, refused.output
+    assert ("bsti-submit", "pseudonym-key") not in os_keyring.entries
+
+
+def test_an_export_with_absurd_scrypt_costs_is_refused(tmp_path: Path) -> None:
+    run("init", "--site", SITE)
+    backup = tmp_path / "backup.key-export"
+    answered("key", "export", "--to", str(backup), answers=f"{PASSPHRASE}\n" * 2)
+    document = json.loads(backup.read_text())
+    document["kdf"]["n"] = 2**40  # would take hours and terabytes before any answer
+    tampered = tmp_path / "tampered"
+    tampered.write_text(json.dumps(document))
+    result = answered("key", "import", str(tampered), answers=f"{PASSPHRASE}\n")
+    assert result.exit_code == ExitStatus.CONFIG and "not a bsti-submit key export" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -12,12 +13,13 @@ import pytest
 
 from bsti_submit import platforms
 from bsti_submit.deid.pseudonym import create_key, load_key
-from bsti_submit.errors import AlreadyRunningError, ExitStatus, KeyFileError
+from bsti_submit.delivery import folder as folder_module
+from bsti_submit.errors import AlreadyRunningError, ConfigError, ExitStatus, KeyFileError
 from bsti_submit.locks import RunLock
 from bsti_submit.testing import FakePatient, make_instance
 from bsti_submit.workers import WorkerSetup, _process_pool, staging_pool
 
-from .helpers import SITE, run, save
+from .helpers import SITE, run, save, submit_to_folder
 from .platform_standins import Icacls, Msvcrt
 
 ALL = ["linux", "darwin", "win32"]
@@ -79,7 +81,7 @@ def test_windows_private_files_get_an_acl_for_their_owner_alone(
     assert icacls.commands == [
         ["icacls", str(secret), "/inheritance:r", "/grant:r", "TRUST\\pacsadmin:F"]
     ]
-    with pytest.raises(OSError, match="icacls failed"):
+    with pytest.raises(ConfigError, match="icacls failed"):
         platforms.private_file_problem(secret, "win32", Icacls(returncode=5))
 
 
@@ -92,6 +94,22 @@ def test_posix_secret_files_are_judged_by_their_mode(tmp_path: Path, platform: s
     assert found is not None and "mode 640" in found and f"chmod 600 {secret}" in found
     platforms.make_private(secret, platform)
     assert platforms.private_file_problem(secret, platform) is None
+
+
+def test_a_key_that_cannot_be_made_private_is_not_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("USERNAME", raising=False)  # icacls cannot name the owner
+    monkeypatch.setattr(platforms, "is_windows", lambda platform=None: True)
+    key = tmp_path / "pseudonym.key"
+    with pytest.raises(ConfigError, match="USERNAME is not set"):
+        create_key(key)
+    assert not key.exists()
+
+
+def test_windows_workers_stay_within_what_the_os_can_wait_on() -> None:
+    assert platforms.most_workers("win32") == 61
+    assert platforms.most_workers("linux") > 61
 
 
 def test_a_key_others_can_read_is_refused_with_the_fix(tmp_path: Path) -> None:
@@ -152,14 +170,51 @@ def test_posix_replace_does_not_retry(tmp_path: Path, platform: str) -> None:
     assert pauses == []
 
 
-def test_windows_long_paths_take_the_extended_prefix() -> None:
+def test_windows_without_long_paths_refuses_paths_of_260_characters() -> None:
     short = Path("C:\\Exports\\study\\1.dcm")
-    long = Path("C:\\Exports\\" + "x" * 260 + "\\1.dcm")
-    share = Path("\\\\pacs\\exports\\" + "y" * 260)
-    assert platforms.openable(short, "win32") == short
-    assert str(platforms.openable(long, "win32")) == "\\\\?\\" + str(long)
-    assert str(platforms.openable(share, "win32")).startswith("\\\\?\\UNC\\pacs\\exports\\")
-    assert platforms.openable(long, "linux") == long
+    long = Path("C:\\Exports\\" + "x" * 250 + "\\1.dcm")
+    assert platforms.too_long(short, "win32", long_paths=False) is None
+    reason = platforms.too_long(long, "win32", long_paths=False)
+    assert reason is not None and f"{len(str(long))} characters" in reason
+    assert platforms.too_long(long, "win32", long_paths=True) is None
+    assert platforms.too_long(long, "linux") is None
+    assert platforms.long_paths_enabled("win32", lambda: 1)
+    assert not platforms.long_paths_enabled("win32", lambda: 0)
+
+    def unreadable() -> int:
+        raise FileNotFoundError("no such value")
+
+    assert not platforms.long_paths_enabled("win32", unreadable)
+
+
+def test_a_destination_too_deep_for_windows_is_refused_before_any_work(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows_without_long_paths = functools.partial(
+        platforms.too_long, platform="win32", long_paths=False
+    )
+    monkeypatch.setattr(folder_module, "too_long", windows_without_long_paths)
+    deep = tmp_path / ("d" * 120)
+    result = run("submit", str(export), "--to", str(deep), "--site", SITE)
+    assert result.exit_code == ExitStatus.CONFIG, result.output
+    assert "is too deep" in result.output and "long paths are enabled" in result.output
+    assert not list(tmp_path.rglob("*.dcm"))
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_not_lost(export: Path, tmp_path: Path) -> None:
+    """Linux's own limit, 4,096 characters, stands in for Windows' 260: os.walk cannot list a
+    folder that deep, and the run must say so."""
+    deep = os.open(export, os.O_RDONLY)
+    for _ in range(18):  # 18 folders of 250 characters: deeper than any path can name
+        os.mkdir("f" * 250, dir_fd=deep)
+        inner = os.open("f" * 250, os.O_RDONLY, dir_fd=deep)
+        os.close(deep)
+        deep = inner
+    os.close(deep)
+    result = submit_to_folder(export, tmp_path / "out")
+    assert "folder cannot be read" in result.output, result.output
+    assert "Wrote 5 instance(s)" in result.output
+    assert result.exit_code == ExitStatus.INPUT_ERRORS
 
 
 def test_names_that_are_not_text_are_shown_escaped_on_each_os() -> None:

@@ -132,7 +132,8 @@ class Settings:
         url = destination or self.destination
         if not url.startswith("https://"):
             return None  # a folder needs no credentials
-        return keyrings.read(keyrings.endpoint_service(url), name)
+        # a keyring that fails must not stop a run whose secret is in its file
+        return keyrings.read(keyrings.endpoint_service(url), name, strict=False)
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:

@@ -34,14 +34,17 @@ def backend_name() -> str | None:
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
 
-def read(service: str, name: str) -> str | None:
-    """The stored secret, or None if there is none or no keyring."""
+def read(service: str, name: str, strict: bool = True) -> str | None:
+    """The stored secret, or None if there is none or no keyring. A keyring that fails (locked,
+    access denied) raises ConfigError, or with `strict=False` counts as holding nothing."""
     keyring = _keyring()
     try:
         value = keyring.get_password(service, name)
     except keyring.errors.NoKeyringError:
         return None
-    except keyring.errors.KeyringError as error:
+    except Exception as error:  # Windows' backend raises its own pywintypes.error
+        if not strict:
+            return None
         raise ConfigError(f"the keyring could not be read ({type(error).__name__})") from error
     return str(value) if value is not None else None
 
@@ -55,8 +58,11 @@ def store(service: str, name: str, value: str) -> None:
         )
     try:
         keyring.set_password(service, name, value)
-    except keyring.errors.KeyringError as error:
-        raise ConfigError(f"the keyring refused it ({type(error).__name__})") from error
+    except Exception as error:  # never its message: it may quote the value
+        raise ConfigError(
+            f"the keyring refused it ({type(error).__name__}); Windows Credential Manager "
+            "holds at most 1,280 characters: keep a longer token in a file"
+        ) from error
 
 
 def remove(service: str, name: str) -> bool:
@@ -66,7 +72,7 @@ def remove(service: str, name: str) -> bool:
         return False
     try:
         keyring.delete_password(service, name)
-    except keyring.errors.KeyringError as error:
+    except Exception as error:
         raise ConfigError(f"the keyring refused to delete it ({type(error).__name__})") from error
     return True
 

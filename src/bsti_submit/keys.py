@@ -12,13 +12,19 @@ import base64
 import json
 import os
 import secrets
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from . import keyrings
 from .config import Settings
-from .deid.pseudonym import KEY_BYTES, create_key, load_key, replace_key, write_key
+from .deid.pseudonym import (
+    KEY_BYTES,
+    create_key,
+    load_key,
+    replace_key,
+    retirement_stamp,
+    write_key,
+)
 from .deid.pseudonym import trust_keys as file_keys
 from .errors import KeyFileError
 from .platforms import make_private
@@ -26,8 +32,10 @@ from .platforms import make_private
 _KEY_NAME, _RETIRED_NAME = "pseudonym-key", "retired-pseudonym-keys"
 _RETIRED = ".retired-"  # a retired key's name: the current key's, this, and when it retired
 EXPORT_FORMAT = "bsti-submit-key-export/1"
-# scrypt at 2**15: about 0.1 s and 32 MiB per try, so a stolen export resists guessing.
-_SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+# scrypt at 2**17 (OWASP's advice): about 0.3 s and 128 MiB per try, so a stolen export
+# resists guessing. An import reads the file's own parameters, within these bounds.
+_SCRYPT = {"n": 2**17, "r": 8, "p": 1}
+_SCRYPT_MOST = {"n": 2**20, "r": 16, "p": 4}
 
 
 class KeyStore(Protocol):
@@ -80,12 +88,16 @@ class KeyringKeyStore:
     where = f"the OS keyring (service {keyrings.SERVICE!r}, entry {_KEY_NAME!r})"
 
     def exists(self) -> bool:
-        return keyrings.read(keyrings.SERVICE, _KEY_NAME) is not None
+        return keyrings.read(keyrings.SERVICE, _KEY_NAME, strict=False) is not None
 
     def load(self) -> bytes:
         text = keyrings.read(keyrings.SERVICE, _KEY_NAME)
         if text is None:
-            raise KeyFileError(f"no pseudonym key in {self.where}")
+            raise KeyFileError(
+                f"no pseudonym key in {self.where}: run `bsti-submit init --site CODE "
+                "--key-store keyring`, or `bsti-submit key import FILE --key-store keyring`, as "
+                "the account that runs the tool"
+            )
         return _key_from_hex(text, self.where)
 
     def create(self) -> None:
@@ -94,8 +106,9 @@ class KeyringKeyStore:
         keyrings.store(keyrings.SERVICE, _KEY_NAME, secrets.token_hex(KEY_BYTES))
 
     def retire_and_create(self) -> str:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        self._store_retired({**self._retired(), stamp: self.load()})
+        retired = self._retired()
+        stamp = retirement_stamp(set(retired))
+        self._store_retired({**retired, stamp: self.load()})
         keyrings.store(keyrings.SERVICE, _KEY_NAME, secrets.token_hex(KEY_BYTES))
         return f"{_KEY_NAME}{_RETIRED}{stamp} in the OS keyring"
 
@@ -105,7 +118,7 @@ class KeyringKeyStore:
         return [(_KEY_NAME, self.load()), *named]
 
     def put(self, current: bytes, retired: dict[str, bytes]) -> None:
-        if self.exists():
+        if self.exists() or self._retired():
             raise KeyFileError(f"a pseudonym key already exists in {self.where}")
         self._store_retired(retired)
         keyrings.store(keyrings.SERVICE, _KEY_NAME, current.hex())
@@ -131,6 +144,13 @@ def key_store(settings: Settings) -> KeyStore:
     return FileKeyStore(settings.key_file)
 
 
+def other_store(settings: Settings) -> KeyStore:
+    """The store `settings` does not use: where a key would be left behind by a switch."""
+    if settings.key_store == "keyring":
+        return FileKeyStore(settings.key_file)
+    return KeyringKeyStore()
+
+
 def _key_from_hex(text: str, where: str) -> bytes:
     try:
         key = bytes.fromhex(text.strip())
@@ -154,7 +174,9 @@ def export_keys(store: KeyStore, target: Path, passphrase: str) -> int:
     retired_by_stamp = {name.rsplit(_RETIRED, 1)[-1]: key.hex() for name, key in retired}
     plain = json.dumps({"current": current.hex(), "retired": retired_by_stamp}).encode()
     salt, nonce = os.urandom(16), os.urandom(12)
-    sealed = AESGCM(_derive(passphrase, salt)).encrypt(nonce, plain, EXPORT_FORMAT.encode())
+    sealed = AESGCM(_derive(passphrase, salt, _SCRYPT)).encrypt(
+        nonce, plain, EXPORT_FORMAT.encode()
+    )
     document = {
         "format": EXPORT_FORMAT,
         "kdf": {"name": "scrypt", **_SCRYPT, "salt": _b64(salt)},
@@ -167,9 +189,13 @@ def export_keys(store: KeyStore, target: Path, passphrase: str) -> int:
         raise KeyFileError(f"{target} exists already: name a new file") from error
     except OSError as error:
         raise KeyFileError(f"{target} cannot be written: {error.strerror}") from error
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        json.dump(document, handle, indent=2)
-    make_private(target)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            json.dump(document, handle, indent=2)
+        make_private(target)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return 1 + len(retired)
 
 
@@ -180,11 +206,17 @@ def import_keys(store: KeyStore, source: Path, passphrase: str) -> int:
 
     document = _read_export(source)
     try:
-        salt = base64.b64decode(document["kdf"]["salt"])
-        nonce = base64.b64decode(document["cipher"]["nonce"])
+        kdf, cipher = document["kdf"], document["cipher"]
+        if kdf["name"] != "scrypt" or cipher["name"] != "AES-256-GCM":
+            raise ValueError("unknown algorithm")
+        cost = {name: int(kdf[name]) for name in _SCRYPT}
+        if any(not 1 <= cost[name] <= _SCRYPT_MOST[name] for name in cost):
+            raise ValueError("scrypt parameters out of bounds")
+        salt = base64.b64decode(kdf["salt"])
+        nonce = base64.b64decode(cipher["nonce"])
         sealed = base64.b64decode(document["keys"])
         keys = json.loads(
-            AESGCM(_derive(passphrase, salt)).decrypt(nonce, sealed, EXPORT_FORMAT.encode())
+            AESGCM(_derive(passphrase, salt, cost)).decrypt(nonce, sealed, EXPORT_FORMAT.encode())
         )
         current = _key_from_hex(keys["current"], str(source))
         retired = {
@@ -215,10 +247,10 @@ def _check_passphrase(passphrase: str) -> None:
         raise KeyFileError("the passphrase must be at least 12 characters long")
 
 
-def _derive(passphrase: str, salt: bytes) -> bytes:
+def _derive(passphrase: str, salt: bytes, cost: dict[str, int]) -> bytes:
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-    return Scrypt(salt=salt, length=32, **_SCRYPT).derive(passphrase.encode())
+    return Scrypt(salt=salt, length=32, **cost).derive(passphrase.encode())
 
 
 def _b64(data: bytes) -> str:

@@ -10,6 +10,7 @@ the tests run every branch on any OS.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import signal
@@ -21,9 +22,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
+from .errors import ConfigError
+
 CURRENT = sys.platform
 WINDOWS = "win32"
-# Windows' classic limit on a whole path; beyond it only the \\?\ form is sure to open.
+# Windows' classic limit on a whole path, unless the machine enables long paths.
 WINDOWS_MAX_PATH = 260
 # Groups every account on a Windows machine belongs to: a secret they can read is not private.
 WINDOWS_BROAD_GROUPS = (
@@ -42,6 +45,12 @@ Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 def is_windows(platform: str = CURRENT) -> bool:
     return platform == WINDOWS
+
+
+def most_workers(platform: str = CURRENT) -> int:
+    """The most worker processes the OS can wait on: Windows waits on at most 63 handles, so
+    Python's process pool takes at most 61 workers there."""
+    return 61 if is_windows(platform) else 1024
 
 
 def forks_workers(platform: str = CURRENT) -> bool:
@@ -143,7 +152,7 @@ def private_file_problem(
 ) -> str | None:
     """Why other users could read `path` and how to fix it, or None if only its owner can.
     Windows has no mode bits: there the file's ACL must grant none of the groups every
-    account is in. Raises OSError if the file cannot be examined."""
+    account is in. Raises OSError if the file is missing, ConfigError if icacls fails."""
     if not is_windows(platform):
         mode = path.stat().st_mode
         if mode & 0o077:
@@ -164,18 +173,28 @@ def private_file_problem(
 def _windows_user() -> str:
     domain, user = os.environ.get("USERDOMAIN", ""), os.environ.get("USERNAME", "")
     if not user:
-        raise OSError("USERNAME is not set, so the file cannot be made private to its owner")
+        raise ConfigError("USERNAME is not set, so a file cannot be made private to its owner")
     return f"{domain}\\{user}" if domain else user
 
 
 def _icacls(run: Runner, *arguments: str) -> str:
+    """icacls's listing; ConfigError, one line, when it cannot run or refuses. It writes in the
+    console's OEM code page."""
     try:
-        done = run(["icacls", *arguments], capture_output=True, text=True, check=False)
+        done = run(
+            ["icacls", *arguments],
+            capture_output=True,
+            encoding="oem",
+            errors="replace",
+            check=False,
+        )
     except OSError as error:
-        raise OSError(f"icacls could not be run: {error.strerror or error}") from error
+        raise ConfigError(f"icacls could not be run: {error.strerror or error}") from error
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
-        raise OSError(f"icacls failed: {detail[0] if detail else done.returncode}")
+        raise ConfigError(
+            f"icacls failed on {arguments[0]}: {detail[0] if detail else done.returncode}"
+        )
     return str(done.stdout)
 
 
@@ -242,18 +261,39 @@ def replace_file(
 # --- paths ------------------------------------------------------------------------------
 
 
-def openable(path: Path, platform: str = CURRENT) -> Path:
-    """`path` in a form the OS opens whatever its length: on Windows, an absolute path of 260
-    characters or more takes the \\\\?\\ prefix (\\\\?\\UNC\\ for a share), which lifts the
-    classic limit without the machine-wide long-path setting."""
+def long_paths_enabled(
+    platform: str = CURRENT, read_setting: Callable[[], int] | None = None
+) -> bool:
+    """Whether this machine opens paths of any length. POSIX does; Windows only once the
+    machine-wide LongPathsEnabled setting is 1 (Python itself is long-path aware)."""
     if not is_windows(platform):
-        return path
-    text = str(path)
-    if len(text) < WINDOWS_MAX_PATH or text.startswith("\\\\?\\"):
-        return path
-    if text.startswith("\\\\"):
-        return Path("\\\\?\\UNC\\" + text[2:])
-    return Path("\\\\?\\" + text)
+        return True
+    try:
+        return (read_setting or _windows_long_paths_setting)() == 1
+    except OSError:
+        return False
+
+
+@functools.cache  # read once per process: it is asked for every file found
+def _windows_long_paths_setting() -> int:
+    winreg: Any = importlib.import_module("winreg")
+    key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Control\FileSystem")
+    with key:
+        value, _ = winreg.QueryValueEx(key, "LongPathsEnabled")
+    return int(value)
+
+
+def too_long(path: Path, platform: str = CURRENT, long_paths: bool | None = None) -> str | None:
+    """Why `path` cannot be opened here, or None: on Windows without long paths, a whole path
+    of 260 characters or more (the classic MAX_PATH) fails."""
+    enabled = long_paths_enabled(platform) if long_paths is None else long_paths
+    length = len(str(path))
+    if enabled or length < WINDOWS_MAX_PATH:
+        return None
+    return (
+        f"its path is {length} characters long; Windows opens at most {WINDOWS_MAX_PATH - 1} "
+        "unless long paths are enabled (docs/operating-systems.md)"
+    )
 
 
 def shown(path: Path | str, platform: str = CURRENT) -> str:

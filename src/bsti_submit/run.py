@@ -15,6 +15,7 @@ from typing import Protocol
 
 import pydicom
 
+from . import platforms
 from .audit import AuditLog, audit_key
 from .config import Settings
 from .deid.engine import Deidentifier
@@ -276,7 +277,9 @@ def _check_writable(settings: Settings, audit_log: Path, folder: Path | None) ->
 def _key(settings: Settings) -> bytes:
     store = key_store(settings)
     try:
-        if not store.exists():
+        # A key file is made on first use; a key missing from the keyring is an error (another
+        # account's keyring, another backend), never quietly replaced by new pseudonyms.
+        if not store.exists() and settings.key_store == "file":
             store.create()
         return store.load()
     except OSError as error:
@@ -284,8 +287,8 @@ def _key(settings: Settings) -> bytes:
 
 
 def worker_count(settings: Settings) -> int:
-    """Processes that de-identify: as set, else one per CPU."""
-    return settings.workers or os.cpu_count() or 1
+    """Processes that de-identify: as set, else one per CPU, at most what the OS allows."""
+    return min(settings.workers or os.cpu_count() or 1, platforms.most_workers())
 
 
 def _run_header(
@@ -305,7 +308,7 @@ def _run_header(
             "destination": destination,
             "profile": settings.profile,
             "site": settings.site,
-            "key_file": str(settings.key_file),
+            "key": key_store(settings).where,
             "workers": worker_count(settings),
             "pid": os.getpid(),
         },

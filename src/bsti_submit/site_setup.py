@@ -8,7 +8,7 @@ from pathlib import Path
 from .config import Settings, write_config
 from .deid.profile import load_profile
 from .errors import ConfigError
-from .keys import key_store
+from .keys import key_store, other_store
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,13 @@ def initialise(
         )
     store = key_store(settings)
     key_exists = store.exists()
+    left_behind = other_store(settings)
+    if not key_exists and left_behind.exists():  # a new key would change every pseudonym
+        raise ConfigError(
+            f"the pseudonym key is in {left_behind.where}: move it with `bsti-submit key "
+            f"export --to FILE` and `bsti-submit key import FILE --key-store "
+            f"{settings.key_store}` before init"
+        )
     retired = None
     if key_exists:
         store.load()  # a key that is not ours to read is refused, kept or not

@@ -38,9 +38,13 @@ def write_key(path: Path, key: bytes) -> None:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_MODE)
     except FileExistsError as error:
         raise KeyFileError(f"a pseudonym key already exists at {path}") from error
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(key.hex() + "\n")
-    make_private(path)  # the mode above means nothing on Windows: there its ACL does this
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(key.hex() + "\n")
+        make_private(path)  # the mode above means nothing on Windows: there its ACL does this
+    except BaseException:
+        path.unlink(missing_ok=True)  # no key is left that may be readable by others
+        raise
 
 
 def load_key(path: Path) -> bytes:
@@ -113,11 +117,23 @@ class Pseudonymizer:
 def replace_key(path: Path) -> Path:
     """Move an existing key aside (kept, readable by its owner only) and create a new one.
     Returns where the old key went: it is still needed to map back what was sent with it."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    retired = path.with_name(f"{path.name}.retired-{stamp}")
+    prefix = f"{path.name}.retired-"
+    taken = {other.name.removeprefix(prefix) for other in path.parent.glob(f"{prefix}*")}
+    retired = path.with_name(prefix + retirement_stamp(taken))
     replace_file(path, retired)
     create_key(path)
     return retired
+
+
+def retirement_stamp(taken: set[str]) -> str:
+    """When a key is retired, to the second; a second retirement within it gets a suffix, so
+    no retired key is ever overwritten."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate, suffix = stamp, 1
+    while candidate in taken:
+        suffix += 1
+        candidate = f"{stamp}-{suffix}"
+    return candidate
 
 
 def trust_keys(path: Path) -> list[tuple[str, bytes]]:

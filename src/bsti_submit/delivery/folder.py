@@ -18,7 +18,7 @@ from pydicom.uid import UID
 
 from ..dicomio.part10 import fast_path_applies, write_part10
 from ..errors import DestinationError, InstanceError
-from ..platforms import openable, replace_file
+from ..platforms import replace_file, too_long
 
 _UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
@@ -88,10 +88,19 @@ def output_parts(dataset: Dataset) -> tuple[str, str, str]:
     )
 
 
+# The longest path an instance can take below the folder: three UIDs of 64 characters, the
+# separators, ".dcm", and the temporary name it is first written under.
+_LONGEST_OUTPUT_TAIL = 3 * 65 + len(".dcm") + len(".9999999.partial") + 1
+
+
 class LocalFolder:
     """Writes each instance to `ROOT/<study UID>/<series UID>/<SOP instance UID>.dcm`."""
 
     def __init__(self, root: Path) -> None:
+        longest = root.absolute() / ("x" * _LONGEST_OUTPUT_TAIL)
+        reason = too_long(longest)
+        if reason:  # refused before any work, not file by file
+            raise DestinationError(f"output folder {root} is too deep: an output file's {reason}")
         self.root = root
         self._made: set[Path] = set()  # series folders known to exist: one mkdir per series
         try:
@@ -107,7 +116,7 @@ class LocalFolder:
     def path_for(self, parts: tuple[str, str, str]) -> Path:
         """Where an instance goes, from its (new) UIDs alone; its folder is made."""
         study, series, sop = parts
-        target = openable(self.root / study / series / f"{sop}.dcm")
+        target = self.root / study / series / f"{sop}.dcm"
         if target.parent not in self._made:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(target.parent)

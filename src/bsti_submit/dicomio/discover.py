@@ -26,7 +26,7 @@ from pydicom.uid import (
 )
 
 from ..errors import InstanceError, NotAnInstanceError
-from ..platforms import openable
+from ..platforms import too_long
 from ..records import Skipped
 
 _PREAMBLE_LENGTH = 128
@@ -51,7 +51,7 @@ def discover(source: Path) -> Discovery:
     found = Discovery(candidates=[], skipped=[])
     root = source.resolve()
     for path in _walk(source, found):
-        reason = _name_reason(path) or _outside_reason(path, root) or sniff(path)
+        reason = _reason(path, root)
         if reason:
             found.skipped.append(Skipped(path, reason))
         else:
@@ -61,16 +61,40 @@ def discover(source: Path) -> Discovery:
 
 def _walk(source: Path, found: Discovery) -> Iterator[Path]:
     """Regular files in a stable order; linked folders are listed as skipped, not entered."""
-    for folder, subfolders, files in os.walk(source, followlinks=False, onerror=None):
+
+    def unreadable(error: OSError) -> None:  # a folder that cannot be listed is said, not lost
+        where = Path(error.filename) if error.filename else source
+        found.skipped.append(Skipped(where, f"folder cannot be read: {error.strerror or error}"))
+
+    for folder, subfolders, files in os.walk(source, followlinks=False, onerror=unreadable):
         subfolders.sort()
         base = Path(folder)
         for name in list(subfolders):
-            if (base / name).is_symlink():
+            try:
+                linked = (base / name).is_symlink()
+            except OSError as error:
+                unreadable(error)
+                subfolders.remove(name)
+                continue
+            if linked:
                 found.skipped.append(
                     Skipped(base / name, "symbolic link to a folder: not followed")
                 )
         for name in sorted(files):
-            yield openable(base / name)
+            yield base / name
+
+
+def _reason(path: Path, root: Path) -> str | None:
+    """Why a file found is not a candidate, or None."""
+    try:
+        return (
+            _name_reason(path)
+            or too_long(path.absolute())
+            or _outside_reason(path, root)
+            or sniff(path)
+        )
+    except OSError as error:
+        return f"cannot be read: {error.strerror or error}"
 
 
 def _name_reason(path: Path) -> str | None:
