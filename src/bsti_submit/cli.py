@@ -429,6 +429,55 @@ def _print_files(console: Console, title: str, files: list[Skipped]) -> None:
         console.print(f"  {platforms.shown(entry.path)}: {entry.reason}")
 
 
+@main.command(short_help="Receive studies from PACS over DICOM and send them on.")
+@click.option("--to", "destination", default=None, help="Destination folder or endpoint URL.")
+@click.option("--port", type=int, default=None, help="Port to listen on (listen_port).")
+@click.option("--ae-title", default=None, help="This node's AE title (listen_ae_title).")
+def listen(destination: str | None, port: int | None, ae_title: str | None) -> None:
+    """Run a DICOM node (C-STORE, C-ECHO) that PACS or a modality sends studies to, in the
+    foreground, until Ctrl-C or SIGTERM. Only the calling AE titles in
+    allowed_calling_ae_titles may send. A study is de-identified, verified and sent, as by
+    `submit`, once nothing of it arrived for quiet_seconds; what arrived and was not yet sent
+    when the node stopped is sent when it starts again.
+
+    \b
+    Example:
+      bsti-submit listen --to https://collection.example/dicom-web --port 11112"""
+    import threading
+
+    from .listener import Listener
+
+    _quiet_libraries()
+    _show_associations()
+    with _reported_errors():
+        settings = _settings(destination=destination, listen_port=port, listen_ae_title=ae_title)
+        if not settings.destination:
+            raise UsageError("name a destination: --to DIR|URL, or set it with init")
+        listener = Listener(settings, settings.destination, on_study=_print_study)
+        click.echo(
+            f"Listening as {settings.listen_ae_title} on port {settings.listen_port}; Ctrl-C stops."
+        )
+        listener.serve(threading.Event())
+
+
+def _show_associations() -> None:
+    """Each association accepted or refused, on stderr (AE title and address, never a
+    patient); pynetdicom's own messages only when they are errors."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("bsti-submit: %(message)s"))
+    listen_log = logging.getLogger("bsti_submit.listen")
+    listen_log.addHandler(handler)
+    listen_log.setLevel(logging.INFO)
+    logging.getLogger("pynetdicom").setLevel(logging.ERROR)
+
+
+def _print_study(summary: Any) -> None:
+    click.echo(
+        f"A study: {summary.written} instance(s) sent or written, {len(summary.quarantined)} "
+        f"held, {len(summary.failed)} failed."
+    )
+
+
 @main.command(short_help="Dry run: what submit would do.")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--to", "destination", default=None, help="Where a submit would go (shown only).")

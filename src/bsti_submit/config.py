@@ -84,6 +84,10 @@ class Settings:
     workers: int = 0  # 0: one per CPU
     after_delivery: str = "keep"
     move_to: Path | None = None
+    listen_address: str = "0.0.0.0"  # noqa: S104 - every interface: PACS sends from another host
+    listen_port: int = 11112
+    listen_ae_title: str = "BSTISUBMIT"
+    allowed_calling_ae_titles: str = ""  # comma-separated; none allowed until set
     # Where each value came from: "default", "config file PATH", "environment VAR", "flag".
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -181,6 +185,7 @@ _LEAST = {
     "quiet_seconds": 0,
     "log_retention_days": 1,
     "workers": 0,
+    "listen_port": 1,
 }
 
 

@@ -38,8 +38,13 @@ platforms.after_fork_in_child(_forget_locks_in_child)
 class RunLock:
     """Held for the life of a `with` block."""
 
-    def __init__(self, state_dir: Path, locking: platforms.Locking | None = None) -> None:
-        self.path = state_dir / "run.lock"
+    def __init__(
+        self,
+        state_dir: Path,
+        locking: platforms.Locking | None = None,
+        name: str = "run.lock",  # "listen.lock": one listener per state folder, beside the runs
+    ) -> None:
+        self.path = state_dir / name
         self.stale_pid: int | None = None
         self._descriptor = -1
         self._locking = locking or platforms.file_locking()

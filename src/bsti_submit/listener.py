@@ -1,0 +1,186 @@
+"""`bsti-submit listen`: a DICOM node that PACS or a modality sends studies to (C-STORE, C-ECHO).
+
+Received instances go, whole or not at all, into a private inbox under the state folder, one
+folder per study, named by a hash so that no UID is a file name. A study is taken once nothing
+of it arrived for `quiet_seconds`, through the same line as `submit`, and its inbox files are
+deleted once each is delivered, held, skipped or failed (the audit log records which): the
+inbox never keeps an identifiable copy longer than the study's processing. What was received
+and not yet processed when the listener stopped is taken when it starts again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from . import platforms
+from .config import Settings
+from .errors import ConfigError
+from .keys import key_store
+from .locks import RunLock
+from .run import RunSummary, submit
+
+LOGGER = logging.getLogger("bsti_submit.listen")
+_SUCCESS, _OUT_OF_RESOURCES, _CANNOT_UNDERSTAND = 0x0000, 0xA700, 0xC000
+_PARTIAL = ".partial"
+
+
+def _hashed(uid: str) -> str:
+    return hashlib.sha256(uid.encode("ascii", "replace")).hexdigest()[:32]
+
+
+class Inbox:
+    """Received instances, one private folder per study."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(root, 0o700)
+
+    def store(self, study_uid: str, sop_uid: str, encoded: bytes) -> None:
+        """Write one instance under a temporary name, then rename: never half a file."""
+        folder = self.root / _hashed(study_uid)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        target = folder / f"{_hashed(sop_uid)}.dcm"
+        temporary = folder / f".{target.name}.{threading.get_ident()}{_PARTIAL}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(encoded)
+                handle.flush()
+                os.fsync(handle.fileno())  # acknowledged means on disk: PACS deletes on success
+            platforms.replace_file(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+    def ready(self, quiet_seconds: float, now: float | None = None) -> list[Path]:
+        """Study folders nothing arrived in for `quiet_seconds`, oldest first. A temporary file
+        left by a crash is deleted: its sender had no success for it and sends it again."""
+        now = time.time() if now is None else now
+        found: list[tuple[float, Path]] = []
+        for folder in sorted(path for path in self.root.iterdir() if path.is_dir()):
+            newest = 0.0
+            for file in folder.iterdir():
+                if file.name.endswith(_PARTIAL) and now - file.stat().st_mtime > 60:
+                    file.unlink(missing_ok=True)
+                    continue
+                newest = max(newest, file.stat().st_mtime)
+            if newest and now - newest >= quiet_seconds:
+                found.append((newest, folder))
+            elif not newest:
+                folder.rmdir()
+        return [folder for _, folder in sorted(found)]
+
+    def clear(self, folder: Path) -> None:
+        """Delete what is left of a processed study (held, skipped or failed instances)."""
+        for file in folder.iterdir():
+            if not file.name.endswith(_PARTIAL):
+                file.unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+class Listener:
+    """The Storage SCP and the loop that processes quiet studies."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        destination: str,
+        on_study: Callable[[RunSummary], None] | None = None,
+    ) -> None:
+        key_store(settings).load()  # no key, or one others can read: refused before listening
+        self.settings = settings
+        self.destination = destination
+        # delivered source files go at once; the rest are cleared after the study
+        self.run_settings = replace(settings, after_delivery="delete")
+        self.inbox = Inbox(settings.state_dir / "inbox")
+        self.on_study = on_study
+        self.allowed = [
+            title.strip()
+            for title in settings.allowed_calling_ae_titles.split(",")
+            if title.strip()
+        ]
+        if not self.allowed:
+            raise ConfigError(
+                "no calling AE title is allowed to send: set allowed_calling_ae_titles "
+                "(comma-separated) to the PACS's and modalities' AE titles"
+            )
+
+    def serve(self, stop: threading.Event) -> None:
+        """Listen until `stop` is set (or Ctrl-C), processing each study once it is quiet."""
+        with RunLock(self.settings.state_dir, name="listen.lock"):
+            server = self._start_server()
+            LOGGER.info(
+                "listening as %s on port %d",
+                self.settings.listen_ae_title,
+                self.settings.listen_port,
+            )
+            try:
+                while not stop.is_set():
+                    self.process_ready()
+                    stop.wait(0.5)
+            finally:
+                server.shutdown()
+
+    def process_ready(self) -> None:
+        for folder in self.inbox.ready(self.settings.quiet_seconds):
+            summary = submit(folder, self.destination, self.run_settings)
+            self.inbox.clear(folder)
+            if self.on_study is not None:
+                self.on_study(summary)
+
+    def _start_server(self) -> Any:
+        from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+        from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+        ae = AE(ae_title=self.settings.listen_ae_title)
+        ae.require_calling_aet = self.allowed
+        for context in AllStoragePresentationContexts:
+            assert context.abstract_syntax is not None
+            ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        ae.add_supported_context(Verification)
+        handlers: list[Any] = [
+            (evt.EVT_C_STORE, self._store),
+            (evt.EVT_REJECTED, _log_rejected),
+            (evt.EVT_ACCEPTED, _log_accepted),
+        ]
+        address = (self.settings.listen_address, self.settings.listen_port)
+        try:
+            return ae.start_server(address, block=False, evt_handlers=handlers)
+        except OSError as error:
+            raise ConfigError(
+                f"cannot listen on {address[0]} port {address[1]}: {error.strerror or error}"
+            ) from error
+
+    def _store(self, event: Any) -> int:
+        try:
+            dataset = event.dataset
+            study, sop = str(dataset.StudyInstanceUID), str(dataset.SOPInstanceUID)
+        except Exception:  # a dataset that does not decode, or names no study
+            return _CANNOT_UNDERSTAND
+        try:
+            self.inbox.store(study, sop, bytes(event.encoded_dataset(include_meta=True)))
+        except OSError:
+            LOGGER.error("an instance could not be written to the inbox")
+            return _OUT_OF_RESOURCES
+        return _SUCCESS
+
+
+# Associations are logged by AE title and address only: never a patient, study or file name.
+def _log_rejected(event: Any) -> None:
+    requestor = event.assoc.requestor
+    LOGGER.warning("refused an association from %s at %s", requestor.ae_title, requestor.address)
+
+
+def _log_accepted(event: Any) -> None:
+    requestor = event.assoc.requestor
+    LOGGER.info("accepted an association from %s at %s", requestor.ae_title, requestor.address)

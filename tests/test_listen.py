@@ -1,0 +1,190 @@
+"""`bsti-submit listen`: dcmtk's storescu, a real sending modality, pushes studies to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from bsti_submit.errors import ExitStatus
+from bsti_submit.testing import FakePatient, make_ct_slice
+
+from .helpers import SITE, cli_command, run, save
+from .servers import free_port
+
+pytestmark = pytest.mark.integration  # real DICOM network peers, processes killed
+
+
+@pytest.fixture
+def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Settings for a listener on a free loopback port that the modality MODALITY may call."""
+    settings = {
+        "BSTI_SUBMIT_LISTEN_ADDRESS": "127.0.0.1",
+        "BSTI_SUBMIT_LISTEN_PORT": str(free_port()),
+        "BSTI_SUBMIT_ALLOWED_CALLING_AE_TITLES": "PACS, MODALITY",
+        "BSTI_SUBMIT_QUIET_SECONDS": "1",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    assert run("init", "--site", SITE).exit_code == ExitStatus.SUCCESS
+    return settings
+
+
+def start_listener(out: Path, **extra: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        cli_command("listen", "--to", str(out)),
+        env={**os.environ, **extra},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    while time.monotonic() < deadline:  # it says so once it listens
+        line = process.stdout.readline()
+        if line.startswith("Listening as"):
+            echo(os.environ["BSTI_SUBMIT_LISTEN_PORT"])
+            return process
+        if process.poll() is not None:
+            break
+    raise AssertionError(
+        f"the listener did not start: {process.stderr.read() if process.stderr else ''}"
+    )
+
+
+def echo(port: str) -> None:
+    """C-ECHO from the modality, as a PACS administrator checks a new node."""
+    deadline = time.monotonic() + 10
+    while True:
+        done = subprocess.run(
+            ["echoscu", "-aet", "MODALITY", "-aec", "BSTISUBMIT", "127.0.0.1", port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if done.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Path:
+    for index in range(12):
+        save(make_ct_slice(FakePatient(), index), tmp_path / "study" / f"slice{index:02d}")
+    return tmp_path / "study"
+
+
+def storescu(
+    port: str, folder: Path, calling: str = "MODALITY"
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "storescu",
+            "+sd",
+            "+r",
+            "-aet",
+            calling,
+            "-aec",
+            "BSTISUBMIT",
+            "127.0.0.1",
+            port,
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def wait_for_files(folder: Path, count: int, seconds: float = 60) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and len(list(folder.rglob("*.dcm"))) < count:
+        time.sleep(0.2)
+    return len(list(folder.rglob("*.dcm")))
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
+def test_a_pushed_study_arrives_cleaned_and_leaves_no_inbox_copy(
+    node: dict[str, str], study: Path, tmp_path: Path, isolated_folders: Path
+) -> None:
+    out = tmp_path / "out"
+    listener = start_listener(out)
+    try:
+        sent = storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study)
+        assert sent.returncode == 0, sent.stderr
+        assert wait_for_files(out, 12) == 12
+    finally:
+        status, stderr = stop(listener)
+    assert status == ExitStatus.INTERRUPTED and "Traceback" not in stderr
+    written = b"".join(path.read_bytes() for path in out.rglob("*.dcm"))
+    assert FakePatient().patient_id.encode() not in written
+    inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
+    assert inbox.stat().st_mode & 0o777 == 0o700
+    assert not list(inbox.rglob("*")), "an identifiable copy outlived its study"
+
+
+def test_an_unknown_ae_is_refused_and_logged(
+    node: dict[str, str], study: Path, tmp_path: Path, isolated_folders: Path
+) -> None:
+    listener = start_listener(tmp_path / "out")
+    try:
+        refused = storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study, calling="STRANGER")
+        assert "Calling AE Title Not Recognized" in refused.stdout + refused.stderr
+    finally:
+        _, stderr = stop(listener)
+    assert "bsti-submit: refused an association from STRANGER at 127.0.0.1" in stderr
+    assert "bsti-submit: accepted an association from MODALITY at 127.0.0.1" in stderr  # echo
+    inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
+    assert not list(inbox.rglob("*.dcm"))
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.dcm"))
+
+
+def test_a_listener_killed_after_receiving_sends_everything_on_restart(
+    node: dict[str, str], study: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    listener = start_listener(out, BSTI_SUBMIT_QUIET_SECONDS="3600")  # receives, never sends
+    try:
+        sent = storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study)
+        assert sent.returncode == 0, sent.stderr
+    finally:
+        listener.kill()  # SIGKILL: no clean-up at all
+        listener.communicate(timeout=60)
+    assert not out.exists() or not list(out.rglob("*.dcm"))
+    restarted = start_listener(out)
+    try:
+        assert wait_for_files(out, 12) == 12
+    finally:
+        stop(restarted)
+
+
+def test_two_listeners_cannot_share_a_state_folder(node: dict[str, str], tmp_path: Path) -> None:
+    first = start_listener(tmp_path / "out")
+    try:
+        second = subprocess.run(
+            cli_command("listen", "--to", str(tmp_path / "out"), "--port", str(free_port())),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == ExitStatus.ALREADY_RUNNING, second.stderr
+        assert "another bsti-submit run" in second.stderr
+    finally:
+        stop(first)
+
+
+def test_a_listener_with_no_sender_allowed_does_not_start(tmp_path: Path) -> None:
+    run("init", "--site", SITE)
+    refused = run("listen", "--to", str(tmp_path / "out"), "--ae-title", "BSTISUBMIT")
+    assert refused.exit_code == ExitStatus.CONFIG
+    assert "set allowed_calling_ae_titles" in refused.output
