@@ -86,13 +86,15 @@ def dicomweb_server(
     faults: list[str] | None = None,
     stall_seconds: float = 4.0,
     uplink_mbps: float | None = None,
+    dicom_port: int | None = None,
 ) -> Iterator[DicomWebServer]:
     """Orthanc behind nginx; with `faults`, a FaultProxy between the two spoils POSTs; with
-    `uplink_mbps`, it holds each POST as long as its body would take at that rate."""
+    `uplink_mbps`, it holds each POST as long as its body would take at that rate; with
+    `dicom_port`, Orthanc's own DICOM port (AE title ORTHANC) listens there too."""
     folder.mkdir(parents=True, exist_ok=True)
     orthanc_port, tls_port, mtls_port = free_port(), free_port(), free_port()
     with ExitStack() as stack:
-        stack.enter_context(_orthanc(folder / "orthanc", orthanc_port))
+        stack.enter_context(_orthanc(folder / "orthanc", orthanc_port, dicom_port))
         upstream = orthanc_port
         if faults is not None or uplink_mbps is not None:
             proxy = FaultProxy(orthanc_port, faults or [], stall_seconds, uplink_mbps)
@@ -139,14 +141,17 @@ def listening_addresses(port: int) -> set[str]:
 
 
 @contextmanager
-def _orthanc(folder: Path, port: int) -> Iterator[None]:
+def _orthanc(folder: Path, port: int, dicom_port: int | None = None) -> Iterator[None]:
     folder.mkdir(parents=True)
     config = {
         "Name": "bsti-test",
         "StorageDirectory": str(folder / "storage"),
         "IndexDirectory": str(folder / "storage"),
         "HttpPort": port,
-        "DicomServerEnabled": False,
+        "DicomServerEnabled": dicom_port is not None,
+        "DicomPort": dicom_port or 4242,
+        "DicomAet": "ORTHANC",
+        "DicomCheckCalledAet": True,
         "RemoteAccessAllowed": False,
         "AuthenticationEnabled": True,
         "RegisteredUsers": {ORTHANC_USER: ORTHANC_PASSWORD},

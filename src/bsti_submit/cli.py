@@ -454,10 +454,13 @@ def listen(destination: str | None, port: int | None, ae_title: str | None) -> N
         if not settings.destination:
             raise UsageError("name a destination: --to DIR|URL, or set it with init")
         listener = Listener(settings, settings.destination, on_study=_print_study)
-        click.echo(
-            f"Listening as {settings.listen_ae_title} on port {settings.listen_port}; Ctrl-C stops."
-        )
-        listener.serve(threading.Event())
+        listener.serve(threading.Event(), lambda: _say_listening(settings))
+
+
+def _say_listening(settings: Settings) -> None:
+    click.echo(
+        f"Listening as {settings.listen_ae_title} on port {settings.listen_port}; Ctrl-C stops."
+    )
 
 
 def _show_associations() -> None:

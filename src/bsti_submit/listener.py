@@ -115,15 +115,13 @@ class Listener:
                 "(comma-separated) to the PACS's and modalities' AE titles"
             )
 
-    def serve(self, stop: threading.Event) -> None:
-        """Listen until `stop` is set (or Ctrl-C), processing each study once it is quiet."""
+    def serve(self, stop: threading.Event, listening: Callable[[], None] | None = None) -> None:
+        """Listen until `stop` is set (or Ctrl-C), processing each study once it is quiet;
+        `listening` is called once associations are accepted."""
         with RunLock(self.settings.state_dir, name="listen.lock"):
             server = self._start_server()
-            LOGGER.info(
-                "listening as %s on port %d",
-                self.settings.listen_ae_title,
-                self.settings.listen_port,
-            )
+            if listening is not None:
+                listening()
             try:
                 while not stop.is_set():
                     self.process_ready()
