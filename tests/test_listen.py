@@ -14,7 +14,7 @@ from bsti_submit.errors import ExitStatus
 from bsti_submit.testing import FakePatient, make_ct_slice
 
 from .helpers import SITE, cli_command, run, save
-from .servers import free_port
+from .servers import TOKEN, dicomweb_server, free_port
 
 pytestmark = pytest.mark.integration  # real DICOM network peers, processes killed
 
@@ -34,9 +34,9 @@ def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return settings
 
 
-def start_listener(out: Path, **extra: str) -> subprocess.Popen[str]:
+def start_listener(destination: Path | str, **extra: str) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        cli_command("listen", "--to", str(out)),
+        cli_command("listen", "--to", str(destination)),
         env={**os.environ, **extra},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -183,3 +183,24 @@ def test_a_listener_with_no_sender_allowed_does_not_start(tmp_path: Path) -> Non
     refused = run("listen", "--to", str(tmp_path / "out"), "--ae-title", "BSTISUBMIT")
     assert refused.exit_code == ExitStatus.CONFIG
     assert "set allowed_calling_ae_titles" in refused.output
+
+
+def test_a_pushed_study_reaches_the_dicomweb_endpoint(
+    node: dict[str, str], study: Path, tmp_path: Path
+) -> None:
+    with dicomweb_server(tmp_path / "server") as server:
+        listener = start_listener(
+            server.url,
+            BSTI_SUBMIT_TOKEN=TOKEN,
+            BSTI_SUBMIT_CA_BUNDLE=str(server.ca_file),
+        )
+        try:
+            assert storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study).returncode == 0
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and server.instance_count() < 12:
+                time.sleep(0.2)
+        finally:
+            stop(listener)
+        assert server.instance_count() == 12
+        stored = b"".join(server.stored_files().values())
+        assert FakePatient().patient_id.encode() not in stored
