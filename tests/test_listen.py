@@ -204,3 +204,31 @@ def test_a_pushed_study_reaches_the_dicomweb_endpoint(
         assert server.instance_count() == 12
         stored = b"".join(server.stored_files().values())
         assert FakePatient().patient_id.encode() not in stored
+
+
+def test_an_instance_the_endpoint_did_not_acknowledge_stays_and_is_sent_later(
+    node: dict[str, str], study: Path, tmp_path: Path, isolated_folders: Path
+) -> None:
+    with dicomweb_server(tmp_path / "server", faults=["503"]) as server:
+        listener = start_listener(
+            server.url,
+            BSTI_SUBMIT_TOKEN=TOKEN,
+            BSTI_SUBMIT_CA_BUNDLE=str(server.ca_file),
+            BSTI_SUBMIT_RETRIES="0",  # the first batch fails outright
+            BSTI_SUBMIT_QUIET_SECONDS="3",
+        )
+        try:
+            assert storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study).returncode == 0
+            inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
+            assert listener.stdout is not None
+            assert listener.stdout.readline().startswith("A study:")  # the first try is over
+            acknowledged = server.instance_count()
+            assert acknowledged < 12  # the refused batch
+            assert len(list(inbox.rglob("*.dcm"))) == 12 - acknowledged, "unsent ones deleted"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and server.instance_count() < 12:
+                time.sleep(0.2)
+        finally:
+            stop(listener)
+        assert server.instance_count() == 12
+        assert not list(inbox.rglob("*.dcm"))

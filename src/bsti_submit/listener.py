@@ -4,7 +4,8 @@ Received instances go, whole or not at all, into a private inbox under the state
 folder per study, named by a hash so that no UID is a file name. A study is taken once nothing
 of it arrived for `quiet_seconds`, through the same line as `submit`, and its inbox files are
 deleted once each is delivered, held, skipped or failed (the audit log records which): the
-inbox never keeps an identifiable copy longer than the study's processing. What was received
+inbox keeps an identifiable copy no longer than the study's processing, except an instance the
+endpoint has not yet acknowledged, which is tried again. What was received
 and not yet processed when the listener stopped is taken when it starts again.
 """
 
@@ -79,11 +80,15 @@ class Inbox:
                 folder.rmdir()
         return [folder for _, folder in sorted(found)]
 
-    def clear(self, folder: Path) -> None:
-        """Delete what is left of a processed study (held, skipped or failed instances)."""
-        for file in folder.iterdir():
-            if not file.name.endswith(_PARTIAL):
-                file.unlink(missing_ok=True)
+    def clear(self, folder: Path, summary: RunSummary) -> None:
+        """Delete what the run is done with but left (held, skipped or failed instances; the
+        delivered ones it deleted itself). An instance the endpoint did not acknowledge stays,
+        and its quiet clock starts again, so the study is tried again after quiet_seconds."""
+        for entry in [*summary.quarantined, *summary.skipped, *summary.failed]:
+            entry.path.unlink(missing_ok=True)
+        left = [file for file in folder.iterdir() if not file.name.endswith(_PARTIAL)]
+        for file in left:
+            os.utime(file)
         if not any(folder.iterdir()):
             folder.rmdir()
 
@@ -132,7 +137,7 @@ class Listener:
     def process_ready(self) -> None:
         for folder in self.inbox.ready(self.settings.quiet_seconds):
             summary = submit(folder, self.destination, self.run_settings)
-            self.inbox.clear(folder)
+            self.inbox.clear(folder, summary)
             if self.on_study is not None:
                 self.on_study(summary)
 
