@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bsti_submit.deid.pseudonym import Pseudonymizer, create_key, load_key, load_or_create_key
+from bsti_submit.deid.pseudonym import Pseudonymizer, create_key, load_key
 from bsti_submit.errors import KeyFileError
 
 ORIGINAL_UIDS = st.from_regex(
@@ -44,10 +44,11 @@ def test_dicom_defined_uids_are_never_replaced(well_known: str) -> None:
 
 def test_key_is_created_once_private_and_never_replaced(tmp_path: Path) -> None:
     path = tmp_path / "data" / "pseudonym.key"
-    key = load_or_create_key(path)
+    create_key(path)
+    key = load_key(path)
     assert len(key) == 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_or_create_key(path) == key
+    assert load_key(path) == key
     with pytest.raises(KeyFileError, match="already exists"):
         create_key(path)
     assert load_key(path) == key

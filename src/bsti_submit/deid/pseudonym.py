@@ -67,13 +67,6 @@ def load_key(path: Path) -> bytes:
     return key
 
 
-def load_or_create_key(path: Path) -> bytes:
-    """The key at `path`, created on first use."""
-    if not path.exists():
-        create_key(path)
-    return load_key(path)
-
-
 def is_well_known_uid(uid: str) -> bool:
     """SOP classes, transfer syntaxes and other UIDs defined by DICOM itself: never replaced."""
     return uid.startswith("1.2.840.10008.") or bool(UID(uid).keyword)
