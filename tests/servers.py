@@ -140,9 +140,40 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
+@dataclass
+class Pacs:
+    """Orthanc as the trust's PACS: its DICOM port on loopback, loaded through its REST API."""
+
+    rest: str
+    dicom_port: int
+
+    def upload(self, files: list[Path]) -> None:
+        auth = (ORTHANC_USER, ORTHANC_PASSWORD)
+        for path in files:
+            answer = requests.post(
+                f"{self.rest}/instances", data=path.read_bytes(), auth=auth, timeout=30
+            )
+            answer.raise_for_status()
+
+
 @contextmanager
-def _orthanc(folder: Path, port: int, dicom_port: int | None = None) -> Iterator[None]:
+def pacs_server(folder: Path, modalities: dict[str, int]) -> Iterator[Pacs]:
+    """Orthanc (AE title ORTHANC) as a PACS that knows each AE title in `modalities` as a
+    node on 127.0.0.1 at its port, so C-FIND, C-MOVE and C-GET from it are allowed."""
+    rest_port, dicom_port = free_port(), free_port()
+    with _orthanc(folder, rest_port, dicom_port, modalities):
+        yield Pacs(f"http://127.0.0.1:{rest_port}", dicom_port)
+
+
+@contextmanager
+def _orthanc(
+    folder: Path, port: int, dicom_port: int | None = None, modalities: dict[str, int] | None = None
+) -> Iterator[None]:
     folder.mkdir(parents=True)
+    known = {
+        title: {"AET": title, "Host": "127.0.0.1", "Port": node}
+        for title, node in (modalities or {}).items()
+    }
     config = {
         "Name": "bsti-test",
         "StorageDirectory": str(folder / "storage"),
@@ -152,6 +183,7 @@ def _orthanc(folder: Path, port: int, dicom_port: int | None = None) -> Iterator
         "DicomPort": dicom_port or 4242,
         "DicomAet": "ORTHANC",
         "DicomCheckCalledAet": True,
+        "DicomModalities": known,
         "RemoteAccessAllowed": False,
         "AuthenticationEnabled": True,
         "RegisteredUsers": {ORTHANC_USER: ORTHANC_PASSWORD},

@@ -104,8 +104,10 @@ def wait_for_files(folder: Path, count: int, seconds: float = 60) -> int:
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """SIGTERM, as systemd stops a service; the node says what waits in its inbox."""
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
+    stdout, stderr = process.communicate(timeout=60)
+    assert "Stopped. Studies received and not yet sent:" in stdout, stderr
     return process.returncode, stderr
 
 
@@ -118,9 +120,11 @@ def test_a_pushed_study_arrives_cleaned_and_leaves_no_inbox_copy(
         sent = storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study)
         assert sent.returncode == 0, sent.stderr
         assert wait_for_files(out, 12) == 12
+        assert listener.stdout is not None
+        assert listener.stdout.readline().startswith("A study: 12 instance(s) sent or written")
     finally:
         status, stderr = stop(listener)
-    assert status == ExitStatus.INTERRUPTED and "Traceback" not in stderr
+    assert status == ExitStatus.SUCCESS and "Traceback" not in stderr  # a clean stop
     written = b"".join(path.read_bytes() for path in out.rglob("*.dcm"))
     assert FakePatient().patient_id.encode() not in written
     inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
@@ -139,6 +143,10 @@ def test_an_unknown_ae_is_refused_and_logged(
         _, stderr = stop(listener)
     assert "bsti-submit: refused an association from STRANGER at 127.0.0.1" in stderr
     assert "bsti-submit: accepted an association from MODALITY at 127.0.0.1" in stderr  # echo
+    (day_log,) = (isolated_folders / "xdg_state_home" / "bsti-submit" / "log").glob("*.log")
+    logged = day_log.read_text()
+    assert "refused an association from STRANGER at 127.0.0.1" in logged
+    assert "accepted an association from MODALITY at 127.0.0.1" in logged
     inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
     assert not list(inbox.rglob("*.dcm"))
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.dcm"))

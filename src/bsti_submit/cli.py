@@ -435,10 +435,10 @@ def _print_files(console: Console, title: str, files: list[Skipped]) -> None:
 @click.option("--ae-title", default=None, help="This node's AE title (listen_ae_title).")
 def listen(destination: str | None, port: int | None, ae_title: str | None) -> None:
     """Run a DICOM node (C-STORE, C-ECHO) that PACS or a modality sends studies to, in the
-    foreground, until Ctrl-C or SIGTERM. Only the calling AE titles in
-    allowed_calling_ae_titles may send. A study is de-identified, verified and sent, as by
-    `submit`, once nothing of it arrived for quiet_seconds; what arrived and was not yet sent
-    when the node stopped is sent when it starts again.
+    foreground, until Ctrl-C or SIGTERM (a clean stop: exit status 0). Only pacs_ae_title and
+    the calling AE titles in allowed_calling_ae_titles may send. A study is de-identified,
+    verified and sent, as by `submit`, once nothing of it arrived for quiet_seconds; what
+    arrived and was not yet sent when the node stopped is sent when it starts again.
 
     \b
     Example:
@@ -448,13 +448,24 @@ def listen(destination: str | None, port: int | None, ae_title: str | None) -> N
     from .listener import Listener
 
     _quiet_libraries()
-    _show_associations()
-    with _reported_errors():
+    with _reported_errors() as log:
         settings = _settings(destination=destination, listen_port=port, listen_ae_title=ae_title)
-        if not settings.destination:
-            raise UsageError("name a destination: --to DIR|URL, or set it with init")
-        listener = Listener(settings, settings.destination, on_study=_print_study)
-        listener.serve(threading.Event(), lambda: _say_listening(settings))
+        log.open(settings)
+        _show_associations(log)
+        listener = Listener(settings, _destination(settings), on_study=_print_study)
+        log.info(f"listen started as {settings.listen_ae_title} on port {settings.listen_port}")
+        try:
+            listener.serve(threading.Event(), lambda: _say_listening(settings))
+        except KeyboardInterrupt:  # SIGTERM or Ctrl-C: how a node is meant to stop
+            waiting = listener.line.inbox.studies()
+            log.info(f"listen stopped; {waiting} study(ies) wait in the inbox")
+            click.echo(f"Stopped. Studies received and not yet sent: {waiting} (sent on restart).")
+
+
+def _destination(settings: Settings) -> str:
+    if not settings.destination:
+        raise UsageError("name a destination: --to DIR|URL, or set it with init")
+    return settings.destination
 
 
 def _say_listening(settings: Settings) -> None:
@@ -463,13 +474,14 @@ def _say_listening(settings: Settings) -> None:
     )
 
 
-def _show_associations() -> None:
-    """Each association accepted or refused, on stderr (AE title and address, never a
-    patient); pynetdicom's own messages only when they are errors."""
+def _show_associations(log: _RunLog) -> None:
+    """Each association accepted or refused, on stderr and in the day log (AE title and
+    address, never a patient); pynetdicom's own messages only when they are errors."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("bsti-submit: %(message)s"))
     listen_log = logging.getLogger("bsti_submit.listen")
-    listen_log.addHandler(handler)
+    for each in [handler, *(log.logger.handlers if log.logger else [])]:
+        listen_log.addHandler(each)
     listen_log.setLevel(logging.INFO)
     logging.getLogger("pynetdicom").setLevel(logging.ERROR)
 
@@ -479,6 +491,136 @@ def _print_study(summary: Any) -> None:
         f"A study: {summary.written} instance(s) sent or written, {len(summary.quarantined)} "
         f"held, {len(summary.failed)} failed."
     )
+
+
+@main.command(short_help="Fetch studies from PACS (C-FIND, C-MOVE/C-GET) and send them on.")
+@click.option("--accession", "accessions", multiple=True, help="An accession number (repeatable).")
+@click.option(
+    "--accessions",
+    "accessions_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A file of accession numbers: one per line, or a CSV column headed Accession.",
+)
+@click.option("--patient-id", default=None, help="Every study of this patient ID.")
+@click.option("--study-date", default=None, help="YYYYMMDD or a range YYYYMMDD-YYYYMMDD.")
+@click.option("--modality", "modalities", multiple=True, help="Only studies with it (repeatable).")
+@click.option("--to", "destination", default=None, help="Destination folder or endpoint URL.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be fetched (C-FIND only).")
+@click.option("--show-values", is_flag=True, help="Name accession, patient ID and date per study.")
+def retrieve(
+    accessions: tuple[str, ...],
+    accessions_file: Path | None,
+    patient_id: str | None,
+    study_date: str | None,
+    modalities: tuple[str, ...],
+    destination: str | None,
+    dry_run: bool,
+    show_values: bool,
+) -> None:
+    """Find studies on the trust's PACS (C-FIND, study root) and fetch each one (C-MOVE to
+    listen_ae_title, or C-GET with pacs_retrieve = get), then de-identify, verify and send it
+    as `submit` does. Needs pacs_host, pacs_port and pacs_ae_title. While a `listen` node runs
+    on this state folder, the studies are only asked for: the node receives and sends them.
+
+    \b
+    Examples:
+      bsti-submit retrieve --accession RX1-2020-0042 --dry-run
+      bsti-submit retrieve --accessions covid-cases.csv --to https://collection.example/dicom-web
+      bsti-submit retrieve --study-date 20200301-20200331 --modality CT --modality CR"""
+    from .retrieve import find_studies, read_accessions, study_queries
+    from .retrieve import retrieve as run_retrieve
+
+    _quiet_libraries()
+    with _reported_errors() as log:
+        settings = _settings(destination=destination)
+        log.open(settings)
+        wanted = [*accessions, *(read_accessions(accessions_file) if accessions_file else [])]
+        queries = study_queries(wanted, patient_id, study_date, modalities)
+        studies = find_studies(settings, queries)
+        missing = sorted(set(wanted) - {study.accession for study in studies})
+        if dry_run:
+            _print_plan(studies, settings, show_values)
+            _print_missing(missing, show_values)
+            sys.exit(int(ExitStatus.INPUT_ERRORS if missing else ExitStatus.SUCCESS))
+        target = _destination(settings)
+        log.info(f"retrieve started: {len(studies)} study(ies) by {settings.pacs_retrieve}")
+        counter = iter(range(1, len(studies) + 1))
+        done = run_retrieve(
+            settings,
+            target,
+            studies,
+            lambda outcome: _print_outcome(outcome, next(counter), len(studies), show_values),
+        )
+        status = done.exit_status(missing)
+        log.info(f"retrieve ended with exit status {int(status)}")
+    if done.leftovers:
+        click.echo(f"Sent first: {done.leftovers} study(ies) an interrupted run left in the inbox.")
+    if done.handed_over:
+        click.echo("A listener runs on this state folder: it sends each study once it is quiet.")
+    _print_missing(missing, show_values)
+    sys.exit(int(status))
+
+
+def _print_plan(studies: list[Any], settings: Settings, show_values: bool) -> None:
+    instances = sum(study.instances or 0 for study in studies)
+    click.echo(
+        f"Would fetch {len(studies)} study(ies), {instances} instance(s), from "
+        f"PACS {settings.pacs_ae_title} at {settings.pacs_host}:{settings.pacs_port}"
+    )
+    by_modality: dict[str, int] = {}
+    for study in studies:
+        for modality in study.modalities or ("unknown",):
+            by_modality[modality] = by_modality.get(modality, 0) + 1
+    for modality, count in sorted(by_modality.items()):
+        click.echo(f"  {modality}: {count} study(ies)")
+    if show_values:
+        for study in studies:
+            click.echo(f"  {_study_values(study)}")
+
+
+def _study_values(study: Any) -> str:
+    return (
+        f"accession {study.accession or '-'}, patient ID {study.patient_id or '-'}, "
+        f"date {study.study_date or '-'}, {'/'.join(study.modalities) or '-'}, "
+        f"{study.instances if study.instances is not None else '?'} instance(s)"
+    )
+
+
+def _print_missing(missing: list[str], show_values: bool) -> None:
+    if missing:
+        named = f": {', '.join(missing)}" if show_values else " (--show-values names them)"
+        click.echo(f"No study on the PACS for {len(missing)} accession number(s){named}")
+
+
+def _print_outcome(outcome: Any, number: int, total: int, show_values: bool) -> None:
+    retrieved, summary = outcome.retrieved, outcome.summary
+    named = f" ({_study_values(outcome.study)})" if show_values else ""
+    line = f"Study {number}/{total}{named}: {retrieved.completed} instance(s) retrieved"
+    if retrieved.failed:
+        line += f", {retrieved.failed} the PACS could not send"
+    if summary is not None:
+        line += (
+            f"; {summary.written} sent or written, {len(summary.quarantined)} held, "
+            f"{len(summary.failed)} failed"
+        )
+    click.echo(line)
+
+
+@main.command("check-pacs", short_help="Prove the PACS answers (C-ECHO and a harmless C-FIND).")
+def check_pacs() -> None:
+    """Prove the trust's PACS accepts this node before a first retrieve: a C-ECHO, then a
+    C-FIND for a study UID that no PACS holds (it matches nothing, so names nobody).
+
+    \b
+    Example:
+      bsti-submit check-pacs"""
+    from .pacs import check
+
+    _quiet_libraries()
+    with _reported_errors():
+        message = check(_settings())
+    click.echo(f"OK: {message}")
 
 
 @main.command(short_help="Dry run: what submit would do.")

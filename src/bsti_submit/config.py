@@ -88,6 +88,11 @@ class Settings:
     listen_port: int = 11112
     listen_ae_title: str = "BSTISUBMIT"
     allowed_calling_ae_titles: str = ""  # comma-separated; none allowed until set
+    pacs_host: str = ""  # the trust's PACS, for `retrieve` and `check-pacs`
+    pacs_port: int = 104
+    pacs_ae_title: str = ""
+    pacs_retrieve: str = "move"  # C-MOVE to listen_ae_title, or C-GET
+    pacs_timeout: int = 30  # seconds to wait for the PACS to connect or answer
     # Where each value came from: "default", "config file PATH", "environment VAR", "flag".
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -186,7 +191,12 @@ _LEAST = {
     "log_retention_days": 1,
     "workers": 0,
     "listen_port": 1,
+    "pacs_port": 1,
+    "pacs_timeout": 1,
 }
+PACS_RETRIEVE = ("move", "get")
+# An AE title: 1 to 16 characters of printable ASCII but the backslash, not all spaces.
+AE_TITLE = re.compile(r"^(?=.*[^ ])[ -\[\]-~]{1,16}$")
 
 
 def _checked(name: str, value: Any) -> Any:
@@ -200,6 +210,12 @@ def _checked(name: str, value: Any) -> Any:
         )
     if name == "key_store" and value not in KEY_STORES:
         raise ValueError(f"must be one of {', '.join(KEY_STORES)}, not {value!r}")
+    if name == "pacs_retrieve" and value not in PACS_RETRIEVE:
+        raise ValueError(f"must be one of {', '.join(PACS_RETRIEVE)}, not {value!r}")
+    if name in ("listen_ae_title", "pacs_ae_title") and value and not AE_TITLE.match(value):
+        raise ValueError(
+            f"AE title {value!r} is not valid: 1 to 16 letters, digits, spaces or punctuation"
+        )
     if name == "after_delivery" and value not in AFTER_DELIVERY:
         raise ValueError(f"must be one of {', '.join(AFTER_DELIVERY)}, not {value!r}")
     if name == "local_id_pattern":

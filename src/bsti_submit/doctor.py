@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
@@ -11,8 +12,9 @@ from pathlib import Path
 
 from .config import Settings
 from .deid.profile import load_profile
-from .errors import BstiError
+from .errors import AlreadyRunningError, BstiError
 from .keys import key_store
+from .locks import RunLock
 
 MIN_FREE_BYTES = 1 << 30
 
@@ -37,6 +39,8 @@ def run_checks(settings: Settings) -> list[Check]:
         ("disk space", _disk, "free at least 1 GiB on the folders named"),
         ("state database", _state, "move the state database aside; a new one is made"),
         ("endpoint", _endpoint, "run `bsti-submit check-endpoint` and follow its message"),
+        ("PACS", _pacs, "run `bsti-submit check-pacs` and follow its message"),
+        ("listen port", _listen_port, "stop what uses the port, or set listen_port to a free one"),
     ]
     results = []
     for name, check, fix in checks:
@@ -97,8 +101,36 @@ def _state(settings: Settings) -> str:
 def _endpoint(settings: Settings) -> str:
     if not settings.destination.startswith("https://"):
         return "no endpoint configured (the destination is a folder or not set)"
-    from .delivery.stow import StowClient
-    from .run import endpoint_for
+    from .run import check_destination
 
-    with closing(StowClient(endpoint_for(settings, settings.destination))) as client:
-        return client.check()
+    return check_destination(settings, settings.destination)
+
+
+def _pacs(settings: Settings) -> str:
+    if not settings.pacs_host:
+        return "no PACS configured (pacs_host is not set): retrieve is not used"
+    from .pacs import Pacs
+
+    pacs = Pacs(settings)
+    pacs.echo()
+    return f"{pacs.name} answered C-ECHO"
+
+
+def _listen_port(settings: Settings) -> str:
+    """The port `listen` and `retrieve` (C-MOVE) receive on can be bound, unless this state
+    folder's listener holds it already."""
+    if not (settings.allowed_calling_ae_titles or settings.pacs_host):
+        return "not used: no sender is allowed and no PACS is configured"
+    from .listener import LISTEN_LOCK
+
+    address = (settings.listen_address, settings.listen_port)
+    try:
+        with RunLock(settings.state_dir, name=LISTEN_LOCK), socket.socket() as probe:
+            probe.bind(address)
+    except AlreadyRunningError:
+        return f"port {address[1]} is held by this state folder's running listener"
+    except OSError as error:
+        raise BstiError(
+            f"cannot listen on {address[0]} port {address[1]}: {error.strerror}"
+        ) from error
+    return f"{address[0]} port {address[1]} can be listened on"

@@ -62,6 +62,12 @@ class EndpointError(BstiError):
     exit_status = ExitStatus.ENDPOINT
 
 
+class PacsError(BstiError):
+    """The trust's PACS cannot be reached, refuses us, or fails a query or a retrieval."""
+
+    exit_status = ExitStatus.ENDPOINT
+
+
 class DestinationError(BstiError):
     """The destination cannot be written to."""
 

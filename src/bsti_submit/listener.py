@@ -16,7 +16,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,12 @@ from .config import Settings
 from .errors import ConfigError
 from .keys import key_store
 from .locks import RunLock
-from .run import RunSummary, submit
+from .run import RunSummary, check_destination, submit
 
 LOGGER = logging.getLogger("bsti_submit.listen")
 _SUCCESS, _OUT_OF_RESOURCES, _CANNOT_UNDERSTAND = 0x0000, 0xA700, 0xC000
 _PARTIAL = ".partial"
+LISTEN_LOCK = "listen.lock"  # one receiving node per state folder: `listen` or `retrieve`
 
 
 def _hashed(uid: str) -> str:
@@ -45,9 +47,13 @@ class Inbox:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(root, 0o700)
 
+    def folder(self, study_uid: str) -> Path:
+        """The folder a study's instances go in."""
+        return self.root / _hashed(study_uid)
+
     def store(self, study_uid: str, sop_uid: str, encoded: bytes) -> None:
         """Write one instance under a temporary name, then rename: never half a file."""
-        folder = self.root / _hashed(study_uid)
+        folder = self.folder(study_uid)
         folder.mkdir(mode=0o700, exist_ok=True)
         target = folder / f"{_hashed(sop_uid)}.dcm"
         temporary = folder / f".{target.name}.{threading.get_ident()}{_PARTIAL}"
@@ -61,6 +67,10 @@ class Inbox:
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
+
+    def studies(self) -> int:
+        """How many studies wait in the inbox."""
+        return sum(1 for path in self.root.iterdir() if path.is_dir())
 
     def ready(self, quiet_seconds: float, now: float | None = None) -> list[Path]:
         """Study folders nothing arrived in for `quiet_seconds`, oldest first. A temporary file
@@ -93,55 +103,28 @@ class Inbox:
             folder.rmdir()
 
 
-class Listener:
-    """The Storage SCP and the loop that processes quiet studies."""
+def allowed_senders(settings: Settings) -> list[str]:
+    """The calling AE titles that may send: the configured ones, and the trust's PACS."""
+    titles = [*settings.allowed_calling_ae_titles.split(","), settings.pacs_ae_title]
+    return list(dict.fromkeys(title.strip() for title in titles if title.strip()))
 
-    def __init__(
-        self,
-        settings: Settings,
-        destination: str,
-        on_study: Callable[[RunSummary], None] | None = None,
-    ) -> None:
-        key_store(settings).load()  # no key, or one others can read: refused before listening
+
+class StorageNode:
+    """The Storage SCP (C-STORE, C-ECHO) that writes what allowed senders send into an inbox."""
+
+    def __init__(self, settings: Settings, inbox: Inbox) -> None:
         self.settings = settings
-        self.destination = destination
-        # delivered source files go at once; the rest are cleared after the study
-        self.run_settings = replace(settings, after_delivery="delete")
-        self.inbox = Inbox(settings.state_dir / "inbox")
-        self.on_study = on_study
-        self.allowed = [
-            title.strip()
-            for title in settings.allowed_calling_ae_titles.split(",")
-            if title.strip()
-        ]
+        self.inbox = inbox
+        self.allowed = allowed_senders(settings)
         if not self.allowed:
             raise ConfigError(
                 "no calling AE title is allowed to send: set allowed_calling_ae_titles "
                 "(comma-separated) to the PACS's and modalities' AE titles"
             )
 
-    def serve(self, stop: threading.Event, listening: Callable[[], None] | None = None) -> None:
-        """Listen until `stop` is set (or Ctrl-C), processing each study once it is quiet;
-        `listening` is called once associations are accepted."""
-        with RunLock(self.settings.state_dir, name="listen.lock"):
-            server = self._start_server()
-            if listening is not None:
-                listening()
-            try:
-                while not stop.is_set():
-                    self.process_ready()
-                    stop.wait(0.5)
-            finally:
-                server.shutdown()
-
-    def process_ready(self) -> None:
-        for folder in self.inbox.ready(self.settings.quiet_seconds):
-            summary = submit(folder, self.destination, self.run_settings)
-            self.inbox.clear(folder, summary)
-            if self.on_study is not None:
-                self.on_study(summary)
-
-    def _start_server(self) -> Any:
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Accept associations on the configured address and port while the block runs."""
         from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
         from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
@@ -152,19 +135,24 @@ class Listener:
             ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
         ae.add_supported_context(Verification)
         handlers: list[Any] = [
-            (evt.EVT_C_STORE, self._store),
+            (evt.EVT_C_STORE, self.store),
             (evt.EVT_REJECTED, _log_rejected),
             (evt.EVT_ACCEPTED, _log_accepted),
         ]
         address = (self.settings.listen_address, self.settings.listen_port)
         try:
-            return ae.start_server(address, block=False, evt_handlers=handlers)
+            server: Any = ae.start_server(address, block=False, evt_handlers=handlers)
         except OSError as error:
             raise ConfigError(
                 f"cannot listen on {address[0]} port {address[1]}: {error.strerror or error}"
             ) from error
+        try:
+            yield
+        finally:
+            server.shutdown()
 
-    def _store(self, event: Any) -> int:
+    def store(self, event: Any) -> int:
+        """An EVT_C_STORE handler: the instance into the inbox, then success (or why not)."""
         try:
             dataset = event.dataset
             study, sop = str(dataset.StudyInstanceUID), str(dataset.SOPInstanceUID)
@@ -176,6 +164,54 @@ class Listener:
             LOGGER.error("an instance could not be written to the inbox")
             return _OUT_OF_RESOURCES
         return _SUCCESS
+
+
+class StudyLine:
+    """What becomes of a received study: `submit`, then its inbox files cleared."""
+
+    def __init__(self, settings: Settings, destination: str) -> None:
+        key_store(settings).load()  # no key, or one others can read: refused before receiving
+        check_destination(settings, destination)
+        self.destination = destination
+        # delivered source files go at once; the rest are cleared after the study
+        self.settings = replace(settings, after_delivery="delete")
+        self.inbox = Inbox(settings.state_dir / "inbox")
+
+    def send(self, folder: Path) -> RunSummary:
+        summary = submit(folder, self.destination, self.settings)
+        self.inbox.clear(folder, summary)
+        return summary
+
+
+class Listener:
+    """The Storage SCP and the loop that sends each quiet study down the line."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        destination: str,
+        on_study: Callable[[RunSummary], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.line = StudyLine(settings, destination)
+        self.node = StorageNode(settings, self.line.inbox)
+        self.on_study = on_study
+
+    def serve(self, stop: threading.Event, listening: Callable[[], None] | None = None) -> None:
+        """Listen until `stop` is set (or Ctrl-C), processing each study once it is quiet;
+        `listening` is called once associations are accepted."""
+        with RunLock(self.settings.state_dir, name=LISTEN_LOCK), self.node.running():
+            if listening is not None:
+                listening()
+            while not stop.is_set():
+                self.process_ready()
+                stop.wait(0.5)
+
+    def process_ready(self) -> None:
+        for folder in self.line.inbox.ready(self.settings.quiet_seconds):
+            summary = self.line.send(folder)
+            if self.on_study is not None:
+                self.on_study(summary)
 
 
 # Associations are logged by AE title and address only: never a patient, study or file name.

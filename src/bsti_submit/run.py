@@ -250,6 +250,16 @@ def endpoint_for(settings: Settings, url: str) -> Endpoint:
     )
 
 
+def check_destination(settings: Settings, destination: str) -> str:
+    """Prove the destination can take a study now: a harmless query to an endpoint, or a
+    probe file in a folder; what was seen, or an error saying why not."""
+    if not is_url(destination):
+        ensure_writable(Path(destination), "destination folder")
+        return f"destination folder {destination} can be written"
+    with closing(StowClient(endpoint_for(settings, destination))) as client:
+        return client.check()
+
+
 def _check_folders(source: Path, destination: Path) -> None:
     """The output must not be found by the walk: not inside the source, nor the other way."""
     if not source.is_dir():
