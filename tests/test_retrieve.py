@@ -122,9 +122,15 @@ def test_a_dry_run_counts_by_modality_and_names_nobody_unless_asked(
 def test_study_date_and_modality_narrow_the_query(
     pacs: Pacs, tmp_path: Path, second_patient: FakePatient
 ) -> None:
+    every = run("retrieve", "--study-date", "19000101-20991231", "--dry-run")
+    assert "Would fetch 2 study(ies), 5 instance(s)" in every.output, every.output
+    chest_films = run(
+        "retrieve", "--study-date", "19000101-20991231", "--modality", "CR", "--dry-run"
+    )
+    assert "Would fetch 1 study(ies), 1 instance(s)" in chest_films.output
     date = second_patient.study_date
-    result = run("retrieve", "--study-date", f"{date}-{date}", "--modality", "CR", "--dry-run")
-    assert "Would fetch 1 study(ies), 1 instance(s)" in result.output, result.output
+    that_day = run("retrieve", "--study-date", date, "--dry-run")
+    assert "Would fetch 1 study(ies), 1 instance(s)" in that_day.output
     none = run("retrieve", "--study-date", "19990101", "--modality", "CT", "--dry-run")
     assert "Would fetch 0 study(ies)" in none.output
     assert none.exit_code == ExitStatus.SUCCESS

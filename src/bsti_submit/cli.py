@@ -524,7 +524,7 @@ def retrieve(
     on this state folder, the studies are only asked for: the node receives and sends them.
 
     \b
-    Examples:
+    Example:
       bsti-submit retrieve --accession RX1-2020-0042 --dry-run
       bsti-submit retrieve --accessions covid-cases.csv --to https://collection.example/dicom-web
       bsti-submit retrieve --study-date 20200301-20200331 --modality CT --modality CR"""

@@ -85,7 +85,7 @@ def study_queries(
 ) -> list[StudyQuery]:
     """One C-FIND per accession number and modality, each narrowed by the patient and the
     dates. A key that could match more than it names (blank, or a wildcard) is refused."""
-    if not (accessions or patient_id or study_date):
+    if not accessions and patient_id is None and study_date is None:
         raise UsageError(
             "name what to fetch: --accession N, --accessions FILE, --patient-id ID or "
             "--study-date FROM-TO"
