@@ -47,7 +47,7 @@ def test_an_accessions_file_is_one_per_line_or_a_csv_column(tmp_path: Path) -> N
     plain.write_text("# COVID-19 cases, March\nACC1\n\n  ACC2  \n", encoding="utf-8")
     assert read_accessions(plain) == ["ACC1", "ACC2"]
     exported = tmp_path / "ris.csv"  # a RIS export, saved by Excel with a byte-order mark
-    exported.write_text("\ufeffName,Acc No,Date\nX,ACC3,1\nY,,2\nZ,ACC4,3\n", encoding="utf-8")
+    exported.write_text("\ufeffAcc No,Name\nACC3,X\n,Y\nACC4,Z\n", encoding="utf-8")
     assert read_accessions(exported) == ["ACC3", "ACC4"]
     unheaded = tmp_path / "unheaded.csv"
     unheaded.write_text("Name,Date\nX,1\n", encoding="utf-8")
