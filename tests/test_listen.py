@@ -26,6 +26,7 @@ def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "BSTI_SUBMIT_LISTEN_ADDRESS": "127.0.0.1",
         "BSTI_SUBMIT_LISTEN_PORT": str(free_port()),
         "BSTI_SUBMIT_ALLOWED_CALLING_AE_TITLES": "PACS, MODALITY",
+        "BSTI_SUBMIT_ALLOWED_CALLING_ADDRESSES": "127.0.0.0/8, ::1",
         "BSTI_SUBMIT_QUIET_SECONDS": "1",
     }
     for name, value in settings.items():
@@ -34,7 +35,9 @@ def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return settings
 
 
-def start_listener(destination: Path | str, **extra: str) -> subprocess.Popen[str]:
+def start_listener(
+    destination: Path | str, echo_first: bool = True, **extra: str
+) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         cli_command("listen", "--to", str(destination)),
         env={**os.environ, **extra},
@@ -47,7 +50,8 @@ def start_listener(destination: Path | str, **extra: str) -> subprocess.Popen[st
     while time.monotonic() < deadline:  # it says so once it listens
         line = process.stdout.readline()
         if line.startswith("Listening as"):  # true from then on: no retry needed
-            echo(os.environ["BSTI_SUBMIT_LISTEN_PORT"])
+            if echo_first:
+                echo(os.environ["BSTI_SUBMIT_LISTEN_PORT"])
             return process
         if process.poll() is not None:
             break
@@ -150,6 +154,21 @@ def test_an_unknown_ae_is_refused_and_logged(
     inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
     assert not list(inbox.rglob("*.dcm"))
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.dcm"))
+
+
+def test_a_sender_from_an_address_not_allowed_is_refused(
+    node: dict[str, str], study: Path, tmp_path: Path, isolated_folders: Path
+) -> None:
+    listener = start_listener(
+        tmp_path / "out", echo_first=False, BSTI_SUBMIT_ALLOWED_CALLING_ADDRESSES="10.20.0.0/16"
+    )
+    try:
+        refused = storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study)  # right AE title, wrong host
+        assert refused.returncode != 0
+    finally:
+        _, stderr = stop(listener)
+    assert "refused a connection from 127.0.0.1: not in allowed_calling_addresses" in stderr
+    assert not list((isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox").rglob("*.dcm"))
 
 
 def test_a_listener_killed_after_receiving_sends_everything_on_restart(

@@ -68,6 +68,7 @@ def test_a_bad_accessions_file_is_one_line_naming_it(tmp_path: Path) -> None:
         ("LISTEN_AE_TITLE", "BACK\\SLASH", "is not valid"),
         ("PACS_RETRIEVE", "copy", "must be one of move, get"),
         ("PACS_PORT", "0", "must be 1 or more"),
+        ("ALLOWED_CALLING_ADDRESSES", "10.1.2.0/24, 10.1.2.300", "not an IP address or network"),
     ],
 )
 def test_a_bad_pacs_setting_is_refused(

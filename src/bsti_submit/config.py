@@ -6,6 +6,7 @@ platformdirs user config folder (written by `bsti-submit init`).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -88,6 +89,7 @@ class Settings:
     listen_port: int = 11112
     listen_ae_title: str = "BSTISUBMIT"
     allowed_calling_ae_titles: str = ""  # comma-separated; none allowed until set
+    allowed_calling_addresses: str = ""  # comma-separated addresses or networks; "": any
     pacs_host: str = ""  # the trust's PACS, for `retrieve` and `check-pacs`
     pacs_port: int = 104
     pacs_ae_title: str = ""
@@ -218,6 +220,8 @@ def _checked(name: str, value: Any) -> Any:
         )
     if name == "after_delivery" and value not in AFTER_DELIVERY:
         raise ValueError(f"must be one of {', '.join(AFTER_DELIVERY)}, not {value!r}")
+    if name == "allowed_calling_addresses":
+        networks(value)
     if name == "local_id_pattern":
         try:
             re.compile(value)
@@ -232,6 +236,18 @@ def _checked(name: str, value: Any) -> Any:
             raise ValueError(str(error)) from error
         return parsed if isinstance(parsed, str) else value  # a folder as given: ./x stays ./x
     return value
+
+
+def networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The addresses and networks of a comma-separated list ("10.1.2.0/24, 10.1.3.7")."""
+    found = []
+    for item in (part.strip() for part in value.split(",")):
+        if item:
+            try:
+                found.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+    return found
 
 
 def _where(source: str, name: str) -> str:

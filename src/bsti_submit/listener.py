@@ -12,6 +12,7 @@ and not yet processed when the listener stopped is taken when it starts again.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 import threading
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import platforms
-from .config import Settings
+from .config import Settings, networks
 from .errors import ConfigError
 from .keys import key_store
 from .locks import RunLock
@@ -31,6 +32,7 @@ from .run import RunSummary, check_destination, submit
 
 LOGGER = logging.getLogger("bsti_submit.listen")
 _SUCCESS, _OUT_OF_RESOURCES, _CANNOT_UNDERSTAND = 0x0000, 0xA700, 0xC000
+_REFUSED = 0x0124  # not authorised
 _PARTIAL = ".partial"
 LISTEN_LOCK = "listen.lock"  # one receiving node per state folder: `listen` or `retrieve`
 
@@ -116,6 +118,7 @@ class StorageNode:
         self.settings = settings
         self.inbox = inbox
         self.allowed = allowed_senders(settings)
+        self.addresses = networks(settings.allowed_calling_addresses)
         if not self.allowed:
             raise ConfigError(
                 "no calling AE title is allowed to send: set allowed_calling_ae_titles "
@@ -146,13 +149,26 @@ class StorageNode:
             raise ConfigError(
                 f"cannot listen on {address[0]} port {address[1]}: {error.strerror or error}"
             ) from error
+        # socketserver's own hook: a connection from elsewhere is closed before it associates
+        server.verify_request = lambda _request, client: self._address_allowed(client[0])
         try:
             yield
         finally:
             server.shutdown()
 
+    def _address_allowed(self, address: str) -> bool:
+        if not self.addresses:
+            return True
+        host = ipaddress.ip_address(address.split("%")[0])
+        if any(host in network for network in self.addresses):
+            return True
+        LOGGER.warning("refused a connection from %s: not in allowed_calling_addresses", address)
+        return False
+
     def store(self, event: Any) -> int:
         """An EVT_C_STORE handler: the instance into the inbox, then success (or why not)."""
+        if not self._address_allowed(event.assoc.requestor.address):
+            return _REFUSED
         try:
             dataset = event.dataset
             study, sop = str(dataset.StudyInstanceUID), str(dataset.SOPInstanceUID)
