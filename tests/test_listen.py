@@ -212,6 +212,20 @@ def test_a_listener_with_no_sender_allowed_does_not_start(tmp_path: Path) -> Non
     assert "set allowed_calling_ae_titles" in refused.output
 
 
+def test_a_listener_whose_destination_cannot_take_a_study_does_not_start(
+    node: dict[str, str], tmp_path: Path
+) -> None:
+    nobody_there = f"https://localhost:{free_port()}/dicom-web"
+    unreachable = run("listen", "--to", nobody_there)
+    assert unreachable.exit_code == ExitStatus.ENDPOINT
+    assert unreachable.output.startswith("bsti-submit: error: cannot reach localhost")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    unwritable = run("listen", "--to", str(blocker / "out"))
+    assert unwritable.exit_code == ExitStatus.CONFIG
+    assert "destination folder" in unwritable.output and "cannot be written" in unwritable.output
+
+
 def test_a_pushed_study_reaches_the_dicomweb_endpoint(
     node: dict[str, str], study: Path, tmp_path: Path
 ) -> None:
