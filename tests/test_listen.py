@@ -215,15 +215,19 @@ def test_a_listener_with_no_sender_allowed_does_not_start(tmp_path: Path) -> Non
 def test_a_listener_whose_destination_cannot_take_a_study_does_not_start(
     node: dict[str, str], tmp_path: Path
 ) -> None:
-    nobody_there = f"https://localhost:{free_port()}/dicom-web"
-    unreachable = run("listen", "--to", nobody_there)
-    assert unreachable.exit_code == ExitStatus.ENDPOINT
-    assert unreachable.output.startswith("bsti-submit: error: cannot reach localhost")
+    def listen_to(destination: str) -> subprocess.CompletedProcess[str]:
+        # a child process, so a listener that wrongly starts fails the test (timeout), not hangs
+        command = cli_command("listen", "--to", destination)
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    unreachable = listen_to(f"https://localhost:{free_port()}/dicom-web")
+    assert unreachable.returncode == ExitStatus.ENDPOINT
+    assert unreachable.stderr.startswith("bsti-submit: error: cannot reach localhost")
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    unwritable = run("listen", "--to", str(blocker / "out"))
-    assert unwritable.exit_code == ExitStatus.CONFIG
-    assert "destination folder" in unwritable.output and "cannot be written" in unwritable.output
+    unwritable = listen_to(str(blocker / "out"))
+    assert unwritable.returncode == ExitStatus.CONFIG
+    assert "destination folder" in unwritable.stderr and "cannot be written" in unwritable.stderr
 
 
 def test_a_pushed_study_reaches_the_dicomweb_endpoint(
