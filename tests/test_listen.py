@@ -136,6 +136,25 @@ def test_a_pushed_study_arrives_cleaned_and_leaves_no_inbox_copy(
     assert not list(inbox.rglob("*")), "an identifiable copy outlived its study"
 
 
+def test_a_study_sent_again_is_written_again_and_leaves_no_inbox_copy(
+    node: dict[str, str], study: Path, tmp_path: Path, isolated_folders: Path
+) -> None:
+    out = tmp_path / "out"
+    listener = start_listener(out)
+    assert listener.stdout is not None
+    try:
+        said = []
+        for _ in range(2):  # PACS resends a study it is not sure went
+            assert storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study).returncode == 0
+            said.append(listener.stdout.readline())
+    finally:
+        stop(listener)
+    assert all(line.startswith("A study: 12 instance(s) sent or written") for line in said)
+    assert len(list(out.rglob("*.dcm"))) == 12
+    inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
+    assert not list(inbox.rglob("*")), "an identifiable copy outlived its study"
+
+
 def test_an_unknown_ae_is_refused_and_logged(
     node: dict[str, str], study: Path, tmp_path: Path, isolated_folders: Path
 ) -> None:
@@ -239,13 +258,17 @@ def test_a_pushed_study_reaches_the_dicomweb_endpoint(
             BSTI_SUBMIT_TOKEN=TOKEN,
             BSTI_SUBMIT_CA_BUNDLE=str(server.ca_file),
         )
+        assert listener.stdout is not None
         try:
             assert storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study).returncode == 0
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and server.instance_count() < 12:
-                time.sleep(0.2)
+            assert listener.stdout.readline().startswith("A study: 12 instance(s) sent")
+            posts = server.posts()
+            assert storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study).returncode == 0  # again
+            again = listener.stdout.readline()
         finally:
             stop(listener)
+        assert "12 acknowledged before" in again, again
+        assert server.posts() == posts, "a study PACS sent again was sent to the endpoint again"
         assert server.instance_count() == 12
         stored = b"".join(server.stored_files().values())
         assert FakePatient().patient_id.encode() not in stored

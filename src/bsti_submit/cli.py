@@ -487,9 +487,11 @@ def _show_associations(log: _RunLog) -> None:
 
 
 def _print_study(summary: Any) -> None:
+    before = summary.delivery.already_delivered if summary.delivery else 0
+    again = f", {before} acknowledged before" if before else ""
     click.echo(
-        f"A study: {summary.written} instance(s) sent or written, {len(summary.quarantined)} "
-        f"held, {len(summary.failed)} failed."
+        f"A study: {summary.written} instance(s) sent or written{again}, "
+        f"{len(summary.quarantined)} held, {len(summary.failed)} failed."
     )
 
 
