@@ -78,7 +78,7 @@ def test_a_study_moved_by_accession_arrives_cleaned_and_leaves_no_inbox_copy(
     for planted in planted_identifiers(patient):
         assert planted.encode() not in written(out), planted
     assert patient.accession not in result.output
-    assert not list(inbox(isolated_folders).rglob("*"))
+    assert not [path for path in inbox(isolated_folders).rglob("*") if path.is_file()]
 
 
 def test_a_study_fetched_by_c_get_reaches_the_endpoint_cleaned(
@@ -88,6 +88,8 @@ def test_a_study_fetched_by_c_get_reaches_the_endpoint_cleaned(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("BSTI_SUBMIT_PACS_RETRIEVE", "get")
+    # the modalities' network: a C-GET comes back over this node's own association regardless
+    monkeypatch.setenv("BSTI_SUBMIT_ALLOWED_CALLING_ADDRESSES", "10.20.0.0/16")
     with dicomweb_server(tmp_path / "server") as server:
         monkeypatch.setenv("BSTI_SUBMIT_TOKEN", TOKEN)
         monkeypatch.setenv("BSTI_SUBMIT_CA_BUNDLE", str(server.ca_file))

@@ -11,6 +11,7 @@ and not yet processed when the listener stopped is taken when it starts again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import logging
@@ -34,7 +35,16 @@ LOGGER = logging.getLogger("bsti_submit.listen")
 _SUCCESS, _OUT_OF_RESOURCES, _CANNOT_UNDERSTAND = 0x0000, 0xA700, 0xC000
 _REFUSED = 0x0124  # not authorised
 _PARTIAL = ".partial"
+_STALE_SECONDS = 60  # a temporary file this old was left by a crash: every write is one call
 LISTEN_LOCK = "listen.lock"  # one receiving node per state folder: `listen` or `retrieve`
+
+
+def _modified(path: Path) -> float:
+    """When a file was last written; 0 when it is gone (renamed or deleted as we looked)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _hashed(uid: str) -> str:
@@ -42,12 +52,16 @@ def _hashed(uid: str) -> str:
 
 
 class Inbox:
-    """Received instances, one private folder per study."""
+    """Received instances, one private folder per study. An instance is written in the
+    `.incoming` folder and renamed into its study's folder once whole, so a study folder
+    holds complete files only, even while its study is being sent."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(root, 0o700)
+        self.incoming = root / ".incoming"
+        for folder in (root, self.incoming):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
 
     def folder(self, study_uid: str) -> Path:
         """The folder a study's instances go in."""
@@ -55,42 +69,67 @@ class Inbox:
 
     def store(self, study_uid: str, sop_uid: str, encoded: bytes) -> None:
         """Write one instance under a temporary name, then rename: never half a file."""
-        folder = self.folder(study_uid)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        target = folder / f"{_hashed(sop_uid)}.dcm"
-        temporary = folder / f".{target.name}.{threading.get_ident()}{_PARTIAL}"
+        study, name = _hashed(study_uid), f"{_hashed(sop_uid)}.dcm"
+        temporary = self.incoming / f"{study}.{name}.{threading.get_ident()}{_PARTIAL}"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(encoded)
                 handle.flush()
                 os.fsync(handle.fileno())  # acknowledged means on disk: PACS deletes on success
-            platforms.replace_file(temporary, target)
+            self._move_in(temporary, self.root / study / name)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
 
+    @staticmethod
+    def _move_in(temporary: Path, target: Path) -> None:
+        for attempt in range(2):  # the sending loop may remove an empty folder as we look
+            target.parent.mkdir(mode=0o700, exist_ok=True)
+            try:
+                platforms.replace_file(temporary, target)
+                return
+            except FileNotFoundError:
+                if attempt or not temporary.exists():
+                    raise
+
+    def _study_folders(self) -> list[Path]:
+        return sorted(
+            path for path in self.root.iterdir() if path.is_dir() and path != self.incoming
+        )
+
     def studies(self) -> int:
         """How many studies wait in the inbox."""
-        return sum(1 for path in self.root.iterdir() if path.is_dir())
+        return len(self._study_folders())
 
     def ready(self, quiet_seconds: float, now: float | None = None) -> list[Path]:
-        """Study folders nothing arrived in for `quiet_seconds`, oldest first. A temporary file
-        left by a crash is deleted: its sender had no success for it and sends it again."""
+        """Study folders nothing arrived in for `quiet_seconds`, oldest first (an instance
+        still being written counts as arriving). A temporary file left by a crash is deleted:
+        its sender had no success for it and sends it again."""
         now = time.time() if now is None else now
+        arriving = self._arriving(now)
         found: list[tuple[float, Path]] = []
-        for folder in sorted(path for path in self.root.iterdir() if path.is_dir()):
-            newest = 0.0
-            for file in folder.iterdir():
-                if file.name.endswith(_PARTIAL) and now - file.stat().st_mtime > 60:
-                    file.unlink(missing_ok=True)
-                    continue
-                newest = max(newest, file.stat().st_mtime)
+        for folder in self._study_folders():
+            newest = max([_modified(file) for file in folder.iterdir()], default=0.0)
+            newest = max(newest, arriving.get(folder.name, 0.0))
             if newest and now - newest >= quiet_seconds:
                 found.append((newest, folder))
-            elif not newest:
-                folder.rmdir()
+            elif not newest and now - _modified(folder) > _STALE_SECONDS:
+                with contextlib.suppress(OSError):  # an instance may arrive as we look
+                    folder.rmdir()
         return [folder for _, folder in sorted(found)]
+
+    def _arriving(self, now: float) -> dict[str, float]:
+        """Study folder name -> when an instance of it was last being written."""
+        arriving: dict[str, float] = {}
+        for file in self.incoming.iterdir():
+            modified = _modified(file)
+            if modified and now - modified > _STALE_SECONDS:
+                file.unlink(missing_ok=True)
+            elif modified:
+                study = file.name.split(".", 1)[0]
+                arriving[study] = max(arriving.get(study, 0.0), modified)
+        return arriving
 
     def clear(self, folder: Path, summary: RunSummary) -> None:
         """Delete what the run is done with but left (held, skipped or failed instances; the
@@ -98,11 +137,12 @@ class Inbox:
         and its quiet clock starts again, so the study is tried again after quiet_seconds."""
         for entry in [*summary.quarantined, *summary.skipped, *summary.failed]:
             entry.path.unlink(missing_ok=True)
-        left = [file for file in folder.iterdir() if not file.name.endswith(_PARTIAL)]
+        left = list(folder.iterdir())
         for file in left:
             os.utime(file)
-        if not any(folder.iterdir()):
-            folder.rmdir()
+        if not left:
+            with contextlib.suppress(OSError):  # an instance may arrive as we look
+                folder.rmdir()
 
 
 def allowed_senders(settings: Settings) -> list[str]:
@@ -167,7 +207,8 @@ class StorageNode:
 
     def store(self, event: Any) -> int:
         """An EVT_C_STORE handler: the instance into the inbox, then success (or why not)."""
-        if not self._address_allowed(event.assoc.requestor.address):
+        sender = event.assoc.requestor.address  # over a C-GET, the requestor is this node
+        if event.assoc.is_acceptor and not self._address_allowed(sender):
             return _REFUSED
         try:
             dataset = event.dataset
