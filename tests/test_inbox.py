@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from bsti_submit.listener import Inbox
+from bsti_submit.run import RunSummary
 
 
 def files(root: Path) -> list[Path]:
@@ -75,7 +76,5 @@ def test_clearing_a_study_leaves_only_what_still_waits(tmp_path: Path) -> None:
     assert not folder.exists() and inbox.studies() == 0
 
 
-def _summary() -> object:
-    from bsti_submit.run import RunSummary
-
+def _summary() -> RunSummary:
     return RunSummary(run_id="r", audit_log=None, destination="d", profile="p")

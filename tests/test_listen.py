@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,9 @@ def test_a_pushed_study_arrives_cleaned_and_leaves_no_inbox_copy(
     assert FakePatient().patient_id.encode() not in written
     inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
     assert inbox.stat().st_mode & 0o777 == 0o700
-    assert not [path for path in inbox.rglob("*") if path.is_file()], "an identifiable copy outlived its study"
+    assert not [path for path in inbox.rglob("*") if path.is_file()], (
+        "an identifiable copy outlived its study"
+    )
 
 
 def test_a_study_sent_again_is_written_again_and_leaves_no_inbox_copy(
@@ -152,7 +155,9 @@ def test_a_study_sent_again_is_written_again_and_leaves_no_inbox_copy(
     assert all(line.startswith("A study: 12 instance(s) sent or written") for line in said)
     assert len(list(out.rglob("*.dcm"))) == 12
     inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
-    assert not [path for path in inbox.rglob("*") if path.is_file()], "an identifiable copy outlived its study"
+    assert not [path for path in inbox.rglob("*") if path.is_file()], (
+        "an identifiable copy outlived its study"
+    )
 
 
 def test_an_unknown_ae_is_refused_and_logged(
@@ -272,6 +277,29 @@ def test_a_pushed_study_reaches_the_dicomweb_endpoint(
         assert server.instance_count() == 12
         stored = b"".join(server.stored_files().values())
         assert FakePatient().patient_id.encode() not in stored
+
+
+def test_a_node_whose_endpoint_goes_down_keeps_receiving_and_keeps_the_study(
+    node: dict[str, str], study: Path, tmp_path: Path, isolated_folders: Path
+) -> None:
+    with ExitStack() as endpoint:
+        server = endpoint.enter_context(dicomweb_server(tmp_path / "server"))
+        listener = start_listener(
+            server.url, BSTI_SUBMIT_TOKEN=TOKEN, BSTI_SUBMIT_CA_BUNDLE=str(server.ca_file)
+        )
+    try:  # the endpoint is gone now
+        assert storescu(node["BSTI_SUBMIT_LISTEN_PORT"], study).returncode == 0
+        assert listener.stderr is not None
+        said = listener.stderr.readline()
+        while said.startswith("bsti-submit: accepted"):
+            said = listener.stderr.readline()
+        assert said.startswith("bsti-submit: a study could not be sent, and is tried again later")
+        echo(node["BSTI_SUBMIT_LISTEN_PORT"])  # still listening
+    finally:
+        status, _ = stop(listener)
+    assert status == ExitStatus.SUCCESS
+    inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
+    assert len(list(inbox.rglob("*.dcm"))) == 12
 
 
 def test_an_instance_the_endpoint_did_not_acknowledge_stays_and_is_sent_later(

@@ -26,7 +26,7 @@ from typing import Any
 
 from . import platforms
 from .config import Settings, networks
-from .errors import ConfigError
+from .errors import BstiError, ConfigError
 from .keys import key_store
 from .locks import RunLock
 from .run import RunSummary, check_destination, submit
@@ -36,6 +36,7 @@ _SUCCESS, _OUT_OF_RESOURCES, _CANNOT_UNDERSTAND = 0x0000, 0xA700, 0xC000
 _REFUSED = 0x0124  # not authorised
 _PARTIAL = ".partial"
 _STALE_SECONDS = 60  # a temporary file this old was left by a crash: every write is one call
+RETRY_SECONDS = 30  # at least this long before a study that could not be sent is tried again
 LISTEN_LOCK = "listen.lock"  # one receiving node per state folder: `listen` or `retrieve`
 
 
@@ -253,6 +254,7 @@ class Listener:
         self.line = StudyLine(settings, destination)
         self.node = StorageNode(settings, self.line.inbox)
         self.on_study = on_study
+        self._retry_at: dict[Path, float] = {}  # study folder -> when to try it again
 
     def serve(self, stop: threading.Event, listening: Callable[[], None] | None = None) -> None:
         """Listen until `stop` is set (or Ctrl-C), processing each study once it is quiet;
@@ -265,8 +267,20 @@ class Listener:
                 stop.wait(0.5)
 
     def process_ready(self) -> None:
+        """Send each quiet study. One that cannot be sent now (the endpoint down, the run lock
+        held by a cron `submit`) stays in the inbox and is tried again later: the node goes on
+        receiving meanwhile."""
+        now = time.monotonic()
         for folder in self.line.inbox.ready(self.settings.quiet_seconds):
-            summary = self.line.send(folder)
+            if self._retry_at.get(folder, 0.0) > now:
+                continue
+            try:
+                summary = self.line.send(folder)
+            except BstiError as error:
+                self._retry_at[folder] = now + max(self.settings.quiet_seconds, RETRY_SECONDS)
+                LOGGER.error("a study could not be sent, and is tried again later: %s", error)
+                continue
+            self._retry_at.pop(folder, None)
             if self.on_study is not None:
                 self.on_study(summary)
 
