@@ -99,8 +99,11 @@ def main() -> None:
             received = storescu("BSTISUBMIT", listen_port, root / "slices")
             wait_until(lambda: server.instance_count() >= 2 * files, 600)
             end_to_end = time.monotonic() - started
+            delivered = server.instance_count() - files
             listener.terminate()
             listener.wait(timeout=60)
+    if delivered < files:
+        sys.exit(f"the listener delivered {delivered} of {files} instances in 600 s: see above")
     print(f"{files} CT slices pushed with storescu")
     for label, seconds in (
         ("Orthanc's DICOM port (reference)", reference),

@@ -79,32 +79,25 @@ def study(tmp_path: Path) -> Path:
     return tmp_path / "study"
 
 
+STORESCU = ["storescu", "+sd", "+r", "-aet", "MODALITY", "-aec", "BSTISUBMIT", "127.0.0.1"]
+
+
 def storescu(
     port: str, folder: Path, calling: str = "MODALITY"
 ) -> subprocess.CompletedProcess[str]:
+    command = [calling if part == "MODALITY" else part for part in STORESCU]
     return subprocess.run(
-        [
-            "storescu",
-            "+sd",
-            "+r",
-            "-aet",
-            calling,
-            "-aec",
-            "BSTISUBMIT",
-            "127.0.0.1",
-            port,
-            str(folder),
-        ],
+        [*command, port, str(folder)],
         capture_output=True,
         text=True,
         timeout=120,
     )
 
 
-def wait_for_files(folder: Path, count: int, seconds: float = 60) -> int:
+def wait_for_files(folder: Path, count: int, seconds: float = 60, poll: float = 0.2) -> int:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and len(list(folder.rglob("*.dcm"))) < count:
-        time.sleep(0.2)
+        time.sleep(poll)
     return len(list(folder.rglob("*.dcm")))
 
 
@@ -212,6 +205,37 @@ def test_a_listener_killed_after_receiving_sends_everything_on_restart(
         assert wait_for_files(out, 12) == 12
     finally:
         stop(restarted)
+
+
+def test_a_listener_killed_during_a_push_loses_nothing_once_the_study_is_sent_again(
+    node: dict[str, str], tmp_path: Path, isolated_folders: Path
+) -> None:
+    slices = tmp_path / "long-study"
+    for index in range(60):
+        save(make_ct_slice(FakePatient(), index, rows=128, columns=128), slices / f"s{index:02d}")
+    out = tmp_path / "out"
+    listener = start_listener(out, BSTI_SUBMIT_QUIET_SECONDS="3600")
+    inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
+    push = subprocess.Popen(
+        [*STORESCU, node["BSTI_SUBMIT_LISTEN_PORT"], str(slices)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_files(inbox, 5, poll=0.005)
+    finally:
+        listener.kill()  # mid-push: the modality sees the association drop
+        listener.communicate(timeout=60)
+    assert push.wait(timeout=60) != 0, "the push ended before the kill"
+    assert 5 <= len(list(inbox.rglob("*.dcm"))) < 60
+    restarted = start_listener(out)
+    try:
+        assert storescu(node["BSTI_SUBMIT_LISTEN_PORT"], slices).returncode == 0  # resent
+        assert wait_for_files(out, 60) == 60
+    finally:
+        stop(restarted)
+    assert not [path for path in out.rglob("*") if path.name.endswith(".partial")]
+    assert not [path for path in inbox.rglob("*") if path.is_file()]
 
 
 def test_two_listeners_cannot_share_a_state_folder(node: dict[str, str], tmp_path: Path) -> None:
