@@ -1,13 +1,16 @@
-"""The listener's inbox: whole files only, quiet studies found, nothing lost to a race."""
+"""The listener's inbox (whole files only, quiet studies found, nothing lost to a race) and
+which addresses its node lets in."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from bsti_submit.listener import Inbox
+from bsti_submit.config import Settings
+from bsti_submit.listener import Inbox, StorageNode
 from bsti_submit.run import RunSummary
 
 
@@ -78,3 +81,16 @@ def test_clearing_a_study_leaves_only_what_still_waits(tmp_path: Path) -> None:
 
 def _summary() -> RunSummary:
     return RunSummary(run_id="r", audit_log=None, destination="d", profile="p")
+
+
+def test_an_ipv4_sender_to_a_dual_stack_node_is_matched_by_its_ipv4_network(
+    tmp_path: Path,
+) -> None:
+    settings = replace(
+        Settings(), allowed_calling_ae_titles="PACS", allowed_calling_addresses="10.20.30.0/24"
+    )
+    node = StorageNode(settings, Inbox(tmp_path / "inbox"))
+    assert node.address_allowed("10.20.30.4")
+    assert node.address_allowed("::ffff:10.20.30.4")  # as a node listening on "::" sees it
+    assert not node.address_allowed("::ffff:10.20.31.4")
+    assert not node.address_allowed("fe80::1%eth0")

@@ -317,11 +317,16 @@ def test_a_node_whose_endpoint_goes_down_keeps_receiving_and_keeps_the_study(
         said = listener.stderr.readline()
         while said.startswith("bsti-submit: accepted"):
             said = listener.stderr.readline()
-        assert said.startswith("bsti-submit: a study could not be sent, and is tried again later")
+        assert said.startswith("bsti-submit: a study could not be sent (EndpointError)")
+        assert listener.stderr.readline().startswith("bsti-submit: error: cannot reach localhost")
         echo(node["BSTI_SUBMIT_LISTEN_PORT"])  # still listening
     finally:
         status, _ = stop(listener)
     assert status == ExitStatus.SUCCESS
+    (day_log,) = (isolated_folders / "xdg_state_home" / "bsti-submit" / "log").glob("*.log")
+    logged = day_log.read_text()
+    assert "a study could not be sent (EndpointError)" in logged
+    assert "cannot reach" not in logged, "the day log records errors by kind only"
     inbox = isolated_folders / "xdg_state_home" / "bsti-submit" / "inbox"
     assert len(list(inbox.rglob("*.dcm"))) == 12
 

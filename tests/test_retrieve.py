@@ -136,6 +136,9 @@ def test_study_date_and_modality_narrow_the_query(
     none = run("retrieve", "--study-date", "19990101", "--modality", "CT", "--dry-run")
     assert "Would fetch 0 study(ies)" in none.output
     assert none.exit_code == ExitStatus.SUCCESS
+    nothing = run("retrieve", "--study-date", "19990101", "--to", str(tmp_path / "out"))
+    assert nothing.exit_code == ExitStatus.SUCCESS
+    assert nothing.output == "No study on the PACS matched.\n"
 
 
 def test_a_running_listener_receives_what_retrieve_asks_for(

@@ -66,12 +66,13 @@ def main(context: click.Context, config_file: Path | None) -> None:
       1  an unexpected error; lookup found nothing; profile check found unjustified lines
       2  usage: a wrong option or argument, or a bad value on the command line
       3  configuration: a profile, the config file, a variable, the key or a folder
-      4  input errors: some files could not be processed (the rest was done)
+      4  input errors: some files could not be processed (the rest was done); retrieve:
+         an accession number with no study, or instances the PACS could not send
       5  quarantined: the verification gate held some instances back
       6  partial delivery: the endpoint did not store some instances
-      7  endpoint unreachable or refused (nothing was sent)
+      7  endpoint or PACS unreachable or refused (nothing was sent)
       8  already running: another run holds the state folder's lock
-      9  interrupted: what was done is recorded; run again to carry on
+      9  interrupted: what was done is recorded; run again to carry on (listen: 0)
       10 audit verify: the log's chain holds but its end record is missing
     """
     context.obj = config_file
@@ -452,7 +453,12 @@ def listen(destination: str | None, port: int | None, ae_title: str | None) -> N
         settings = _settings(destination=destination, listen_port=port, listen_ae_title=ae_title)
         log.open(settings)
         _show_associations(log)
-        listener = Listener(settings, _destination(settings), on_study=_print_study)
+        listener = Listener(
+            settings,
+            _destination(settings),
+            on_study=_print_study,
+            on_error=lambda error: click.echo(f"bsti-submit: error: {error}", err=True),
+        )
         log.info(f"listen started as {settings.listen_ae_title} on port {settings.listen_port}")
         try:
             listener.serve(threading.Event(), lambda: _say_listening(settings))
@@ -556,6 +562,8 @@ def retrieve(
         )
         status = done.exit_status(missing)
         log.info(f"retrieve ended with exit status {int(status)}")
+    if not studies:
+        click.echo("No study on the PACS matched.")
     if done.leftovers:
         click.echo(f"Sent first: {done.leftovers} study(ies) an interrupted run left in the inbox.")
     if done.handed_over:

@@ -191,16 +191,19 @@ class StorageNode:
                 f"cannot listen on {address[0]} port {address[1]}: {error.strerror or error}"
             ) from error
         # socketserver's own hook: a connection from elsewhere is closed before it associates
-        server.verify_request = lambda _request, client: self._address_allowed(client[0])
+        server.verify_request = lambda _request, client: self.address_allowed(client[0])
         try:
             yield
         finally:
             server.shutdown()
 
-    def _address_allowed(self, address: str) -> bool:
+    def address_allowed(self, address: str) -> bool:
+        """Whether a sender at `address` may connect (logged when it may not)."""
         if not self.addresses:
             return True
         host = ipaddress.ip_address(address.split("%")[0])
+        if isinstance(host, ipaddress.IPv6Address) and host.ipv4_mapped:
+            host = host.ipv4_mapped  # an IPv4 sender to a node listening on "::"
         if any(host in network for network in self.addresses):
             return True
         LOGGER.warning("refused a connection from %s: not in allowed_calling_addresses", address)
@@ -209,7 +212,7 @@ class StorageNode:
     def store(self, event: Any) -> int:
         """An EVT_C_STORE handler: the instance into the inbox, then success (or why not)."""
         sender = event.assoc.requestor.address  # over a C-GET, the requestor is this node
-        if event.assoc.is_acceptor and not self._address_allowed(sender):
+        if event.assoc.is_acceptor and not self.address_allowed(sender):
             return _REFUSED
         try:
             dataset = event.dataset
@@ -249,11 +252,13 @@ class Listener:
         settings: Settings,
         destination: str,
         on_study: Callable[[RunSummary], None] | None = None,
+        on_error: Callable[[BstiError], None] | None = None,
     ) -> None:
         self.settings = settings
         self.line = StudyLine(settings, destination)
         self.node = StorageNode(settings, self.line.inbox)
         self.on_study = on_study
+        self.on_error = on_error  # a study that could not be sent now, and why
         self._retry_at: dict[Path, float] = {}  # study folder -> when to try it again
 
     def serve(self, stop: threading.Event, listening: Callable[[], None] | None = None) -> None:
@@ -278,7 +283,13 @@ class Listener:
                 summary = self.line.send(folder)
             except BstiError as error:
                 self._retry_at[folder] = now + max(self.settings.quiet_seconds, RETRY_SECONDS)
-                LOGGER.error("a study could not be sent, and is tried again later: %s", error)
+                # by kind only: the day log names no file, and an error's text may
+                LOGGER.error(
+                    "a study could not be sent (%s); it stays in the inbox and is tried again",
+                    type(error).__name__,
+                )
+                if self.on_error is not None:
+                    self.on_error(error)
                 continue
             self._retry_at.pop(folder, None)
             if self.on_study is not None:
