@@ -25,6 +25,7 @@ import trustme
 ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+PYTHON_PLUGIN = "/usr/share/orthanc/plugins/libOrthancPython.so"
 ORTHANC_USER, ORTHANC_PASSWORD = "central", "orthanc-test-password"
 TOKEN = "test-bearer-token-0123456789"
 SITE_USER, SITE_PASSWORD = "rx1-upload", "site-basic-password-42"
@@ -87,20 +88,27 @@ def dicomweb_server(
     stall_seconds: float = 4.0,
     uplink_mbps: float | None = None,
     dicom_port: int | None = None,
+    deletion: bool = False,
 ) -> Iterator[DicomWebServer]:
     """Orthanc behind nginx; with `faults`, a FaultProxy between the two spoils POSTs; with
     `uplink_mbps`, it holds each POST as long as its body would take at that rate; with
-    `dicom_port`, Orthanc's own DICOM port (AE title ORTHANC) listens there too."""
+    `dicom_port`, Orthanc's own DICOM port (AE title ORTHANC) listens there too; with
+    `deletion`, DELETE on a study's DICOMweb URL deletes it (Orthanc's DICOMweb plugin has no
+    such verb: nginx routes it to a script in Orthanc's Python plugin)."""
     folder.mkdir(parents=True, exist_ok=True)
     orthanc_port, tls_port, mtls_port = free_port(), free_port(), free_port()
     with ExitStack() as stack:
-        stack.enter_context(_orthanc(folder / "orthanc", orthanc_port, dicom_port))
+        stack.enter_context(
+            _orthanc(folder / "orthanc", orthanc_port, dicom_port, deletion=deletion)
+        )
         upstream = orthanc_port
         if faults is not None or uplink_mbps is not None:
             proxy = FaultProxy(orthanc_port, faults or [], stall_seconds, uplink_mbps)
             upstream = stack.enter_context(proxy).port
         nginx = folder / "nginx"
-        ca_file, access_log = stack.enter_context(_nginx(nginx, tls_port, mtls_port, upstream))
+        ca_file, access_log = stack.enter_context(
+            _nginx(nginx, tls_port, mtls_port, upstream, deletion)
+        )
         yield DicomWebServer(
             url=f"https://localhost:{tls_port}/dicom-web",
             ca_file=ca_file,
@@ -167,7 +175,11 @@ def pacs_server(folder: Path, modalities: dict[str, int]) -> Iterator[Pacs]:
 
 @contextmanager
 def _orthanc(
-    folder: Path, port: int, dicom_port: int | None = None, modalities: dict[str, int] | None = None
+    folder: Path,
+    port: int,
+    dicom_port: int | None = None,
+    modalities: dict[str, int] | None = None,
+    deletion: bool = False,
 ) -> Iterator[None]:
     folder.mkdir(parents=True)
     known = {
@@ -190,6 +202,11 @@ def _orthanc(
         "Plugins": [DICOMWEB_PLUGIN],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
     }
+    if deletion:
+        script = folder / "study_deletion.py"
+        script.write_text(STUDY_DELETION_SCRIPT)
+        config["Plugins"] = [DICOMWEB_PLUGIN, PYTHON_PLUGIN]
+        config["PythonScript"] = str(script)
     (folder / "orthanc.json").write_text(json.dumps(config))
     log = (folder / "orthanc.log").open("w")
     environment = {**os.environ, "LD_PRELOAD": str(_loopback_bind(folder))}
@@ -206,7 +223,9 @@ def _orthanc(
 
 
 @contextmanager
-def _nginx(folder: Path, port: int, mtls_port: int, upstream: int) -> Iterator[tuple[Path, Path]]:
+def _nginx(
+    folder: Path, port: int, mtls_port: int, upstream: int, deletion: bool = False
+) -> Iterator[tuple[Path, Path]]:
     folder.mkdir(parents=True)
     ca = trustme.CA()
     server_cert = ca.issue_cert("localhost")
@@ -235,6 +254,7 @@ def _nginx(folder: Path, port: int, mtls_port: int, upstream: int) -> Iterator[t
             token=TOKEN,
             basic=basic,
             access_log=access_log,
+            deletion=DELETION_ROUTE if deletion else "",
         )
     )
     process = subprocess.Popen(
@@ -249,6 +269,34 @@ def _nginx(folder: Path, port: int, mtls_port: int, upstream: int) -> Iterator[t
         process.terminate()
         process.wait(timeout=30)
 
+
+DELETION_ROUTE = (
+    "if ($request_method = DELETE) { "
+    "rewrite ^/dicom-web/studies/([^/]+)$ /bsti-delete/studies/$1 break; }"
+)
+
+# Orthanc's Python plugin: DELETE /bsti-delete/studies/UID deletes the study with that UID.
+STUDY_DELETION_SCRIPT = """
+import json
+import orthanc
+
+
+def delete_study(output, uri, **request):
+    if request["method"] != "DELETE":
+        output.SendMethodNotAllowed("DELETE")
+        return
+    query = {"Level": "Study", "Query": {"StudyInstanceUID": request["groups"][0]}}
+    found = json.loads(orthanc.RestApiPost("/tools/find", json.dumps(query)))
+    if not found:
+        output.SendHttpStatusCode(404)
+        return
+    for study in found:
+        orthanc.RestApiDelete("/studies/" + study)
+    output.AnswerBuffer(json.dumps({"deleted": len(found)}), "application/json")
+
+
+orthanc.RegisterRestCallback("/bsti-delete/studies/([^/]+)", delete_study)
+"""
 
 NGINX_CONFIG = """
 worker_processes 1;
@@ -283,6 +331,7 @@ http {{
     server_name localhost;
     location / {{
       if ($authorised = 0) {{ return 401; }}
+      {deletion}
       proxy_pass http://127.0.0.1:{upstream};
     }}
   }}

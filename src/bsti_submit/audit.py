@@ -108,16 +108,42 @@ class AuditLog:
             }
         )
 
-    def delivery(self, sop_instance_uid: str, status: str, reason: str) -> None:
-        """What the endpoint did with one instance. Flushed, so a crash keeps it."""
-        self._write(
-            {"type": "delivery", "sop": sop_instance_uid, "status": status, "reason": reason}
-        )
+    def delivery(
+        self, sop_instance_uid: str, status: str, reason: str, sha256: str = "", **ack: str
+    ) -> None:
+        """What the endpoint did with one instance, when, the SHA-256 of what was sent, and
+        what the server's acknowledgement named (its retrieve URL). Flushed, so a crash keeps
+        it."""
+        record = {"type": "delivery", "sop": sop_instance_uid, "status": status, "reason": reason}
+        self._write({**record, "at": now_text(), "sha256": sha256, **ack})
         self._handle.flush()
 
     def study_delivery(self, study_instance_uid: str, counts: dict[str, int]) -> None:
         """Per study: delivered, already delivered before, not delivered."""
         self._write({"type": "study", "study": study_instance_uid, **counts})
+        self._handle.flush()
+
+    def withdrawal(self, asked_for: str, pseudonyms: list[str], request: str) -> None:
+        """A patient withdrawn: as staff named them, their pseudonyms, the signed request."""
+        self._write(
+            {
+                "type": "withdrawal",
+                "asked_for": asked_for,
+                "pseudonyms": pseudonyms,
+                "request": request,
+            }
+        )
+
+    def deletion(self, destination: str, study_instance_uid: str, answer: str) -> None:
+        """What an endpoint answered when asked to delete a withdrawn patient's study."""
+        self._write(
+            {
+                "type": "deletion",
+                "destination": destination,
+                "study": study_instance_uid,
+                "answer": answer,
+            }
+        )
         self._handle.flush()
 
     def footer(self, counts: dict[str, int]) -> None:

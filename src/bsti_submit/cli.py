@@ -284,6 +284,7 @@ def _json_summary(summary: RunSummary) -> dict[str, Any]:
         "destination": summary.destination,
         "profile": summary.profile,
         "audit_log": str(summary.audit_log) if summary.audit_log else None,
+        "receipt": str(summary.receipt) if summary.receipt else None,
         "counts": summary.counts(),
     }
 
@@ -414,6 +415,8 @@ def _print_summary(console: Console, summary: RunSummary, verbose: bool = False)
         console.print("Nothing new since the last run: no audit log written (the day log has it).")
     else:
         console.print(f"Audit log: {summary.audit_log}")
+    if summary.receipt is not None:
+        console.print(f"Receipt: {summary.receipt}")
     if summary.quarantined:
         console.print("Review with: bsti-submit quarantine list")
     if summary.exit_status is not ExitStatus.SUCCESS:
@@ -936,7 +939,7 @@ def status() -> None:
     for study in studies:
         click.echo(
             f"study {study.study}  {study.destination}  acknowledged {study.acknowledged}  "
-            f"failed {study.failed}"
+            f"failed {study.failed}" + (f"  deleted {study.deleted}" if study.deleted else "")
         )
     if not runs:
         click.echo("No runs yet.")
@@ -1292,3 +1295,208 @@ def audit_verify(log: Path) -> None:
         sys.exit(int(ExitStatus.INCOMPLETE))
     click.echo(f"OK: {verdict.records} record(s), sealed and complete.")
     sys.exit(int(ExitStatus.SUCCESS))
+
+
+@key_group.command("public", short_help="Print the receipt-signing public key.")
+def key_public() -> None:
+    """Print the public half of the trust's receipt-signing key (Ed25519, PEM), for the central
+    collection to check receipts and withdrawal requests with. The signing key is derived from
+    the pseudonym key: backed up, moved and rotated with it. Its key ID goes to stderr.
+
+    \b
+    Example:
+      bsti-submit key public > rx1-receipts.pem"""
+    from .evidence import public_key
+    from .signing import key_id, public_pem
+
+    with _reported_errors():
+        key = public_key(_settings())
+    click.echo(public_pem(key), nl=False)
+    click.echo(f"key ID {key_id(key)}", err=True)
+
+
+class _DefaultToWrite(click.Group):
+    """`receipt RUN_ID` is `receipt write RUN_ID`; `receipt verify FILE` checks one."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["write", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group("receipt", cls=_DefaultToWrite)
+def receipt_group() -> None:
+    """Signed submission receipts: what a run sent, with no original identifier.
+
+    Every run that sends or writes anything writes its receipt beside its audit log.
+    `bsti-submit receipt RUN_ID` writes it again (and prints it with --json).
+
+    \b
+    Examples:
+      bsti-submit receipt 3f2a9c1e
+      bsti-submit receipt verify receipt-20261203T101500Z-3f2a9c1e.json"""
+
+
+@receipt_group.command("write", short_help="Write a run's signed receipt.")
+@click.argument("run")
+@click.option("--json", "as_json", is_flag=True, help="Print the signed receipt itself.")
+def receipt_write(run: str, as_json: bool) -> None:
+    """Write the signed receipt of RUN (its ID, 8 characters or more, or its audit log) beside
+    its audit log, and say what it holds."""
+    from .evidence import receipt_for_run
+
+    with _reported_errors():
+        written = receipt_for_run(_settings(), run)
+    if as_json:
+        click.echo(written.signed.decode("utf-8"), nl=False)
+        return
+    totals = written.document["totals"]
+    click.echo(
+        f"Receipt of run {written.document['run']['run_id']}: "
+        f"{len(written.document['studies'])} studies, {totals['instances']} instances "
+        f"to {written.document['destination']}"
+    )
+    click.echo(f"Wrote {written.path} (signed; check it with `bsti-submit receipt verify`)")
+
+
+@receipt_group.command("verify", short_help="Check a receipt's or withdrawal's signature.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The trust's public key (PEM, from `key public`); default: this trust's own keys.",
+)
+def receipt_verify(file: Path, public_key: Path | None) -> None:
+    """Check that FILE, a receipt or a withdrawal request, is signed by the trust and not
+    changed since: exit status 0 if it verifies, 1 if not.
+
+    \b
+    Example:
+      bsti-submit receipt verify receipt-20261203T101500Z-3f2a9c1e.json --public-key rx1.pem"""
+    from .evidence import verify_signed
+    from .receipts import FORMAT
+    from .signing import SignatureError
+
+    with _reported_errors():
+        try:
+            document = verify_signed(_settings(), file, public_key)
+        except SignatureError as error:
+            click.echo(f"FAILED: {file}: {error}")
+            sys.exit(int(ExitStatus.ERROR))
+    instances = sum(len(study["instances"]) for study in document["studies"])
+    what = (
+        f"receipt of run {document['run']['run_id']}"
+        if document["format"] == FORMAT
+        else f"withdrawal request of {document['requested_at']}"
+    )
+    click.echo(
+        f"OK: {what}, {len(document['studies'])} studies, {instances} instances, "
+        "signed by the trust and unchanged."
+    )
+
+
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@main.command(short_help="Sent, held and released by month and modality.")
+@click.option("--since", required=True, type=_DAY, help="First day, YYYY-MM-DD.")
+@click.option("--until", type=_DAY, default=None, help="Last day, YYYY-MM-DD (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one row per month and modality.")
+@click.option(
+    "--show-values", is_flag=True, help="Name pseudonyms and patient IDs (the trust's eyes only)."
+)
+def report(since: Any, until: Any, as_json: bool, as_csv: bool, show_values: bool) -> None:
+    """Count the runs, studies, instances and patients sent, held back and released in a
+    period, by month and modality, from the audit logs. Only counts, unless --show-values.
+
+    \b
+    Examples:
+      bsti-submit report --since 2026-01-01 --until 2026-03-31
+      bsti-submit report --since 2026-01-01 --csv > q1.csv"""
+    from . import period_report as reports
+
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    with _reported_errors():
+        settings = _settings()
+        lookup = settings.lookup_file if show_values else None
+        last = until.date() if until else None
+        made = reports.period_report(settings.log_dir, since.date(), last, lookup)
+    if as_json:
+        click.echo(json.dumps(reports.as_json(made), indent=2))
+    elif as_csv:
+        click.echo(reports.as_csv(made), nl=False)
+    else:
+        _print_report(made)
+
+
+def _print_report(made: Any) -> None:
+    from .period_report import COLUMNS, flat
+
+    until = made.until.isoformat() if made.until else "today"
+    click.echo(f"{made.runs} run(s) from {made.since.isoformat()} to {until}")
+    if not made.rows:
+        click.echo("Nothing was sent, held or released in that period.")
+        return
+    rows = [flat(row) for row in made.rows]
+    names = [name for name in rows[0] if name in COLUMNS or name in ("pseudonyms", "patient_ids")]
+    widths = {name: max(len(name), *(len(str(row[name])) for row in rows)) for name in names}
+    click.echo("  ".join(name.ljust(widths[name]) for name in names))
+    for row in rows:
+        click.echo("  ".join(str(row[name]).ljust(widths[name]) for name in names))
+
+
+@main.command(short_help="Withdraw a patient: list what was sent, request deletion, hold.")
+@click.option("--patient-id", default=None, help="The patient's ID, as PACS has it.")
+@click.option("--pseudonym", default=None, help="Or the patient's pseudonym.")
+@click.option(
+    "--issuer", default="", help="Issuer of the patient ID, for a patient never sent (rare)."
+)
+@click.option("--delete", is_flag=True, help="Also delete the studies at the endpoint.")
+@ca_bundle_option
+def withdraw(
+    patient_id: str | None,
+    pseudonym: str | None,
+    issuer: str,
+    delete: bool,
+    ca_bundle: Path | None,
+) -> None:
+    """When a patient withdraws consent: list every study and instance sent for them (new
+    UIDs, when sent, where), write a signed withdrawal request for the central collection,
+    with --delete delete the studies at an endpoint that supports DICOMweb study deletion,
+    and mark the patient so every later run holds their studies back.
+
+    Exit status 0: done; 7: a deletion failed (the request and the hold are in place).
+
+    \b
+    Examples:
+      bsti-submit withdraw --patient-id RX1234567
+      bsti-submit withdraw --pseudonym RX1-ABCDEF234567 --delete"""
+    from .withdrawal import patient_pseudonyms
+    from .withdrawal import withdraw as withdraw_patient
+
+    with _reported_errors():
+        settings = _settings(ca_bundle=ca_bundle)
+        pseudonyms = patient_pseudonyms(settings, patient_id, pseudonym, issuer)
+        done = withdraw_patient(settings, pseudonyms, delete, patient_id or pseudonym or "")
+    _print_withdrawal(done)
+    if done.failed_deletions:
+        sys.exit(int(ExitStatus.ENDPOINT))
+
+
+def _print_withdrawal(done: Any) -> None:
+    instances = sum(len(study.instances) for study in done.studies)
+    click.echo(
+        f"Patient {', '.join(done.pseudonyms)}: {len(done.studies)} studies, "
+        f"{instances} instances sent."
+    )
+    for study in done.studies:
+        click.echo(f"  study {study.study} to {study.destination}")
+        for sop, (sent, run_id) in sorted(study.instances.items()):
+            click.echo(f"    instance {sop} sent {sent} (run {run_id[:8]})")
+        if study.deletion:
+            click.echo(f"    {study.deletion}")
+    click.echo(f"Wrote the signed withdrawal request {done.request}: send it to the collection.")
+    click.echo("Every later run holds this patient's studies back.")

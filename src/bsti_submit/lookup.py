@@ -1,7 +1,8 @@
 """The trust's lookup table: pseudonym -> original patient, kept locally, never sent.
 
 SQLite in the platformdirs data folder, readable by its owner only. Staff use it to find which
-patient a pseudonym in the central collection stands for, and the reverse.
+patient a pseudonym in the central collection stands for, and the reverse; and it marks the
+patients who withdrew consent, whose studies every later run holds back.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ CREATE TABLE IF NOT EXISTS patients (
     patient_id TEXT NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS withdrawals (
+    pseudonym TEXT PRIMARY KEY COLLATE NOCASE,
+    withdrawn_at TEXT NOT NULL,
+    request TEXT NOT NULL
+);
 """
 
 
@@ -69,3 +75,16 @@ class LookupTable:
             (patient_id.strip(),),
         ).fetchall()
         return [PatientEntry(*row) for row in rows]
+
+    def withdraw(self, pseudonym: str, request: Path) -> None:
+        """Mark a patient as withdrawn, with the withdrawal request written for them."""
+        with self._connection:
+            self._connection.execute(
+                "INSERT INTO withdrawals VALUES (?, ?, ?) ON CONFLICT(pseudonym) DO NOTHING",
+                (pseudonym, now_text(), str(request)),
+            )
+
+    def withdrawn(self) -> set[str]:
+        """The pseudonyms of every patient who withdrew, in upper case."""
+        rows = self._connection.execute("SELECT pseudonym FROM withdrawals").fetchall()
+        return {str(pseudonym).upper() for (pseudonym,) in rows}

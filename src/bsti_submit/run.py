@@ -22,12 +22,13 @@ from .deid.engine import Deidentifier
 from .deid.profile import Profile, load_profile
 from .deid.pseudonym import Pseudonymizer
 from .delivery.address import is_url
-from .delivery.batches import Batching, DeliveryCounts, StowDelivery
+from .delivery.batches import Batching, DeliveryCounts, StowDelivery, sha256_of
 from .delivery.folder import LocalFolder
 from .delivery.state import DeliveryState
 from .delivery.stow import Endpoint, StowClient
 from .dicomio.discover import discover
 from .errors import (
+    ConfigError,
     EndpointError,
     ExitStatus,
     HeldError,
@@ -36,10 +37,12 @@ from .errors import (
 )
 from .folders import ensure_writable
 from .gate.quarantine import Held, Quarantine
+from .history import read_run
 from .keys import key_store
 from .locks import RunLock
 from .lookup import LookupTable
 from .preparer import DICOM_FILE_ERRORS, Prepared, Preparer, build_preparer
+from .receipts import delivered_anything, write_receipt
 from .records import Finding, PatientLink, Skipped
 from .sources import AfterDelivery, SourceTracker, quiet_studies
 from .versions import dependency_versions
@@ -83,6 +86,7 @@ class RunSummary:
     waiting: list[Path] = field(default_factory=list)
     written_files: list[Path] = field(default_factory=list)
     stale_lock_pid: int | None = None
+    receipt: Path | None = None  # the signed receipt, when anything was sent or written
     peak_spool_bytes: int = 0  # the most the endpoint's spool held at once
 
     @property
@@ -209,7 +213,21 @@ def submit(
             tracker.mark(path, "skipped")
         summary.changes = audit.changes
         audit.footer(summary.counts())
+    summary.receipt = _receipt(audit_log, key)
     return summary
+
+
+def _receipt(audit_log: Path, key: bytes) -> Path | None:
+    """The signed receipt of a run that put anything at its destination, beside its log."""
+    if not delivered_anything(read_run(audit_log)):
+        return None
+    try:
+        return write_receipt(audit_log, key).path
+    except OSError as error:
+        raise ConfigError(
+            f"the run is done, but its receipt cannot be written beside {audit_log}: "
+            f"{error.strerror}; write it later with `bsti-submit receipt {audit_log}`"
+        ) from error
 
 
 def _done(tracker: SourceTracker, after: AfterDelivery, path: Path) -> None:
@@ -307,12 +325,7 @@ def _run_header(
     return {
         "run_id": run_id,
         "versions": dependency_versions(),
-        "profile": {
-            "name": profile.name,
-            "version": profile.version,
-            "sha256": profile.sha256,
-            "sources": list(profile.sources),
-        },
+        "profile": _profile_record(profile),
         "settings": {
             "source": str(source),
             "destination": destination,
@@ -322,6 +335,21 @@ def _run_header(
             "workers": worker_count(settings),
             "pid": os.getpid(),
         },
+    }
+
+
+WITHDRAWN = Finding("consent", "the patient withdrew consent (bsti-submit withdraw)")
+
+
+def _profile_record(profile: Profile) -> dict[str, object]:
+    """The profile as an audit log's header (and so a receipt) names it."""
+    return {
+        "name": profile.name,
+        "version": profile.version,
+        "sha256": profile.sha256,
+        "sources": list(profile.sources),
+        "options": list(profile.options),
+        "method_codes": list(profile.method_codes),
     }
 
 
@@ -345,6 +373,7 @@ class _Line:
         self.held_sops: set[str] = set()  # taken, but only into the quarantine
         self.links: dict[str, PatientLink] = {}  # whose pseudonym each instance carries
         self.noted: set[tuple[str, bool]] = set()  # (pseudonym, sent now) in the lookup table
+        self.withdrawn = lookup.withdrawn()  # their studies are held back, whatever the gate says
         # Called with a source file once its instance is safe (a local destination only: an
         # endpoint's acknowledgements come through `stored`).
         self.on_safe: Callable[[Path], None] | None = None
@@ -372,6 +401,8 @@ class _Line:
             self._skip(path, f"duplicate of {self.written_from[sop]} (same SOP Instance UID)", sop)
             self.passed_over.append(path)
             return
+        if staged.patient is not None and staged.patient.pseudonym.upper() in self.withdrawn:
+            staged.findings = [WITHDRAWN, *staged.findings]
         if staged.findings:
             self._hold(staged)
             return
@@ -429,7 +460,9 @@ class _Line:
         reason = "; ".join(str(finding) for finding in staged.findings)
         self.summary.quarantined.append(Skipped(path, f"{held}: {reason}"))
         self.held.append(path)
-        self.audit.outcome(path, "quarantined", reason, sop, quarantine_id=held)
+        self.audit.outcome(
+            path, "quarantined", reason, sop, quarantine_id=held, **_described(staged)
+        )
 
     def _record(self, path: Path, new_sop: str, staged: Staged) -> None:
         link = staged.patient
@@ -451,16 +484,27 @@ class _Line:
         self.summary.written_files.append(path)
         self.summary.studies.add(study)
         self.summary.series.add(series)
-        output = str(target.relative_to(self.folder.root))
+        output = str(target.relative_to(self.folder.root).as_posix())
         reason = (
             f"delivered in place of {held_copy}, held (same SOP Instance UID)" if held_copy else ""
         )
-        self.audit.outcome(path, "written", reason, sop, output=output)
+        sent = {"sha256": sha256_of(target)} if self.on_safe is not None else {}  # a folder's
+        self.audit.outcome(
+            path, "written", reason, sop, output=output, **_described(staged), **sent
+        )
         if self.on_safe is not None:  # a folder: written is sent
             self._sent(sop)
             self.on_safe(path)
         if self.on_spooled is not None:
             self.on_spooled(study, sop, target)
+
+
+def _described(staged: Staged) -> dict[str, str]:
+    """What the report, receipts and withdrawals need of an instance: its new study UID, its
+    modality and the pseudonym it carries (none, if the profile sends none)."""
+    link = staged.patient
+    pseudonym = link.pseudonym if link is not None and link.sent else ""
+    return {"study": staged.parts[0], "modality": staged.modality, "pseudonym": pseudonym}
 
 
 @dataclass(frozen=True)
@@ -520,26 +564,58 @@ def release(held_id: str, reason: str, settings: Settings, accepted: Iterable[st
                     + f". Review them with `bsti-submit quarantine show {held.id}`, then name "
                     "each with --accept-finding PATH (or its text, for a finding without a path)"
                 )
+            link = prepared.result.patient
+            _refuse_withdrawn(held, link, settings)
+            digest = sha256_of(cleaned)
             target = _send_released(cleaned, held.destination, settings)
         finally:
             cleaned.unlink(missing_ok=True)
-        link = prepared.result.patient
         if link is not None and link.sent:
             with closing(LookupTable(settings.lookup_file)) as lookup:
                 lookup.record(link.pseudonym, link.issuer, link.patient_id)
         user = getpass.getuser()
         quarantine.mark_released(held, user, reason)
     named = [str(finding) for finding in prepared.findings]
-    header = {"run_id": run_id, "action": "quarantine release", "versions": dependency_versions()}
-    with closing(AuditLog(audit_path, header, audit_key(_key(settings)))) as audit:
+    header = {
+        "run_id": run_id,
+        "action": "quarantine release",
+        "versions": dependency_versions(),
+        "profile": _profile_record(load_profile(settings.profile)),
+        "settings": {"destination": held.destination, "site": settings.site},
+    }
+    key = _key(settings)
+    with closing(AuditLog(audit_path, header, audit_key(key))) as audit:
         source = Path(held.source)
         for change in prepared.result.changes:
             audit.change(source, held.sop, change)
         found = [str(finding) for finding in held.findings]
         audit.release(held.id, held.sop, held.source, found, user, reason, named)
-        audit.outcome(source, "released", reason, held.sop, quarantine_id=held.id)
+        dataset = prepared.dataset
+        pseudonym = link.pseudonym if link is not None and link.sent else ""
+        described = {"study": str(dataset.StudyInstanceUID), "pseudonym": pseudonym}
+        modality = str(dataset.get("Modality", "") or "")
+        audit.outcome(
+            source,
+            "released",
+            reason,
+            held.sop,
+            quarantine_id=held.id,
+            modality=modality,
+            sha256=digest,
+            **described,
+        )
+        if is_url(held.destination):
+            audit.delivery(held.sop, "delivered", "", digest)
         audit.footer({"released": 1})
+    _receipt(audit_path, key)
     return Release(held.id, target, audit_path, named)
+
+
+def _refuse_withdrawn(held: Held, link: PatientLink | None, settings: Settings) -> None:
+    """A patient who withdrew consent is never released, whatever a reviewer accepts."""
+    with closing(LookupTable(settings.lookup_file)) as lookup:
+        if link is not None and link.pseudonym.upper() in lookup.withdrawn():
+            raise HeldError(f"{held.id}: the patient withdrew consent; it cannot be released")
 
 
 def _clean_again(preparer: Preparer, held: Held, target: Path) -> Prepared:

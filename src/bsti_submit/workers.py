@@ -48,6 +48,7 @@ class Staged:
     changes: list[Change] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     patient: PatientLink | None = None
+    modality: str = ""  # for the period report
 
 
 _preparer: Preparer | None = None
@@ -90,6 +91,7 @@ def stage(task: tuple[int, Path]) -> Staged:
         changes=result.changes,
         findings=prepared.findings,
         patient=result.patient,
+        modality=str(prepared.dataset.get("Modality", "") or ""),
     )
 
 

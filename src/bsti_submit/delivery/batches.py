@@ -49,7 +49,9 @@ class DeliveryCounts:
 class DeliveryRecord(Protocol):
     """Where each instance's and each study's outcome is written (the run's audit log)."""
 
-    def delivery(self, sop_instance_uid: str, status: str, reason: str) -> None: ...
+    def delivery(
+        self, sop_instance_uid: str, status: str, reason: str, sha256: str = "", **ack: str
+    ) -> None: ...
 
     def study_delivery(self, study_instance_uid: str, counts: dict[str, int]) -> None: ...
 
@@ -199,13 +201,13 @@ class StowDelivery:
         (nothing is sent), else queued; whatever is due is posted, and the answers that came
         meanwhile are recorded."""
         self._record_answers(wait=False)
-        digest, size = _sha256(path), path.stat().st_size
+        digest, size = sha256_of(path), path.stat().st_size
         self._handed_over += 1
         if self.state.acknowledged(self.destination, sop, digest):
             self.counts.already_delivered += 1
             self._study(study).already_delivered += 1
             path.unlink()
-            self._recorded().delivery(sop, "already delivered", "")
+            self._recorded().delivery(sop, "already delivered", "", digest)
             self._answered += 1
             self._stored(sop, sent_now=False)
             self._tell_progress()
@@ -354,7 +356,11 @@ class StowDelivery:
                 self.run_id,
             )
             self._recorded().delivery(
-                outcome.sop, "delivered" if outcome.stored else "not delivered", outcome.reason
+                outcome.sop,
+                "delivered" if outcome.stored else "not delivered",
+                outcome.reason,
+                spooled.sha256,
+                retrieve_url=outcome.retrieve_url,
             )
             spooled.path.unlink(missing_ok=True)  # answered: its outcome is recorded
             if outcome.stored:
@@ -384,7 +390,8 @@ class StowDelivery:
             self._on_stored(sop, sent_now)
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, read a megabyte at a time."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(_MEGABYTE):

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 ACKNOWLEDGED = "acknowledged"
 FAILED = "failed"
+DELETED = "deleted"  # at the destination, after a withdrawal
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class StudyStatus:
     study: str
     acknowledged: int
     failed: int
+    deleted: int  # withdrawn, and deleted at the destination
 
 
 class DeliveryState:
@@ -101,6 +103,14 @@ class DeliveryState:
                 (destination, sop, study, sha256, status, reason, run_id, now_text()),
             )
 
+    def mark_deleted(self, destination: str, study: str) -> None:
+        """Note that a study was deleted at its destination (a patient withdrew)."""
+        with self._connection:
+            self._connection.execute(
+                "UPDATE deliveries SET status = ?, at = ? WHERE destination = ? AND study = ?",
+                (DELETED, now_text(), destination, study),
+            )
+
     def source_done(self, destination: str, path: str, size: int, changed: int) -> bool:
         """Whether this source file, unchanged, was taken for this destination before."""
         row = self._connection.execute(
@@ -120,11 +130,11 @@ class DeliveryState:
             )
 
     def studies(self) -> list[StudyStatus]:
-        """Acknowledged and failed counts per destination and study."""
+        """Acknowledged, failed and deleted counts per destination and study."""
         rows = self._connection.execute(
-            "SELECT destination, study, SUM(status = ?), SUM(status = ?) FROM deliveries "
-            "GROUP BY destination, study ORDER BY destination, study",
-            (ACKNOWLEDGED, FAILED),
+            "SELECT destination, study, SUM(status = ?), SUM(status = ?), SUM(status = ?) "
+            "FROM deliveries GROUP BY destination, study ORDER BY destination, study",
+            (ACKNOWLEDGED, FAILED, DELETED),
         )
         return [StudyStatus(*row) for row in rows.fetchall()]
 

@@ -25,6 +25,7 @@ from ..errors import ConfigError, EndpointError
 _REFERENCED_SOP = "00081199"
 _FAILED_SOP = "00081198"
 _SOP_INSTANCE = "00081155"
+_RETRIEVE_URL = "00081190"
 _FAILURE_REASON = "00081197"
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _CHUNK = 1 << 20
@@ -62,6 +63,7 @@ class Outcome:
     stored: bool
     reason: str = ""
     retry: bool = False
+    retrieve_url: str = ""  # where the server says it keeps the instance, if it says
 
 
 class MultipartBody:
@@ -157,6 +159,27 @@ class StowClient:
         if response.status_code not in (200, 204):
             raise EndpointError(f"{url}: the server answered {response.status_code}")
         return f"{_host(url)} answered a DICOMweb query (HTTP {response.status_code})"
+
+    def delete_study(self, study_uid: str) -> str:
+        """Ask the endpoint to delete a study (DELETE on the study's DICOMweb URL, where the
+        server supports it): what it answered, "deleted" or "not found" (gone already); an
+        EndpointError if it refused or cannot delete."""
+        url = f"{self.endpoint.base_url.rstrip('/')}/studies/{study_uid}"
+        try:
+            response = self._request("DELETE", url)
+        except requests.exceptions.RequestException as error:
+            raise EndpointError(f"cannot reach {_host(url)}: {_unreachable(error)}") from error
+        if response.status_code == 404:
+            return "not found"
+        _raise_for_access(response, url)
+        if response.status_code in (405, 501):
+            raise EndpointError(
+                f"{_host(url)} does not support DICOMweb study deletion (HTTP "
+                f"{response.status_code}): send the withdrawal request to the collection"
+            )
+        if response.status_code not in (200, 202, 204):
+            raise EndpointError(f"{url}: the server answered {response.status_code}")
+        return "deleted"
 
     def store(self, study_uid: str, files: dict[str, Path]) -> list[Outcome]:
         """Send one batch (SOP instance UID -> cleaned file), retrying what may be retried; the
@@ -272,15 +295,15 @@ def _read_response(response: requests.Response, sops: list[str]) -> list[Outcome
     if isinstance(document, list):
         document = document[0] if document else {}
     try:
-        stored = {_sop_of(item) for item in _items(document, _REFERENCED_SOP)}
+        stored = {_sop_of(item): _retrieve_url(item) for item in _items(document, _REFERENCED_SOP)}
         failed = {_sop_of(item): _failure(item) for item in _items(document, _FAILED_SOP)}
     except (AttributeError, TypeError, IndexError, KeyError, ValueError):
         # not a Store Instances Response (a proxy's page, say): nothing is acknowledged
-        stored, failed = set(), {}
+        stored, failed = {}, {}
     outcomes = []
     for sop in sops:
         if sop in stored:
-            outcomes.append(Outcome(sop, True))
+            outcomes.append(Outcome(sop, True, retrieve_url=stored[sop]))
         elif sop in failed:
             code = failed[sop]
             outcomes.append(
@@ -299,6 +322,11 @@ def _items(document: dict[str, Any], tag: str) -> list[dict[str, Any]]:
 
 def _sop_of(item: dict[str, Any]) -> str:
     return str(item.get(_SOP_INSTANCE, {}).get("Value", [""])[0])
+
+
+def _retrieve_url(item: dict[str, Any]) -> str:
+    values = item.get(_RETRIEVE_URL, {}).get("Value", [])
+    return str(values[0]) if values else ""
 
 
 def _failure(item: dict[str, Any]) -> int:
