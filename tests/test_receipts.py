@@ -113,6 +113,9 @@ def test_a_receipt_fails_with_any_byte_changed_an_instance_removed_or_another_ke
     changed.write_bytes(data.replace(b'",', b'", ', 1))  # the same JSON, not the signed bytes
     code, output = verify_cli(changed)
     assert code == 1 and "not in the form it was signed in" in output
+    changed.write_bytes(data.replace(b'"Ed25519"', b'"Ed25518"'))  # outside what is signed
+    code, output = verify_cli(changed)
+    assert code == 1 and "not an Ed25519 signature" in output
     document = json.loads(data)
     del document["studies"][0]["instances"][0]  # re-written in the signed form: still fails
     changed.write_bytes(canonical(document))
