@@ -184,3 +184,22 @@ def test_verify_refuses_a_file_that_is_not_a_receipt(tmp_path: Path) -> None:
         verify(b"\xff", [])
     missing = run("receipt", "verify", str(other), "--public-key", str(tmp_path / "none.pem"))
     assert missing.exit_code == 2 and "cannot be read" in missing.stderr
+
+
+def test_after_a_new_key_old_receipts_still_verify_and_the_public_key_changes(
+    export: Path, tmp_path: Path
+) -> None:
+    made = run("init", "--site", "RX1")
+    assert "bsti-submit key public" in made.output
+    result = submit_to_folder(export, tmp_path / "out", "--json")
+    receipt = Path(json.loads(result.output)["receipt"])
+    before = run("key", "public").stdout
+    assert run("init", "--site", "RX1", "--new-key").exit_code == 0
+    after = run("key", "public").stdout
+    assert after != before
+    assert verify_cli(receipt)[0] == 0  # the retired key's public half is still the trust's
+    new_pem, old_pem = tmp_path / "new.pem", tmp_path / "old.pem"
+    new_pem.write_text(after)
+    old_pem.write_text(before)
+    assert verify_cli(receipt, "--public-key", str(new_pem))[0] == 1
+    assert verify_cli(receipt, "--public-key", str(old_pem))[0] == 0

@@ -766,6 +766,10 @@ def init(
             "Back the key up (bsti-submit key export --to FILE): without it, pseudonyms "
             "cannot be repeated or looked up."
         )
+        click.echo(
+            "Receipts are signed with a key derived from it: give the central collection its "
+            "public key (bsti-submit key public)."
+        )
     else:
         click.echo(f"Kept the existing pseudonym key in {result.key_place}.")
 
@@ -902,6 +906,34 @@ def profile_check(name: str) -> None:
         f"{len(unjustified)} without a justification."
     )
     sys.exit(int(ExitStatus.ERROR if unjustified else ExitStatus.SUCCESS))
+
+
+@profile.command("explain", short_help="The profile in plain English, for IG.")
+@click.argument("name", required=False)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the text to this file instead of the screen.",
+)
+def profile_explain(name: str | None, output: Path | None) -> None:
+    """Explain a profile (default: the configured one) in plain English Markdown for the
+    trust's Caldicott Guardian: what it removes, what it replaces with pseudonyms, new UIDs and
+    shifted dates, what it keeps, and each justification where it protects less than PS3.15
+    basic. Every statement comes from the profile's rules.
+
+    \b
+    Example:
+      bsti-submit profile explain bsti-covid19 --output bsti-covid19.md"""
+    from .deid.explain import explain, write
+    from .deid.profile import load_profile
+
+    with _reported_errors():
+        text = explain(load_profile(name or _settings().profile))
+        if output is not None:
+            write(text, output)
+    if output is None:
+        click.echo(text)
 
 
 @main.command("check-endpoint", short_help="Prove the endpoint works (TLS, auth, query).")
@@ -1198,9 +1230,10 @@ def logout(url: str | None) -> None:
         click.echo(f"The OS keyring held nothing for {destination}.")
 
 
-@main.group("key")
+@main.group("key", short_help="Back up or move the keys; print the public key.")
 def key_group() -> None:
-    """Back up the pseudonym key, or move it to a new workstation."""
+    """Back up the pseudonym key, or move it to a new workstation; print the public key that
+    checks receipts."""
 
 
 @key_group.command("export", short_help="Write the keys to a file, encrypted.")
@@ -1324,7 +1357,7 @@ class _DefaultToWrite(click.Group):
         return super().parse_args(ctx, args)
 
 
-@main.group("receipt", cls=_DefaultToWrite)
+@main.group("receipt", cls=_DefaultToWrite, short_help="Write or check a signed receipt.")
 def receipt_group() -> None:
     """Signed submission receipts: what a run sent, with no original identifier.
 
@@ -1332,7 +1365,7 @@ def receipt_group() -> None:
     `bsti-submit receipt RUN_ID` writes it again (and prints it with --json).
 
     \b
-    Examples:
+    Example:
       bsti-submit receipt 3f2a9c1e
       bsti-submit receipt verify receipt-20261203T101500Z-3f2a9c1e.json"""
 
@@ -1342,7 +1375,11 @@ def receipt_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the signed receipt itself.")
 def receipt_write(run: str, as_json: bool) -> None:
     """Write the signed receipt of RUN (its ID, 8 characters or more, or its audit log) beside
-    its audit log, and say what it holds."""
+    its audit log, and say what it holds. `bsti-submit receipt RUN` does the same.
+
+    \b
+    Example:
+      bsti-submit receipt write 3f2a9c1e --json > receipt.json"""
     from .evidence import receipt_for_run
 
     with _reported_errors():
@@ -1412,7 +1449,7 @@ def report(since: Any, until: Any, as_json: bool, as_csv: bool, show_values: boo
     period, by month and modality, from the audit logs. Only counts, unless --show-values.
 
     \b
-    Examples:
+    Example:
       bsti-submit report --since 2026-01-01 --until 2026-03-31
       bsti-submit report --since 2026-01-01 --csv > q1.csv"""
     from . import period_report as reports
@@ -1471,7 +1508,7 @@ def withdraw(
     Exit status 0: done; 7: a deletion failed (the request and the hold are in place).
 
     \b
-    Examples:
+    Example:
       bsti-submit withdraw --patient-id RX1234567
       bsti-submit withdraw --pseudonym RX1-ABCDEF234567 --delete"""
     from .withdrawal import patient_pseudonyms

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from .audit import read_records
-from .delivery.address import is_url
 from .errors import UsageError
 
 SENT, HELD, RELEASED = "sent", "held", "released"
@@ -88,7 +87,7 @@ def read_run(path: Path) -> Run:
             patient_ids[str(record.get("sop"))] = str(record["new"])
         elif kind == "end":
             run.finished = str(record.get("time", ""))
-    endpoint = is_url(run.destination)
+    endpoint = is_endpoint(run.destination)
     for instance in run.instances.values():
         if endpoint and instance.outcome == "written" and not instance.delivery:
             instance.delivery = "no answer"  # the run stopped before the endpoint answered
@@ -135,6 +134,12 @@ def _take_delivery(run: Run, record: dict[str, Any]) -> None:
     instance.sha256 = str(record.get("sha256") or instance.sha256)
     instance.at = str(record.get("at", ""))
     instance.retrieve_url = str(record.get("retrieve_url", ""))
+
+
+def is_endpoint(destination: str) -> bool:
+    """Whether a destination as a log records it is an endpoint: runs record an endpoint's
+    normalised https:// URL, and a folder as a path (which may look like anything)."""
+    return destination.startswith("https://")
 
 
 def audit_logs(log_dir: Path) -> list[Path]:

@@ -37,7 +37,7 @@ from .errors import (
 )
 from .folders import ensure_writable
 from .gate.quarantine import Held, Quarantine
-from .history import read_run
+from .history import is_endpoint, read_run
 from .keys import key_store
 from .locks import RunLock
 from .lookup import LookupTable
@@ -604,7 +604,7 @@ def release(held_id: str, reason: str, settings: Settings, accepted: Iterable[st
             sha256=digest,
             **described,
         )
-        if is_url(held.destination):
+        if is_endpoint(held.destination):
             audit.delivery(held.sop, "delivered", "", digest)
         audit.footer({"released": 1})
     _receipt(audit_path, key)

@@ -21,11 +21,10 @@ from .audit import AuditLog, audit_key
 from .config import Settings
 from .databases import now_text
 from .deid.pseudonym import Pseudonymizer
-from .delivery.address import is_url
 from .delivery.state import DeliveryState
 from .delivery.stow import StowClient
 from .errors import ConfigError, EndpointError, UsageError
-from .history import runs
+from .history import is_endpoint, runs
 from .keys import key_store
 from .lookup import LookupTable
 from .platforms import make_private
@@ -138,7 +137,7 @@ def _delete(settings: Settings, studies: list[SentStudy]) -> None:
     was delivered. One study's failure does not stop the others."""
     with closing(DeliveryState(settings.state_database)) as state:
         for study in studies:
-            if not is_url(study.destination):
+            if not is_endpoint(study.destination):
                 study.deletion = "not deleted: a folder destination (delete it there)"
                 continue
             try:
