@@ -108,3 +108,23 @@ def test_report_refuses_bad_options_in_one_line(arguments: list[str]) -> None:
     result = run("report", *arguments)
     assert result.exit_code == ExitStatus.USAGE
     assert "Traceback" not in result.output
+
+
+@pytest.mark.integration
+def test_no_identifier_of_the_adversarial_corpus_is_in_its_receipt_or_report(
+    tmp_path: Path,
+) -> None:
+    from bsti_submit.config import Settings
+    from bsti_submit.run import submit
+
+    from .corpus import build_corpus, leaked, write_corpus
+
+    files = build_corpus()
+    planted = sorted({spelling for file in files for spelling in file.planted})
+    write_corpus(tmp_path / "in", files)
+    summary = submit(tmp_path / "in", tmp_path / "out", Settings.load(None, site=SITE))
+    assert summary.receipt is not None and summary.written > 100
+    assert leaked(summary.receipt.read_bytes(), planted) == []
+    for options in ([], ["--json"], ["--csv"]):
+        assert leaked(report(*options).encode(), planted) == [], options
+    assert leaked(report("--json", "--show-values").encode(), planted)  # the check can see them

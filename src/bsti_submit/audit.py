@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,8 +155,15 @@ class AuditLog:
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """All records of a log, in order."""
+    return list(iter_records(path))
+
+
+def iter_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a log one at a time: a big run's log is never held whole."""
     with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
 
 
 @dataclass(frozen=True)

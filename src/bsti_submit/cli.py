@@ -63,14 +63,16 @@ def main(context: click.Context, config_file: Path | None) -> None:
     \b
     Exit codes:
       0  success: every DICOM instance was written or sent
-      1  an unexpected error; lookup found nothing; profile check found unjustified lines
+      1  an unexpected error; lookup found nothing; profile check found unjustified lines;
+         receipt verify: it does not verify
       2  usage: a wrong option or argument, or a bad value on the command line
       3  configuration: a profile, the config file, a variable, the key or a folder
       4  input errors: some files could not be processed (the rest was done); retrieve:
          an accession number with no study, or instances the PACS could not send
       5  quarantined: the verification gate held some instances back
       6  partial delivery: the endpoint did not store some instances
-      7  endpoint or PACS unreachable or refused (nothing was sent)
+      7  endpoint or PACS unreachable or refused (nothing was sent); withdraw --delete:
+         a study could not be deleted
       8  already running: another run holds the state folder's lock
       9  interrupted: what was done is recorded; run again to carry on (listen: 0)
       10 audit verify: the log's chain holds but its end record is missing

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .audit import read_records
+from .audit import iter_records
 from .errors import UsageError
 
 SENT, HELD, RELEASED = "sent", "held", "released"
@@ -70,14 +70,19 @@ class Run:
 def read_run(path: Path) -> Run:
     """The run an audit log records."""
     try:
-        records = read_records(path)
+        return _read(path)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise UsageError(f"{path} is not a readable audit log: {error}") from error
-    if not records or records[0].get("type") != "run":
+
+
+def _read(path: Path) -> Run:
+    records = iter_records(path)
+    header = next(records, {})
+    if header.get("type") != "run":
         raise UsageError(f"{path} is not a bsti-submit audit log")
-    run = _run_of(path, records[0])
+    run = _run_of(path, header)
     patient_ids: dict[str, str] = {}  # sop: the PatientID it was given (older logs)
-    for record in records[1:]:
+    for record in records:
         kind = record.get("type")
         if kind == "file" and record.get("sop"):
             _take_file(run, record)

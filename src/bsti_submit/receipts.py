@@ -64,7 +64,7 @@ def _study(uid: str, instances: list[Instance]) -> dict[str, Any]:
     pseudonyms = sorted({i.pseudonym for i in instances if i.pseudonym})
     return {
         "study_instance_uid": uid,
-        "pseudonym": pseudonyms[0] if len(pseudonyms) == 1 else pseudonyms,
+        "pseudonym": ", ".join(pseudonyms),  # one, unless the source mixed patients in a study
         "counts": _counts(instances),
         "instances": [_instance(i) for i in instances],
     }

@@ -488,7 +488,7 @@ class _Line:
         reason = (
             f"delivered in place of {held_copy}, held (same SOP Instance UID)" if held_copy else ""
         )
-        sent = {"sha256": sha256_of(target)} if self.on_safe is not None else {}  # a folder's
+        sent = {"sha256": staged.sha256} if self.on_safe is not None else {}  # a folder's
         self.audit.outcome(
             path, "written", reason, sop, output=output, **_described(staged), **sent
         )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import platforms
+from .delivery.batches import sha256_of
 from .delivery.folder import output_parts
 from .errors import InstanceError, NotAnInstanceError
 from .preparer import DICOM_FILE_ERRORS, Preparer, build_preparer
@@ -49,6 +50,7 @@ class Staged:
     findings: list[Finding] = field(default_factory=list)
     patient: PatientLink | None = None
     modality: str = ""  # for the period report
+    sha256: str = ""  # of the staged file: what a folder receives (hashed here, in parallel)
 
 
 _preparer: Preparer | None = None
@@ -92,6 +94,7 @@ def stage(task: tuple[int, Path]) -> Staged:
         findings=prepared.findings,
         patient=result.patient,
         modality=str(prepared.dataset.get("Modality", "") or ""),
+        sha256=sha256_of(staged),
     )
 
 
