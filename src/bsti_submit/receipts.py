@@ -110,12 +110,13 @@ class Written:
     signed: bytes
 
 
-def write_receipt(audit_log: Path, pseudonym_key: bytes, target: Path | None = None) -> Written:
-    """Build the receipt of the run `audit_log` records, sign it with the trust's key and
-    write it (replacing an earlier one: the same run gives the same receipt)."""
-    document = receipt_document(read_run(audit_log))
+def write_receipt(audit_log: Path, pseudonym_key: bytes, run: Run | None = None) -> Written:
+    """Build the receipt of the run `audit_log` records (`run`, if it was read already), sign
+    it with the trust's key and write it beside the log (replacing an earlier one: the same
+    run gives the same receipt)."""
+    document = receipt_document(run or read_run(audit_log))
     signed = signing.sign(document, signing.signing_key(pseudonym_key))
-    path = target or receipt_path(audit_log)
+    path = receipt_path(audit_log)
     temporary = path.with_name(path.name + ".part")
     temporary.write_bytes(signed)
     make_private(temporary)  # the trust decides to share it; until then it is the trust's

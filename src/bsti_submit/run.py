@@ -219,10 +219,11 @@ def submit(
 
 def _receipt(audit_log: Path, key: bytes) -> Path | None:
     """The signed receipt of a run that put anything at its destination, beside its log."""
-    if not delivered_anything(read_run(audit_log)):
+    run = read_run(audit_log)
+    if not delivered_anything(run):
         return None
     try:
-        return write_receipt(audit_log, key).path
+        return write_receipt(audit_log, key, run).path
     except OSError as error:
         raise ConfigError(
             f"the run is done, but its receipt cannot be written beside {audit_log}: "
