@@ -33,28 +33,12 @@ from .profile import (
     less_protective_than_basic,
 )
 from .pseudonym import MAX_DATE_SHIFT_DAYS
-from .standard import OPTIONS
+from .standard import DEIDENTIFICATION_METHODS, OPTIONS
 
 WIDTH = 100
 EXAMPLES = 6  # attributes named in a list that gives a count; `profile show --full` has all
 PIXEL_DATA = 0x7FE00010
 PATIENT_GROUP = 0x0010
-
-# CID 7050 meanings, by code: the option names a DPIA quotes.
-METHOD_NAMES = {
-    "113100": "Basic Application Confidentiality Profile",
-    "113101": "Clean Pixel Data Option",
-    "113103": "Clean Graphics Option",
-    "113104": "Clean Structured Content Option",
-    "113105": "Clean Descriptors Option",
-    "113106": "Retain Longitudinal Temporal Information Full Dates Option",
-    "113107": "Retain Longitudinal Temporal Information Modified Dates Option",
-    "113108": "Retain Patient Characteristics Option",
-    "113109": "Retain Device Identity Option",
-    "113110": "Retain UIDs Option",
-    "113111": "Retain Safe Private Option",
-    "113112": "Retain Institution Identity Option",
-}
 
 # Attributes a reviewer asks about that Table E.1-1 does not list: said to be kept only while
 # the profile has no line for them (a line puts them where that line says).
@@ -229,14 +213,14 @@ def _heading(profile: Profile) -> str:
     files = ", ".join(f"`{Path(source).name}`" for source in profile.sources)
     layered = " (each extends the one before)" if len(profile.sources) > 1 else ""
     options = "; ".join(
-        f"{METHOD_NAMES.get(OPTIONS[name].code, name)} ({OPTIONS[name].code})"
+        f"{DEIDENTIFICATION_METHODS.get(OPTIONS[name].code, name)} ({OPTIONS[name].code})"
         for name in profile.options
     )
     rows = [
         ("Profile", profile.label),
         ("Files" if layered else "File", files + layered),
         ("sha256", f"`{profile.sha256}` (as in audit logs and receipts)"),
-        ("Based on", f"DICOM PS3.15 {METHOD_NAMES['113100']} (113100)"),
+        ("Based on", f"DICOM PS3.15 {DEIDENTIFICATION_METHODS['113100']} (113100)"),
         ("Options", options or "none"),
         ("Burned-in text", f"`{profile.burned_in_text}`"),
     ]
