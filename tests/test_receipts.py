@@ -14,9 +14,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bsti_submit.signing import SignatureError, canonical, public_pem, verify
-from bsti_submit.testing import FakePatient
+from bsti_submit.testing import FakePatient, make_instance
 
-from .helpers import found_in, planted_identifiers, run, send, submit_to_folder
+from .helpers import found_in, planted_identifiers, run, send, submit_one, submit_to_folder
 from .servers import TOKEN, DicomWebServer, dicomweb_server
 
 
@@ -71,6 +71,7 @@ def test_a_delivering_run_writes_a_receipt_of_exactly_what_the_server_stored(
     assert sent_now and sent_now <= set(stored)
     for sop in sent_now:  # the hash is of the very bytes the server holds
         assert instances[sop]["sha256"] == hashlib.sha256(stored[sop]).hexdigest()
+        assert instances[sop]["acknowledgement"]["retrieve_url"].endswith(f"/instances/{sop}")
     assert len(document["studies"]) == 2
     for study in document["studies"]:
         assert str(study["pseudonym"]).startswith("RX1-")
@@ -158,12 +159,14 @@ def test_a_run_to_a_folder_gets_a_receipt_with_the_hash_of_each_file_written(
     assert verify_cli(receipt)[0] == 0
 
 
-def test_a_run_that_sends_nothing_writes_no_receipt(tmp_path: Path) -> None:
-    source = tmp_path / "empty"
-    source.mkdir()
-    (source / "notes.txt").write_text("not DICOM")
-    result = submit_to_folder(source, tmp_path / "out", "--json")
-    assert json.loads(result.output)["receipt"] is None
+def test_a_run_that_sends_nothing_writes_no_receipt(tmp_path: Path, patient: FakePatient) -> None:
+    held = make_instance(patient)
+    held.BurnedInAnnotation = "YES"  # held: no text found to mask
+    result = submit_one(tmp_path, held, "--json")
+    summary = json.loads(result.output)
+    assert summary["exit_status"] == 5 and summary["audit_log"]
+    assert summary["receipt"] is None
+    assert not list(Path(summary["audit_log"]).parent.glob("receipt-*"))
 
 
 def test_receipt_names_a_missing_run_in_one_line(tmp_path: Path) -> None:

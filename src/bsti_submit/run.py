@@ -378,9 +378,9 @@ class _Line:
         # Called with a source file once its instance is safe (a local destination only: an
         # endpoint's acknowledgements come through `stored`).
         self.on_safe: Callable[[Path], None] | None = None
-        # Called with (study, SOP instance UID, spooled file) once an instance is in the
-        # endpoint's spool: it is sent from there while the rest are cleaned.
-        self.on_spooled: Callable[[str, str, Path], None] | None = None
+        # Called with (study, SOP instance UID, spooled file, its SHA-256) once an instance is
+        # in the endpoint's spool: it is sent from there while the rest are cleaned.
+        self.on_spooled: Callable[[str, str, Path, str], None] | None = None
 
     def take(self, staged: Staged) -> None:
         """Commit what a worker staged, or record why there is nothing to commit."""
@@ -497,7 +497,7 @@ class _Line:
             self._sent(sop)
             self.on_safe(path)
         if self.on_spooled is not None:
-            self.on_spooled(study, sop, target)
+            self.on_spooled(study, sop, target, staged.sha256)  # hashed once, by the worker
 
 
 def _described(staged: Staged) -> dict[str, str]:

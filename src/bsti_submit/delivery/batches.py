@@ -196,12 +196,12 @@ class StowDelivery:
         run sent it (False: it was there already)."""
         self._audit, self._progress, self._on_stored = audit, progress, on_stored
 
-    def add(self, study: str, sop: str, path: Path) -> None:
-        """A verified instance, spooled at `path`: done now if the server has it already
-        (nothing is sent), else queued; whatever is due is posted, and the answers that came
-        meanwhile are recorded."""
+    def add(self, study: str, sop: str, path: Path, sha256: str = "") -> None:
+        """A verified instance, spooled at `path` (`sha256`: its hash, if known already): done
+        now if the server has it already (nothing is sent), else queued; whatever is due is
+        posted, and the answers that came meanwhile are recorded."""
         self._record_answers(wait=False)
-        digest, size = sha256_of(path), path.stat().st_size
+        digest, size = sha256 or sha256_of(path), path.stat().st_size
         self._handed_over += 1
         if self.state.acknowledged(self.destination, sop, digest):
             self.counts.already_delivered += 1
